@@ -1,0 +1,1 @@
+"""Engine core: pure PyTorch, no ROS import anywhere below this package."""

@@ -1,0 +1,357 @@
+"""Model spec catalog: everything a caller needs to know about a world model, in one frozen record.
+
+A spec names the architecture family, the pixel/latent geometry, the action interface, the
+sampler defaults and where the weights live. The engine builds modules from it; the ROS node
+describes it; the CLI prints it. Adding a model means adding a spec, not a code path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+ArchFamily = Literal["rectified-flow", "block-diffusion", "causal-video"]
+ChunkThreading = Literal["latent", "pixel"]
+UncondMode = Literal["null-action", "negative-prompt"]
+Solver = Literal["unipc", "euler"]
+DType = Literal["float32", "bfloat16", "float16"]
+
+KNOWN_FAMILIES: tuple[str, ...] = ("rectified-flow", "block-diffusion", "causal-video")
+
+# Wan2.1 VAE per-channel latent statistics (public constants of the released tokenizer).
+WAN21_LATENT_MEAN: tuple[float, ...] = (
+    -0.7571, -0.7089, -0.9113, 0.1075, -0.1745, 0.9653, -0.1517, 1.5508,
+    0.4134, -0.0715, 0.5517, -0.3632, -0.1922, -0.9497, 0.2503, -0.2921,
+)
+WAN21_LATENT_STD: tuple[float, ...] = (
+    2.8184, 1.4541, 2.3275, 2.6558, 1.2196, 1.7708, 2.6052, 2.0743,
+    3.2687, 2.1526, 2.8652, 1.5579, 1.6382, 1.1253, 2.8251, 1.9160,
+)
+
+
+@dataclass(frozen=True)
+class VaeConfig:
+    """Causal 3-D convolutional video VAE in the Wan2.1 layout."""
+
+    dim: int = 96
+    z_dim: int = 16
+    dim_mult: tuple[int, ...] = (1, 2, 4, 4)
+    num_res_blocks: int = 2
+    attn_scales: tuple[float, ...] = ()
+    temporal_downsample: tuple[bool, ...] = (False, True, True)
+    latent_mean: tuple[float, ...] = WAN21_LATENT_MEAN
+    latent_std: tuple[float, ...] = WAN21_LATENT_STD
+
+    @property
+    def spatial_compression(self) -> int:
+        return 2 ** (len(self.dim_mult) - 1)
+
+    @property
+    def temporal_compression(self) -> int:
+        return 2 ** sum(1 for flag in self.temporal_downsample if flag)
+
+
+@dataclass(frozen=True)
+class DitConfig:
+    """Action-conditioned diffusion transformer in the Cosmos-Predict2.5 / DreamDojo layout."""
+
+    in_channels: int = 16
+    out_channels: int = 16
+    model_channels: int = 2048
+    num_blocks: int = 28
+    num_heads: int = 16
+    mlp_ratio: float = 4.0
+    patch_spatial: int = 2
+    patch_temporal: int = 1
+    adaln_lora_dim: int = 256
+    action_dim: int = 384
+    actions_per_latent: int = 4
+    use_cross_attn: bool = True
+    crossattn_in_channels: int = 100352
+    crossattn_emb_channels: int = 1024
+    concat_padding_mask: bool = True
+    rope_t_ratio: float = 1.0
+    rope_h_ratio: float = 3.0
+    rope_w_ratio: float = 3.0
+    rope_max_len: int = 128
+    timestep_scale: float = 0.001
+
+    @property
+    def head_dim(self) -> int:
+        return self.model_channels // self.num_heads
+
+
+@dataclass(frozen=True)
+class WeightsLocation:
+    """Where a spec's checkpoint files live and what each file holds.
+
+    `files` maps a component ('vae', 'dit', 'text_embedding') to a file name inside `directory`.
+    An empty directory means "the package's own weights folder".
+    """
+
+    files: dict[str, str] = field(default_factory=dict)
+    directory: str = ""
+    env_var: str = ""
+
+    def resolve(self, override: str | os.PathLike[str] | None = None) -> Path:
+        """Directory to read weights from: explicit override, then env var, then default."""
+        if override:
+            return Path(override).expanduser()
+        if self.env_var and os.environ.get(self.env_var):
+            return Path(os.environ[self.env_var]).expanduser()
+        if self.directory:
+            return Path(self.directory).expanduser()
+        return Path(__file__).resolve().parent.parent / "weights"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One world model: geometry, action interface, sampler defaults, architecture, weights."""
+
+    name: str
+    family: ArchFamily
+    description: str
+    height: int
+    width: int
+    chunk_size: int
+    action_dim: int
+    fps: float
+    num_steps: int
+    guidance: float
+    shift: float
+    solver: Solver
+    dtype: DType
+    threading: ChunkThreading
+    uncond: UncondMode
+    tokenizer: VaeConfig
+    backbone: DitConfig
+    weights: WeightsLocation
+    action_low: tuple[float, ...] = ()
+    action_high: tuple[float, ...] = ()
+    seed_per_chunk: Literal["offset", "frame-index"] = "offset"
+
+    def __post_init__(self) -> None:
+        problems = spec_problems(self)
+        if problems:
+            raise ValueError(f"spec {self.name!r} is inconsistent: " + "; ".join(problems))
+
+    @property
+    def latent_channels(self) -> int:
+        return self.tokenizer.z_dim
+
+    @property
+    def latent_height(self) -> int:
+        return self.height // self.tokenizer.spatial_compression
+
+    @property
+    def latent_width(self) -> int:
+        return self.width // self.tokenizer.spatial_compression
+
+    @property
+    def latents_per_chunk(self) -> int:
+        """New latent frames one chunk of actions produces (the conditioning latent excluded)."""
+        return self.chunk_size // self.tokenizer.temporal_compression
+
+    def summary(self) -> dict[str, Any]:
+        """Flat, JSON-friendly description (the CLI's `specs` and the ROS describe service)."""
+        return {
+            "name": self.name,
+            "family": self.family,
+            "description": self.description,
+            "height": self.height,
+            "width": self.width,
+            "chunk_size": self.chunk_size,
+            "action_dim": self.action_dim,
+            "fps": self.fps,
+            "num_steps": self.num_steps,
+            "guidance": self.guidance,
+            "shift": self.shift,
+            "solver": self.solver,
+            "dtype": self.dtype,
+            "threading": self.threading,
+            "latent_shape": [
+                self.latent_channels,
+                1 + self.latents_per_chunk,
+                self.latent_height,
+                self.latent_width,
+            ],
+            "tokenizer": dataclasses.asdict(self.tokenizer),
+            "backbone": dataclasses.asdict(self.backbone),
+            "weights": {
+                "directory": str(self.weights.resolve()),
+                "files": dict(self.weights.files),
+                "env_var": self.weights.env_var,
+            },
+        }
+
+
+def spec_problems(spec: ModelSpec) -> list[str]:
+    """Every rule a spec breaks, as readable sentences (empty list = consistent)."""
+    problems: list[str] = []
+    vae, dit = spec.tokenizer, spec.backbone
+    if spec.family not in KNOWN_FAMILIES:
+        problems.append(f"family {spec.family!r} is not one of {KNOWN_FAMILIES}")
+    for label, value in (("height", spec.height), ("width", spec.width)):
+        step = vae.spatial_compression * dit.patch_spatial
+        if value <= 0 or value % step:
+            problems.append(f"{label} {value} is not a positive multiple of {step}")
+    if spec.chunk_size <= 0 or spec.chunk_size % vae.temporal_compression:
+        problems.append(
+            f"chunk_size {spec.chunk_size} is not a positive multiple of the VAE's temporal "
+            f"compression {vae.temporal_compression}"
+        )
+    if dit.actions_per_latent != vae.temporal_compression:
+        problems.append(
+            f"backbone.actions_per_latent {dit.actions_per_latent} != temporal compression "
+            f"{vae.temporal_compression}"
+        )
+    if dit.action_dim != spec.action_dim:
+        problems.append(f"backbone.action_dim {dit.action_dim} != action_dim {spec.action_dim}")
+    if dit.in_channels != vae.z_dim or dit.out_channels != vae.z_dim:
+        problems.append(f"backbone channels {dit.in_channels}/{dit.out_channels} != z_dim {vae.z_dim}")
+    if dit.model_channels % dit.num_heads:
+        problems.append(f"model_channels {dit.model_channels} not divisible by num_heads {dit.num_heads}")
+    if len(vae.latent_mean) != vae.z_dim or len(vae.latent_std) != vae.z_dim:
+        problems.append(f"latent_mean/latent_std must have z_dim={vae.z_dim} values")
+    if spec.num_steps <= 0:
+        problems.append(f"num_steps {spec.num_steps} must be positive")
+    if spec.fps <= 0:
+        problems.append(f"fps {spec.fps} must be positive")
+    if spec.action_low and (len(spec.action_low) != spec.action_dim or len(spec.action_high) != spec.action_dim):
+        problems.append("action_low/action_high must have action_dim values each")
+    if spec.uncond == "negative-prompt" and not dit.use_cross_attn:
+        problems.append("uncond 'negative-prompt' needs a backbone with cross-attention")
+    return problems
+
+
+# --------------------------------------------------------------------------------------------
+# Catalog
+# --------------------------------------------------------------------------------------------
+
+# Filled in by training (scripts/train_pusht.py prints them): per-channel statistics of the
+# pusht-tiny VAE's latents over the training set, so the DiT sees roughly unit-variance latents.
+PUSHT_LATENT_MEAN: tuple[float, ...] = (0.0,) * 8
+PUSHT_LATENT_STD: tuple[float, ...] = (1.0,) * 8
+
+PUSHT_TINY = ModelSpec(
+    name="pusht-tiny",
+    family="rectified-flow",
+    description=(
+        "Embedded default: PushT (gym-pusht) 96x96 RGB at 10 Hz, action = absolute target (x, y) "
+        "in env units [0, 512]. Same classes as DreamDojo, scaled down, trained on CPU."
+    ),
+    height=96,
+    width=96,
+    chunk_size=12,
+    action_dim=2,
+    fps=10.0,
+    num_steps=8,
+    guidance=0.0,
+    shift=3.0,
+    solver="unipc",
+    dtype="float32",
+    threading="latent",
+    uncond="null-action",
+    tokenizer=VaeConfig(
+        dim=16,
+        z_dim=8,
+        dim_mult=(1, 2, 2, 4),
+        num_res_blocks=1,
+        attn_scales=(),
+        temporal_downsample=(False, True, True),
+        latent_mean=PUSHT_LATENT_MEAN,
+        latent_std=PUSHT_LATENT_STD,
+    ),
+    backbone=DitConfig(
+        in_channels=8,
+        out_channels=8,
+        model_channels=192,
+        num_blocks=6,
+        num_heads=3,
+        adaln_lora_dim=64,
+        action_dim=2,
+        actions_per_latent=4,
+        use_cross_attn=False,
+        crossattn_in_channels=0,
+        crossattn_emb_channels=0,
+        concat_padding_mask=True,
+        rope_max_len=64,
+    ),
+    weights=WeightsLocation(
+        files={"vae": "pusht-tiny-vae.safetensors", "dit": "pusht-tiny-dit.safetensors"},
+        env_var="DREAM_ENGINE_PUSHT_WEIGHTS",
+    ),
+    action_low=(0.0, 0.0),
+    action_high=(512.0, 512.0),
+)
+
+
+def _dreamdojo_spec(name: str, channels: int, blocks: int, heads: int, description: str) -> ModelSpec:
+    return ModelSpec(
+        name=name,
+        family="rectified-flow",
+        description=description,
+        height=480,
+        width=640,
+        chunk_size=12,
+        action_dim=384,
+        fps=10.0,
+        num_steps=35,
+        guidance=0.0,
+        shift=5.0,
+        solver="unipc",
+        dtype="bfloat16",
+        threading="pixel",
+        uncond="negative-prompt",
+        tokenizer=VaeConfig(),
+        backbone=DitConfig(model_channels=channels, num_blocks=blocks, num_heads=heads),
+        weights=WeightsLocation(
+            files={
+                "dit": "model_ema_bf16.pt",
+                "vae": "Wan2.1_VAE.pth",
+                "text_embedding": "cr1_empty_string_text_embeddings.pt",
+            },
+            directory=f"~/.cache/dream_engine/{name}",
+            env_var="DREAM_ENGINE_" + name.upper().replace("-", "_") + "_WEIGHTS",
+        ),
+        seed_per_chunk="frame-index",
+    )
+
+
+DREAMDOJO_GR1_2B = _dreamdojo_spec(
+    "dreamdojo-gr1-2b", 2048, 28, 16,
+    "DreamDojo GR-1 post-trained world model (Cosmos-Predict2.5 2B DiT + Wan2.1 VAE), 480x640.",
+)
+DREAMDOJO_GR1_14B = _dreamdojo_spec(
+    "dreamdojo-gr1-14b", 5120, 36, 40,
+    "DreamDojo GR-1 post-trained world model, 14B DiT variant, 480x640.",
+)
+
+_CATALOG: dict[str, ModelSpec] = {
+    spec.name: spec for spec in (PUSHT_TINY, DREAMDOJO_GR1_2B, DREAMDOJO_GR1_14B)
+}
+
+DEFAULT_SPEC = PUSHT_TINY.name
+
+
+def list_specs() -> list[ModelSpec]:
+    """All registered specs, default first."""
+    return list(_CATALOG.values())
+
+
+def get_spec(name: str) -> ModelSpec:
+    """Look a spec up by name; the error lists what exists."""
+    try:
+        return _CATALOG[name]
+    except KeyError:
+        raise KeyError(f"unknown spec {name!r}; known specs: {', '.join(_CATALOG)}") from None
+
+
+def register_spec(spec: ModelSpec, *, replace: bool = False) -> None:
+    """Add a spec (e.g. a fine-tuned variant) to the catalog."""
+    if spec.name in _CATALOG and not replace:
+        raise ValueError(f"spec {spec.name!r} already registered")
+    _CATALOG[spec.name] = spec
