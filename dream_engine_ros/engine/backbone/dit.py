@@ -34,6 +34,23 @@ class RMSNorm(nn.Module):
         return out.to(x.dtype)
 
 
+class PerSampleLinear(nn.Linear):
+    """Linear whose result for one sample does not depend on the batch it travels in.
+
+    The conditioning path multiplies only a few rows per sample (one timestep, three action
+    groups, four latent frames). BLAS picks different kernels for different row counts, so a
+    plain linear over K*rows gives results that differ in the last bits from K separate calls.
+    A batched matmul runs the same per-sample kernel whatever K is, which is what makes
+    `predict_batch` bit-identical to K single predictions. Same parameters as nn.Linear.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:  # type: ignore[override]
+        if x.ndim != 3:
+            return super().forward(x)
+        out = torch.bmm(x, self.weight.t().expand(x.shape[0], -1, -1))
+        return out + self.bias if self.bias is not None else out
+
+
 class Patchify(nn.Module):
     """[B, C, T, H, W] -> [B, T', H', W', C*pt*ph*pw], channel slowest within a patch."""
 
@@ -79,9 +96,9 @@ class TimestepEmbedding(nn.Module):
 
     def __init__(self, dim: int) -> None:
         super().__init__()
-        self.linear_1 = nn.Linear(dim, dim, bias=False)
+        self.linear_1 = PerSampleLinear(dim, dim, bias=False)
         self.activation = nn.SiLU()
-        self.linear_2 = nn.Linear(dim, 3 * dim, bias=False)
+        self.linear_2 = PerSampleLinear(dim, 3 * dim, bias=False)
 
     def forward(self, sinusoid: Tensor) -> Tensor:
         return self.linear_2(self.activation(self.linear_1(sinusoid)))
@@ -90,9 +107,9 @@ class TimestepEmbedding(nn.Module):
 class ActionMlp(nn.Module):
     def __init__(self, in_features: int, hidden: int, out_features: int) -> None:
         super().__init__()
-        self.fc1 = nn.Linear(in_features, hidden)
+        self.fc1 = PerSampleLinear(in_features, hidden)
         self.act = nn.GELU(approximate="tanh")
-        self.fc2 = nn.Linear(hidden, out_features)
+        self.fc2 = PerSampleLinear(hidden, out_features)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.fc2(self.act(self.fc1(x)))
@@ -178,7 +195,7 @@ class FeedForward(nn.Module):
 
 
 def _modulation(dim: int, rank: int, chunks: int) -> nn.Sequential:
-    return nn.Sequential(nn.SiLU(), nn.Linear(dim, rank, bias=False), nn.Linear(rank, chunks * dim, bias=False))
+    return nn.Sequential(nn.SiLU(), PerSampleLinear(dim, rank, bias=False), PerSampleLinear(rank, chunks * dim, bias=False))
 
 
 def _modulate(x: Tensor, shift: Tensor, scale: Tensor) -> Tensor:
@@ -280,9 +297,13 @@ class ActionDiT(nn.Module):
         actions: Tensor | None,
         context: Tensor | None = None,
         padding_mask: Tensor | None = None,
+        drop_actions: Tensor | None = None,
     ) -> Tensor:
         """x [B, C, T, H, W] (frame 0 already the clean condition latent), timesteps [B] or [B, 1]
-        in the 0..1000 scale, condition_mask [B, 1, T, H, W] -> velocity [B, C, T, H, W]."""
+        in the 0..1000 scale, condition_mask [B, 1, T, H, W] -> velocity [B, C, T, H, W].
+
+        `drop_actions` (bool [B]) zeroes the action terms of those samples: the same signal the
+        unconditional branch of a null-action spec gets (used to train guidance)."""
         cfg = self.cfg
         b, _, t, h, w = x.shape
         inputs = [x, condition_mask.to(x.dtype)]
@@ -302,6 +323,9 @@ class ActionDiT(nn.Module):
         sinusoid = self.t_embedder[0](steps)  # [B, 1|T, D]
         lora = self.t_embedder[1](sinusoid.to(x.dtype))
         act_d, act_3d = self.embed_actions(actions, b, tp, x.dtype)
+        if drop_actions is not None:
+            keep = (~drop_actions).to(x.dtype).view(b, 1, 1)
+            act_d, act_3d = act_d * keep, act_3d * keep
         emb = self.t_embedding_norm(sinusoid.to(x.dtype) + act_d)  # [B, T, D]
         lora = lora + act_3d
 

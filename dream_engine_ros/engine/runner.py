@@ -1,0 +1,295 @@
+"""Rollout runner: one start frame + a planned action sequence -> the predicted video.
+
+    encode start frame -> for each chunk of `chunk_size` actions:
+        sample the chunk's latents conditioned on the previous chunk (latent or pixel threading)
+        decode them (the decoder's causal state carries over) -> on_chunk callback (streaming)
+    -> T + 1 frames: frame 0 is the (resized) start frame, frame k follows actions[k-1].
+
+`predict_batch` runs K candidate sequences through the same loop with the batch dimension, one
+fused forward per denoising step. Every candidate draws its own noise from its own seed, so a
+batch row equals the single `predict` with that seed.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from . import sampler
+from .errors import InputError
+from .loading import LoadedModel, build_model
+from .preprocess import fit_frame
+from .spec import ModelSpec, get_spec
+from .tokenizer import StreamState, pixels_to_unit, unit_to_pixels
+from .validation import MAX_SEED, RequestValidator
+
+
+@dataclass(frozen=True)
+class ChunkEvent:
+    """What a streaming consumer gets after each decoded chunk."""
+
+    chunk_index: int
+    chunks_total: int
+    frames: np.ndarray  # (n, H, W, 3) uint8 for predict; (K, n, H, W, 3) for predict_batch
+    first_frame_index: int
+    elapsed_s: float
+
+
+@dataclass
+class RolloutResult:
+    frames: np.ndarray  # (T + 1, H, W, 3) uint8
+    seed: int
+    num_steps: int
+    guidance: float
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class BatchRolloutResult:
+    frames: np.ndarray  # (K, T + 1, H, W, 3) uint8
+    seeds: list[int]
+    num_steps: int
+    guidance: float
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def candidate(self, k: int) -> RolloutResult:
+        return RolloutResult(self.frames[k], self.seeds[k], self.num_steps, self.guidance, dict(self.timings))
+
+
+ChunkCallback = Callable[[ChunkEvent], None]
+CancelCheck = Callable[[], bool]
+
+
+def resolve_device(device: str) -> torch.device:
+    """'auto' -> the first CUDA device when one is usable, else the CPU."""
+    if device == "auto":
+        return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError("device", device, "CUDA was requested but no CUDA device is available")
+    if device not in ("cpu",) and not device.startswith("cuda"):
+        raise InputError("device", device, "must be 'auto', 'cpu', 'cuda' or 'cuda:N'")
+    return torch.device(device)
+
+
+def resolve_dtype(spec: ModelSpec, device: torch.device) -> torch.dtype:
+    """The spec's dtype on an accelerator; float32 on the CPU (bf16 matmuls are slow there)."""
+    if device.type == "cpu":
+        return torch.float32
+    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[spec.dtype]
+
+
+class DreamEngine:
+    """A loaded world model that turns (start frame, actions, seed) into predicted frames."""
+
+    def __init__(self, spec: ModelSpec, model: LoadedModel, device: torch.device, dtype: torch.dtype) -> None:
+        self.spec = spec
+        self._model: LoadedModel | None = model
+        self.device = device
+        self.dtype = dtype
+        self._action_bounds = RequestValidator(spec).bounds
+
+    @classmethod
+    def load(cls, spec: str | ModelSpec, weights: str | Path | None = None, device: str = "auto") -> "DreamEngine":
+        """Build the spec's modules on the device and load its weights (strict)."""
+        resolved = get_spec(spec) if isinstance(spec, str) else spec
+        dev = resolve_device(device)
+        dtype = resolve_dtype(resolved, dev)
+        return cls(resolved, build_model(resolved, weights, dev, dtype), dev, dtype)
+
+    @property
+    def model(self) -> LoadedModel:
+        if self._model is None:
+            raise RuntimeError("engine is closed")
+        return self._model
+
+    def close(self) -> None:
+        """Drop the modules (and the GPU memory they hold)."""
+        self._model = None
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+
+    # ------------------------------------------------------------------ validation
+
+    @property
+    def validator(self) -> RequestValidator:
+        return RequestValidator(self.spec, has_negative_context=self.model.negative_context is not None)
+
+    def validate(self, frame: np.ndarray, actions: np.ndarray, num_steps: int | None = None,
+                 guidance: float | None = None, seed: int = 0) -> None:
+        """Raise InputError for the first rule the request breaks; no model work happens."""
+        self.validator.request(frame, actions, num_steps, guidance, [seed])
+
+    # ------------------------------------------------------------------ public API
+
+    def predict(self, frame: np.ndarray, actions: np.ndarray, seed: int = 0, num_steps: int | None = None,
+                guidance: float | None = None, on_chunk: ChunkCallback | None = None,
+                should_cancel: CancelCheck | None = None) -> RolloutResult:
+        """Predict T + 1 frames for one action sequence (T, D)."""
+        actions = self.validator.request(frame, actions, num_steps, guidance, [seed])
+
+        def single(event: ChunkEvent) -> None:
+            if on_chunk is not None:
+                on_chunk(ChunkEvent(event.chunk_index, event.chunks_total, event.frames[0],
+                                    event.first_frame_index, event.elapsed_s))
+
+        batch = self._rollout(frame, actions[None], [int(seed)], num_steps, guidance, single, should_cancel)
+        return batch.candidate(0)
+
+    def predict_batch(self, frame: np.ndarray, actions: np.ndarray, seeds: Sequence[int] | int = 0,
+                      num_steps: int | None = None, guidance: float | None = None,
+                      on_chunk: ChunkCallback | None = None,
+                      should_cancel: CancelCheck | None = None) -> BatchRolloutResult:
+        """Predict K candidates (K, T, D) from one start frame in one fused pass per step.
+
+        `seeds` is one seed per candidate, or one int that seeds candidate k with seed + k.
+        """
+        validator = self.validator
+        actions = validator.actions(actions, batched=True)
+        k = actions.shape[0]
+        seed_list = [int(seeds) + i for i in range(k)] if isinstance(seeds, (int, np.integer)) else list(seeds)
+        validator.request(frame, actions, num_steps, guidance, seed_list, batched=True)
+        return self._rollout(frame, actions, seed_list, num_steps, guidance, on_chunk, should_cancel)
+
+    @torch.inference_mode()
+    def frame_distance(self, frames: np.ndarray, goal: np.ndarray) -> np.ndarray:
+        """Mean squared latent distance of each frame (N, H, W, 3) to a goal image (goal scoring)."""
+        validator = self.validator
+        validator.frame(goal, "goal")
+        frames = np.asarray(frames)
+        if frames.ndim == 3:
+            frames = frames[None]
+        for frame in frames:
+            validator.frame(frame)
+        images = np.stack([self._fit(f) for f in [*frames, goal]])
+        latents = self._encode_first(images)  # (N + 1, z, 1, h, w)
+        diff = (latents[:-1] - latents[-1:]).float().pow(2).mean(dim=(1, 2, 3, 4))
+        return diff.cpu().numpy()
+
+    # ------------------------------------------------------------------ internals
+
+    def _fit(self, frame: np.ndarray) -> np.ndarray:
+        return fit_frame(frame, self.spec.height, self.spec.width)
+
+    def _encode_first(self, images: np.ndarray) -> Tensor:
+        """Single-frame latents of uint8 images (N, H, W, 3) -> (N, z, 1, h, w)."""
+        pixels = torch.from_numpy(images).to(self.device).permute(0, 3, 1, 2).unsqueeze(2)
+        return self.model.vae.encode(pixels_to_unit(pixels).to(self.dtype))
+
+    def _normalise_actions(self, actions: np.ndarray) -> Tensor:
+        acts = actions.astype(np.float32)
+        if self._action_bounds is not None:
+            low, high = self._action_bounds
+            acts = (acts - low) / (high - low) * 2.0 - 1.0
+        return torch.from_numpy(acts).to(self.device, self.dtype)
+
+    def _velocity_fn(self, cond: Tensor, noise: Tensor, actions: Tensor, guidance: float,
+                     schedule: sampler.FlowSchedule) -> sampler.VelocityFn:
+        """v(x, step) with the condition latent pinned in frame 0 and optional guidance."""
+        model, spec = self.model, self.spec
+        k = cond.shape[0]
+        mask = torch.zeros(k, 1, *noise.shape[2:], device=self.device, dtype=self.dtype)
+        mask[:, :, :1] = 1.0
+        use_uncond = guidance != 0.0
+        context = model.context.expand(k, -1, -1) if model.context is not None else None
+        frame0_velocity = noise[:, :, :1] - cond
+
+        def velocity(x: Tensor, step: int) -> Tensor:
+            x_in = torch.cat([cond, x[:, :, 1:]], dim=2)
+            timesteps = torch.full((k,), schedule.timesteps[step], device=self.device, dtype=torch.int64)
+            v_cond = model.dit(x_in.to(self.dtype), timesteps, mask, actions, context).float()
+            v_uncond = None
+            if use_uncond:
+                if spec.uncond == "null-action":
+                    v_uncond = model.dit(x_in.to(self.dtype), timesteps, mask, None, context).float()
+                else:
+                    assert model.negative_context is not None
+                    neg = model.negative_context.expand(k, -1, -1)
+                    v_uncond = model.dit(x_in.to(self.dtype), timesteps, mask, actions, neg).float()
+            v = sampler.guided(v_cond, v_uncond, guidance)
+            return torch.cat([frame0_velocity, v[:, :, 1:]], dim=2)
+
+        return velocity
+
+    def _chunk_noise(self, seeds: Sequence[int], chunk_start: int) -> Tensor:
+        spec = self.spec
+        shape = (1, spec.latent_channels, 1 + spec.latents_per_chunk, spec.latent_height, spec.latent_width)
+        return torch.cat([sampler.seeded_noise((s + chunk_start) % MAX_SEED, shape) for s in seeds]).to(self.device)
+
+    def _decode_chunk(self, cond: Tensor, new: Tensor, states: list[StreamState]) -> np.ndarray:
+        """Decode one chunk's new latents per candidate, each continuing its own causal stream.
+
+        Candidates are decoded one by one: convolution kernels are not batch-invariant, and
+        batching the decoder buys little on a CPU; this keeps every row of a batch bit-identical
+        to a single prediction. A fresh stream starts from the condition latent, whose decoded
+        frame is dropped (frame 0 of a rollout is the start frame itself).
+        """
+        vae = self.model.vae
+        out = []
+        for i, state in enumerate(states):
+            if state.calls == 0:
+                video = vae.decode(torch.cat([cond[i:i + 1], new[i:i + 1]], dim=2).to(self.dtype), state,
+                                   window=1 + new.shape[2])[:, :, 1:]
+            else:
+                video = vae.decode(new[i:i + 1].to(self.dtype), state, window=new.shape[2])
+            out.append(unit_to_pixels(video)[0].permute(1, 2, 3, 0).cpu().numpy())
+        return np.stack(out)
+
+    @torch.inference_mode()
+    def _rollout(self, frame: np.ndarray, actions: np.ndarray, seeds: list[int], num_steps: int | None,
+                 guidance: float | None, on_chunk: ChunkCallback | None,
+                 should_cancel: CancelCheck | None) -> BatchRolloutResult:
+        spec, model = self.spec, self.model
+        steps = int(num_steps) if num_steps is not None else spec.num_steps
+        scale = float(guidance) if guidance is not None else spec.guidance
+        k, horizon = actions.shape[0], actions.shape[1]
+        chunks = horizon // spec.chunk_size
+        schedule = sampler.flow_schedule(steps, spec.shift)
+        timings = {"encode_s": 0.0, "denoise_s": 0.0, "decode_s": 0.0}
+        start_time = time.perf_counter()
+
+        start = self._fit(frame)
+        tic = time.perf_counter()
+        cond = self._encode_first(start[None]).float().expand(k, -1, -1, -1, -1).contiguous()
+        timings["encode_s"] += time.perf_counter() - tic
+        acts = self._normalise_actions(actions)
+        decode_states = [StreamState() for _ in range(k)]
+        out = np.empty((k, horizon + 1, spec.height, spec.width, 3), dtype=np.uint8)
+        out[:, 0] = start
+
+        for c in range(chunks):
+            first = c * spec.chunk_size
+            tic = time.perf_counter()
+            noise = self._chunk_noise(seeds, first)
+            chunk_actions = acts[:, first:first + spec.chunk_size]
+            velocity = self._velocity_fn(cond, noise, chunk_actions, scale, schedule)
+            latents = sampler.sample(velocity, noise.clone(), schedule, spec.solver, should_cancel)
+            new = latents[:, :, 1:]
+            timings["denoise_s"] += time.perf_counter() - tic
+
+            tic = time.perf_counter()
+            if spec.threading == "pixel":
+                # every chunk is its own stream, started from a freshly encoded frame
+                decode_states = [StreamState() for _ in range(k)]
+            pixels = self._decode_chunk(cond, new, decode_states)  # (K, n, H, W, 3)
+            out[:, first + 1:first + 1 + pixels.shape[1]] = pixels
+            timings["decode_s"] += time.perf_counter() - tic
+
+            if spec.threading == "latent":
+                cond = new[:, :, -1:]
+            else:
+                tic = time.perf_counter()
+                cond = torch.cat([self._encode_first(pixels[i, -1:].copy()) for i in range(k)]).float()
+                timings["encode_s"] += time.perf_counter() - tic
+
+            if on_chunk is not None:
+                lo = 0 if c == 0 else first + 1
+                on_chunk(ChunkEvent(c, chunks, out[:, lo:first + 1 + pixels.shape[1]].copy(), lo,
+                                    time.perf_counter() - start_time))
+        timings["total_s"] = time.perf_counter() - start_time
+        return BatchRolloutResult(out, seeds, steps, scale, {key: round(v, 6) for key, v in timings.items()})

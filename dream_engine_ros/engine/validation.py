@@ -1,0 +1,115 @@
+"""Request validation against a spec, before (and without) any model work.
+
+Every rule names the field, the value and the rule, so a ROS result, an HTTP body or a CLI
+line can say exactly what was wrong. Needs only the spec: callers validate before loading
+weights or queueing a goal.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+
+from .errors import InputError
+from .spec import ModelSpec
+
+MAX_HORIZON = 1200
+MAX_STEPS = 200
+MAX_GUIDANCE = 30.0
+MAX_SEED = 2**32
+
+
+class RequestValidator:
+    """Checks frames, action arrays, steps, guidance and seeds for one spec."""
+
+    def __init__(self, spec: ModelSpec, has_negative_context: bool = False) -> None:
+        self.spec = spec
+        self.has_negative_context = has_negative_context
+        if spec.action_low and spec.action_high:
+            self.bounds: tuple[np.ndarray, np.ndarray] | None = (
+                np.asarray(spec.action_low, dtype=np.float32),
+                np.asarray(spec.action_high, dtype=np.float32),
+            )
+        else:
+            self.bounds = None
+
+    def frame(self, frame: object, field: str = "frame") -> np.ndarray:
+        if not isinstance(frame, np.ndarray):
+            raise InputError(field, type(frame).__name__, "must be a numpy array (H, W, 3) of uint8")
+        if frame.dtype != np.uint8:
+            raise InputError(field, str(frame.dtype), "dtype must be uint8 (RGB pixels 0..255)")
+        if frame.ndim != 3 or frame.shape[2] != 3:
+            raise InputError(field, tuple(frame.shape), "shape must be (H, W, 3) RGB")
+        if frame.shape[0] < 2 or frame.shape[1] < 2:
+            raise InputError(field, tuple(frame.shape), "must be at least 2x2 pixels")
+        return frame
+
+    def actions(self, actions: object, batched: bool = False, field: str = "actions") -> np.ndarray:
+        """Validated float32 copy of (T, D), or (K, T, D) when `batched`."""
+        spec = self.spec
+        arr = np.asarray(actions)
+        if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
+            raise InputError(field, str(arr.dtype), "must be a numeric array")
+        ndim = 3 if batched else 2
+        if arr.ndim != ndim:
+            want = "(K, T, D)" if batched else "(T, D)"
+            raise InputError(field, tuple(arr.shape), f"shape must be {want}")
+        if batched and arr.shape[0] < 1:
+            raise InputError(field, arr.shape[0], "need at least one candidate")
+        horizon, dim = arr.shape[-2], arr.shape[-1]
+        if dim != spec.action_dim:
+            raise InputError(field, dim, f"action_dim {dim} does not match the spec's action_dim {spec.action_dim}")
+        if horizon == 0:
+            raise InputError(field, horizon, f"horizon must be at least one chunk of {spec.chunk_size} actions")
+        if horizon % spec.chunk_size:
+            raise InputError(field, horizon, f"horizon {horizon} is not a multiple of chunk_size {spec.chunk_size}")
+        if horizon > MAX_HORIZON:
+            raise InputError(field, horizon, f"horizon {horizon} exceeds the maximum {MAX_HORIZON}")
+        arr = arr.astype(np.float32)
+        finite = np.isfinite(arr)
+        if not finite.all():
+            index = tuple(int(i) for i in np.argwhere(~finite)[0])
+            raise InputError(field, float(arr[index]), f"all values must be finite (first bad entry at index {index})")
+        if self.bounds is not None:
+            low, high = self.bounds
+            outside = (arr < low) | (arr > high)
+            if outside.any():
+                index = tuple(int(i) for i in np.argwhere(outside)[0])
+                raise InputError(field, float(arr[index]), f"values must lie in [{low.tolist()}, {high.tolist()}] "
+                                 f"per dimension (first bad entry at index {index})")
+        return arr
+
+    def num_steps(self, num_steps: object) -> None:
+        if num_steps is None:
+            return
+        if isinstance(num_steps, bool) or not isinstance(num_steps, (int, np.integer)) or not 1 <= num_steps <= MAX_STEPS:
+            raise InputError("num_steps", num_steps, f"must be an integer in [1, {MAX_STEPS}]")
+
+    def guidance(self, guidance: object) -> None:
+        if guidance is None:
+            return
+        if not isinstance(guidance, (int, float, np.floating)) or not math.isfinite(guidance) \
+                or not 0.0 <= guidance <= MAX_GUIDANCE:
+            raise InputError("guidance", guidance, f"must be a finite number in [0, {MAX_GUIDANCE}]")
+        if guidance and self.spec.uncond == "negative-prompt" and not self.has_negative_context:
+            raise InputError("guidance", guidance, "this spec has no negative prompt embedding installed; use 0")
+
+    def seeds(self, seeds: Sequence[object], count: int | None = None) -> list[int]:
+        if count is not None and len(seeds) != count:
+            raise InputError("seeds", len(seeds), f"need one seed per candidate ({count})")
+        for seed in seeds:
+            if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < MAX_SEED:
+                raise InputError("seed", seed, "must be an integer in [0, 2**32)")
+        return [int(s) for s in seeds]  # type: ignore[call-overload]
+
+    def request(self, frame: object, actions: object, num_steps: object = None, guidance: object = None,
+                seeds: Sequence[object] = (0,), batched: bool = False) -> np.ndarray:
+        """Validate a whole request; returns the float32 actions."""
+        self.frame(frame)
+        arr = self.actions(actions, batched=batched)
+        self.num_steps(num_steps)
+        self.guidance(guidance)
+        self.seeds(seeds, arr.shape[0] if batched else None)
+        return arr

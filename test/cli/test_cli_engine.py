@@ -1,0 +1,96 @@
+"""`dream-engine predict | specs | eval` as a user runs them (subprocess, real files)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dream_engine_ros.training.pusht_data import generate_episodes
+from dream_engine_ros.video import read_mp4
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "dream_engine_ros.cli", *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("cli")
+    frames, actions = generate_episodes(1, 24, seed=2024)
+    Image.fromarray(frames[0, 0]).save(root / "start.png")
+    np.save(root / "a.npy", actions[0])
+    np.save(root / "bad_horizon.npy", actions[0][:20])
+    nan = actions[0].copy()
+    nan[3, 1] = np.nan
+    np.save(root / "nan.npy", nan)
+    return {"root": root, "frame": root / "start.png", "actions": root / "a.npy",
+            "bad_horizon": root / "bad_horizon.npy", "nan": root / "nan.npy"}
+
+
+def test_predict_writes_mp4_and_prints_summary(inputs: dict[str, Path]) -> None:
+    out = inputs["root"] / "rollout.mp4"
+    proc = run_cli("predict", "--spec", "pusht-tiny", "--frame", str(inputs["frame"]), "--actions",
+                   str(inputs["actions"]), "--seed", "7", "--num-steps", "4", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert (summary["frames"], summary["fps"], summary["spec"], summary["seed"]) == (25, 10.0, "pusht-tiny", 7)
+    assert {"encode_s", "denoise_s", "decode_s", "mp4_s", "total_s"} <= set(summary["timings"])
+    frames, fps = read_mp4(out)
+    assert frames.shape == (25, 96, 96, 3) and fps == 10.0
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [("bad_horizon", "horizon 20 is not a multiple of chunk_size 12"), ("nan", "must be finite")],
+)
+def test_bad_actions_exit_2_one_line_no_file(inputs: dict[str, Path], key: str, message: str) -> None:
+    out = inputs["root"] / f"{key}.mp4"
+    proc = run_cli("predict", "--frame", str(inputs["frame"]), "--actions", str(inputs[key]), "--out", str(out))
+    assert proc.returncode == 2
+    assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert not out.exists() and not list(inputs["root"].glob(f".{key}*"))
+
+
+def test_missing_frame_and_bad_spec(inputs: dict[str, Path]) -> None:
+    proc = run_cli("predict", "--frame", "/no/such.png", "--actions", str(inputs["actions"]), "--out", "/tmp/x.mp4")
+    assert proc.returncode == 2 and "file not found" in proc.stderr
+    proc = run_cli("predict", "--spec", "nope", "--frame", str(inputs["frame"]), "--actions", str(inputs["actions"]),
+                   "--out", str(inputs["root"] / "n.mp4"))
+    assert proc.returncode == 2 and "unknown spec 'nope'" in proc.stderr
+
+
+def test_absent_weights_exit_3(inputs: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "w.mp4"
+    proc = run_cli("predict", "--frame", str(inputs["frame"]), "--actions", str(inputs["actions"]),
+                   "--weights", str(tmp_path / "empty"), "--out", str(out))
+    assert proc.returncode == 3 and "weights not found" in proc.stderr and not out.exists()
+
+
+def test_specs_lists_catalog_with_weight_status() -> None:
+    proc = run_cli("specs")
+    assert proc.returncode == 0, proc.stderr
+    rows = {row["name"]: row for row in json.loads(proc.stdout)}
+    assert rows["pusht-tiny"]["weights"]["installed"] is True
+    assert rows["dreamdojo-gr1-2b"]["action_dim"] == 384
+    assert rows["dreamdojo-gr1-2b"]["weights"]["installed"] in (True, False)
+
+
+def test_eval_prints_per_frame_and_mean(inputs: dict[str, Path]) -> None:
+    out = inputs["root"] / "rollout.mp4"
+    if not out.exists():
+        test_predict_writes_mp4_and_prints_summary(inputs)
+    proc = run_cli("eval", "--pred", str(out), "--truth", str(out))
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert len(report["psnr"]) == 25 and report["ssim_mean"] == pytest.approx(1.0)
+    bad = run_cli("eval", "--pred", str(out), "--truth", "/no/such.mp4")
+    assert bad.returncode == 2 and "--truth" in bad.stderr

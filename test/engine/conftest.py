@@ -1,0 +1,51 @@
+"""Engine test fixtures: the reference golden files and a loaded default engine."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def dreamdojo_fixture_dir() -> Path:
+    """../shared/fixtures/dreamdojo beside the checkout (CI layout) or $DREAM_ENGINE_FIXTURES."""
+    candidates = [Path(os.environ["DREAM_ENGINE_FIXTURES"])] if os.environ.get("DREAM_ENGINE_FIXTURES") else []
+    candidates.append(REPO.parent / "shared" / "fixtures" / "dreamdojo")
+    for path in candidates:
+        if (path / "dit_forward.safetensors").is_file():
+            return path
+    raise FileNotFoundError(
+        "DreamDojo golden fixtures not found; expected ../shared/fixtures/dreamdojo beside the repo "
+        "or DREAM_ENGINE_FIXTURES=<dir>"
+    )
+
+
+@pytest.fixture(scope="session")
+def fixture_dir() -> Path:
+    return dreamdojo_fixture_dir()
+
+
+@pytest.fixture(scope="session")
+def engine():
+    """The embedded default model, loaded once for the whole session (CPU)."""
+    from dream_engine_ros.engine.runner import DreamEngine
+
+    return DreamEngine.load("pusht-tiny", device="cpu")
+
+
+@pytest.fixture(scope="session")
+def pusht_start():
+    """A real PushT frame and a plausible action plan from the simulator (held-out seed)."""
+    from dream_engine_ros.training.pusht_data import generate_episodes
+
+    frames, actions = generate_episodes(1, 24, seed=90210)
+    return frames[0, 0], actions[0]
+
+
+@pytest.fixture()
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)

@@ -1,0 +1,116 @@
+"""Rollout runner mechanics on the embedded model: contract, threading, batching, determinism."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dream_engine_ros.engine.errors import InputError, RolloutCancelled
+from dream_engine_ros.engine.preprocess import fit_frame
+from dream_engine_ros.engine.runner import ChunkEvent, DreamEngine
+from dream_engine_ros.video import write_mp4
+
+STEPS = 3  # few denoising steps: these tests check plumbing, not quality
+
+
+def plan(rng: np.random.Generator, horizon: int = 24) -> np.ndarray:
+    return rng.uniform(60, 450, (horizon, 2)).astype(np.float32)
+
+
+def test_predict_returns_t_plus_one_frames_and_streams_chunks(engine: DreamEngine, pusht_start, rng) -> None:
+    frame, _ = pusht_start
+    actions = plan(rng)
+    events: list[ChunkEvent] = []
+    result = engine.predict(frame, actions, seed=7, num_steps=STEPS, on_chunk=events.append)
+    assert result.frames.shape == (25, 96, 96, 3) and result.frames.dtype == np.uint8
+    np.testing.assert_array_equal(result.frames[0], fit_frame(frame, 96, 96))
+    assert [(e.chunk_index, e.chunks_total, e.first_frame_index) for e in events] == [(0, 2, 0), (1, 2, 13)]
+    assert [e.frames.shape[0] for e in events] == [13, 12]
+    np.testing.assert_array_equal(np.concatenate([e.frames for e in events]), result.frames)
+    assert events[0].elapsed_s <= events[1].elapsed_s
+    assert set(result.timings) == {"encode_s", "denoise_s", "decode_s", "total_s"}
+
+
+def test_later_chunks_depend_on_earlier_chunks_and_not_vice_versa(engine: DreamEngine, pusht_start, rng) -> None:
+    """Latent threading: chunk 2 is conditioned on chunk 1's result; chunk 1 never sees chunk 2."""
+    frame, _ = pusht_start
+    a = plan(rng)
+    b = a.copy()
+    b[:12] = plan(rng, 12)  # different first chunk, same second chunk
+    c = a.copy()
+    c[12:] = plan(rng, 12)  # same first chunk, different second chunk
+    ra, rb, rc = (engine.predict(frame, x, seed=3, num_steps=STEPS).frames for x in (a, b, c))
+    assert np.abs(ra[13:].astype(int) - rb[13:]).mean() > 0.05  # chunk 2 follows what chunk 1 did
+    np.testing.assert_array_equal(ra[:13], rc[:13])  # causal: the future plan can't change the past
+
+
+def test_predict_batch_equals_k_single_predicts_bit_for_bit(engine: DreamEngine, pusht_start, rng) -> None:
+    frame, _ = pusht_start
+    actions = np.stack([plan(rng) for _ in range(3)])
+    seeds = [11, 12, 40]
+    batch = engine.predict_batch(frame, actions, seeds=seeds, num_steps=STEPS)
+    assert batch.frames.shape == (3, 25, 96, 96, 3)
+    for k, seed in enumerate(seeds):
+        single = engine.predict(frame, actions[k], seed=seed, num_steps=STEPS)
+        np.testing.assert_array_equal(batch.frames[k], single.frames)
+
+
+def test_same_seed_same_bytes_different_seed_different_video(engine: DreamEngine, pusht_start, rng, tmp_path: Path) -> None:
+    frame, _ = pusht_start
+    actions = plan(rng)
+    first = engine.predict(frame, actions, seed=5, num_steps=STEPS).frames
+    again = engine.predict(frame, actions, seed=5, num_steps=STEPS).frames
+    other = engine.predict(frame, actions, seed=6, num_steps=STEPS).frames
+    np.testing.assert_array_equal(first, again)
+    assert np.abs(first[1:].astype(int) - other[1:]).sum() > 0
+    write_mp4(tmp_path / "a.mp4", first, 10.0)
+    write_mp4(tmp_path / "b.mp4", again, 10.0)
+    write_mp4(tmp_path / "c.mp4", other, 10.0)
+    assert (tmp_path / "a.mp4").read_bytes() == (tmp_path / "b.mp4").read_bytes()
+    assert (tmp_path / "a.mp4").read_bytes() != (tmp_path / "c.mp4").read_bytes()
+
+
+def test_cancel_between_denoising_steps_then_engine_still_works(engine: DreamEngine, pusht_start, rng) -> None:
+    frame, _ = pusht_start
+    polls: list[int] = []
+
+    def cancel_on_fifth_poll() -> bool:
+        polls.append(1)
+        return len(polls) >= 5
+
+    with pytest.raises(RolloutCancelled):
+        engine.predict(frame, plan(rng), seed=1, num_steps=STEPS, should_cancel=cancel_on_fifth_poll)
+    assert len(polls) == 5  # polled once per denoising step, stopped inside chunk 2
+    assert engine.predict(frame, plan(rng), seed=1, num_steps=1).frames.shape[0] == 25
+
+
+def test_guidance_changes_the_prediction(engine: DreamEngine, pusht_start, rng) -> None:
+    frame, _ = pusht_start
+    actions = plan(rng, 12)
+    plain = engine.predict(frame, actions, seed=2, num_steps=STEPS, guidance=0.0).frames
+    guided = engine.predict(frame, actions, seed=2, num_steps=STEPS, guidance=2.0).frames
+    assert np.abs(plain.astype(int) - guided).sum() > 0
+
+
+def test_invalid_requests_raise_before_model_work(engine: DreamEngine, pusht_start) -> None:
+    frame, _ = pusht_start
+    with pytest.raises(InputError, match="horizon 13 is not a multiple of chunk_size 12"):
+        engine.predict(frame, np.zeros((13, 2), np.float32))
+    with pytest.raises(InputError, match="seeds"):
+        engine.predict_batch(frame, np.zeros((2, 12, 2), np.float32), seeds=[1])
+
+
+def test_frame_distance_scores_the_goal(engine: DreamEngine, pusht_start) -> None:
+    frame, _ = pusht_start
+    other = np.flipud(frame).copy()
+    distances = engine.frame_distance(np.stack([frame, other]), frame)
+    assert distances[0] == pytest.approx(0.0, abs=1e-6) and distances[1] > 1e-3
+
+
+def test_start_frame_is_centre_cropped_then_resized() -> None:
+    wide = np.zeros((100, 200, 3), dtype=np.uint8)
+    wide[:, 50:150] = 255  # the centre square is white, the sides black
+    fitted = fit_frame(wide, 96, 96)
+    assert fitted.shape == (96, 96, 3) and fitted.min() == 255

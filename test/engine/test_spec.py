@@ -1,0 +1,58 @@
+"""The spec catalog: contents, JSON summary, and rejection of inconsistent specs."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from dream_engine_ros.engine.spec import (
+    DEFAULT_SPEC, DREAMDOJO_GR1_2B, DREAMDOJO_GR1_14B, PUSHT_TINY, get_spec, list_specs, spec_problems,
+)
+
+
+def test_catalog_lists_default_first_and_real_models() -> None:
+    names = [spec.name for spec in list_specs()]
+    assert names[0] == DEFAULT_SPEC == "pusht-tiny"
+    assert {"dreamdojo-gr1-2b", "dreamdojo-gr1-14b"} <= set(names)
+
+
+def test_unknown_spec_error_names_known_specs() -> None:
+    with pytest.raises(KeyError, match="pusht-tiny"):
+        get_spec("no-such-model")
+
+
+def test_summary_is_json_with_geometry() -> None:
+    summary = json.loads(json.dumps(PUSHT_TINY.summary()))
+    assert (summary["height"], summary["width"], summary["chunk_size"], summary["action_dim"]) == (96, 96, 12, 2)
+    assert summary["latent_shape"] == [8, 4, 12, 12]
+    assert summary["family"] == "rectified-flow"
+
+
+def test_dreamdojo_geometry_matches_the_reference() -> None:
+    spec = DREAMDOJO_GR1_2B
+    assert (spec.height, spec.width, spec.chunk_size, spec.action_dim, spec.num_steps) == (480, 640, 12, 384, 35)
+    assert (spec.latent_height, spec.latent_width, spec.latents_per_chunk) == (60, 80, 3)
+    assert spec.backbone.head_dim == 128 and spec.threading == "pixel"
+    big = DREAMDOJO_GR1_14B.backbone
+    assert (big.model_channels, big.num_heads, big.num_blocks) == (5120, 40, 36)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"chunk_size": 10}, "chunk_size 10 is not a positive multiple"),
+        ({"height": 100}, "height 100 is not a positive multiple of 16"),
+        ({"action_dim": 3}, "backbone.action_dim 2 != action_dim 3"),
+        ({"num_steps": 0}, "num_steps 0 must be positive"),
+        ({"family": "gan"}, "family 'gan' is not one of"),
+    ],
+)
+def test_inconsistent_spec_is_rejected_with_reason(change: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        dataclasses.replace(PUSHT_TINY, **change)
+
+
+def test_consistent_specs_have_no_problems() -> None:
+    assert all(spec_problems(spec) == [] for spec in list_specs())
