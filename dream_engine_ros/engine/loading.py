@@ -76,6 +76,10 @@ def _latent_stats_from_metadata(path: Path) -> tuple[Tensor, Tensor] | None:
 
 def _load_context(path: Path) -> Tensor:
     state = torch.load(path, map_location="cpu", weights_only=True)
+    if isinstance(state, (list, tuple)) and state:
+        # the reference readers index the file with [0] (groot_dreams/dataloader.py,
+        # interactive/inference/action_video2world.py), so a list-of-tensors file is valid
+        state = state[0]
     if isinstance(state, dict):
         tensors = [v for v in state.values() if isinstance(v, Tensor)]
         if len(tensors) != 1:

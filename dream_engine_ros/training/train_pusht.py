@@ -85,48 +85,58 @@ def _foreground(video: torch.Tensor) -> torch.Tensor:
     return ((video - background).abs().amax(dim=1, keepdim=True) > 0.1).float()
 
 
-def _pick_crops(frames: np.ndarray, ep: np.ndarray, t0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _pick_crops(frames: np.ndarray, ep: np.ndarray, t0: np.ndarray, crop: int = CROP) -> tuple[np.ndarray, np.ndarray]:
     """Per clip, the 8-aligned crop (of a few random candidates) showing the most objects.
 
     PushT frames are mostly empty floor; crops without the block or agent teach the VAE little.
     """
-    grid = (96 - CROP) // 8 + 1
+    grid = (96 - crop) // 8 + 1
     ys = np.random.randint(0, grid, (len(ep), CROP_CANDIDATES)) * 8
     xs = np.random.randint(0, grid, (len(ep), CROP_CANDIDATES)) * 8
     best_y, best_x = np.empty(len(ep), dtype=int), np.empty(len(ep), dtype=int)
     for i, (e, t) in enumerate(zip(ep, t0)):
         image = frames[e, t].astype(np.int16)
         busy = (np.abs(image - np.median(image.reshape(-1, 3), axis=0)).max(axis=2) > 12)
-        scores = [busy[y:y + CROP, x:x + CROP].sum() for y, x in zip(ys[i], xs[i])]
+        scores = [busy[y:y + crop, x:x + crop].sum() for y, x in zip(ys[i], xs[i])]
         j = int(np.argmax(scores))
         best_y[i], best_x[i] = ys[i, j], xs[i, j]
     return best_y, best_x
 
 
-def train_vae(spec: ModelSpec, frames: np.ndarray, run: Path, steps: int, batch: int, minutes: float, seed: int) -> None:
+def train_vae(spec: ModelSpec, frames: np.ndarray, run: Path, steps: int, batch: int, minutes: float, seed: int,
+              clip_frames: int = CLIP_FRAMES, crop: int = CROP, peak_lr: float = 1.5e-3, name: str = "vae",
+              init_from: str | None = None) -> None:
+    """Train (or, with `init_from`, fine-tune from another stage's weights) the VAE on clips.
+
+    Stage 'vae' learns the spatial code on short 5-frame clips (cheap); stage 'vae-long'
+    continues on 13-frame clips, i.e. exactly the stream one chunk decodes, so that latents
+    with causal history are in distribution too.
+    """
     torch.manual_seed(seed)
     np.random.seed(seed)
     vae = WanVAE(spec.tokenizer)
-    opt = torch.optim.AdamW(vae.parameters(), lr=1e-3, weight_decay=0.0, betas=(0.9, 0.99))
-    ckpt = _Checkpoint(run / "vae_ckpt.pt")
+    if init_from is not None:
+        vae.load_state_dict(torch.load(run / init_from, weights_only=False)["model"])
+    opt = torch.optim.AdamW(vae.parameters(), lr=peak_lr, weight_decay=0.0, betas=(0.9, 0.99))
+    ckpt = _Checkpoint(run / f"{name.replace('-', '_')}_ckpt.pt")
     step = 0
     if (state := ckpt.load()) is not None:
         vae.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         step = state["step"]
-        _log("vae", resumed_at=step)
+        _log(name, resumed_at=step)
     episodes, length = frames.shape[:2]
     start, last_save = time.monotonic(), time.monotonic()
     while step < steps and time.monotonic() - start < minutes * 60:
         ep = np.random.randint(0, episodes, batch)
-        t0 = np.random.randint(0, length - CLIP_FRAMES + 1, batch)
-        y0, x0 = _pick_crops(frames, ep, t0)
+        t0 = np.random.randint(0, length - clip_frames + 1, batch)
+        y0, x0 = _pick_crops(frames, ep, t0, crop)
         clip = np.stack([
-            frames[e, t:t + CLIP_FRAMES, y:y + CROP, x:x + CROP] for e, t, y, x in zip(ep, t0, y0, x0)
+            frames[e, t:t + clip_frames, y:y + crop, x:x + crop] for e, t, y, x in zip(ep, t0, y0, x0)
         ])
         video = pixels_to_unit(torch.from_numpy(clip).permute(0, 4, 1, 2, 3))
         for group in opt.param_groups:
-            group["lr"] = _lr(step, steps, 1.5e-3, 50)
+            group["lr"] = _lr(step, steps, peak_lr, 50)
         # Deterministic autoencoding (the engine only ever decodes the posterior mean): a little
         # latent noise keeps the decoder tolerant of imperfect DiT latents, a tiny L2 keeps the
         # latent scale bounded. Sampling with the initial unit posterior std would drown the
@@ -145,42 +155,52 @@ def train_vae(spec: ModelSpec, frames: np.ndarray, run: Path, steps: int, batch:
         step += 1
         if step % 25 == 0:
             psnr = 10 * math.log10(4.0 / max(F.mse_loss(recon.detach(), video).item(), 1e-10))
-            _log("vae", step=step, loss=round(loss.item(), 5), psnr_db=round(psnr, 2),
+            _log(name, step=step, loss=round(loss.item(), 5), psnr_db=round(psnr, 2),
                  elapsed_s=round(time.monotonic() - start, 1))
         if time.monotonic() - last_save > 120:
             ckpt.save(model=vae.state_dict(), opt=opt.state_dict(), step=step)
             last_save = time.monotonic()
     ckpt.save(model=vae.state_dict(), opt=opt.state_dict(), step=step)
-    _log("vae", done_at=step, elapsed_s=round(time.monotonic() - start, 1))
+    _log(name, done_at=step, elapsed_s=round(time.monotonic() - start, 1))
 
 
 def load_trained_vae(spec: ModelSpec, run: Path) -> WanVAE:
+    """The last VAE stage that exists ('vae-long' over 'vae')."""
+    path = run / "vae_long_ckpt.pt" if (run / "vae_long_ckpt.pt").exists() else run / "vae_ckpt.pt"
     vae = WanVAE(spec.tokenizer)
-    vae.load_state_dict(torch.load(run / "vae_ckpt.pt", weights_only=False)["model"])
+    vae.load_state_dict(torch.load(path, weights_only=False)["model"])
     return vae.eval()
 
 
 # -------------------------------------------------------------------------------- latents
 
 
+def window_starts(length: int, chunk: int, episode: int) -> list[int]:
+    """Chunk-aligned window starts; odd episodes are offset by half a chunk for variety."""
+    offset = (chunk // 2) if episode % 2 else 0
+    return list(range(offset, length - chunk, chunk))
+
+
 @torch.inference_mode()
-def encode_episodes(vae: WanVAE, frames: np.ndarray, batch: int = 8) -> torch.Tensor:
-    """Raw (un-normalised) posterior means of whole episodes, each one causal stream."""
+def encode_windows(vae: WanVAE, frames: np.ndarray, chunk: int, batch: int = 16) -> tuple[torch.Tensor, np.ndarray]:
+    """Raw posterior means of every (chunk + 1)-frame window, each encoded as a fresh stream,
+    exactly as the runner encodes a chunk's condition frame; plus (episode, start) per window."""
+    index = np.array([(e, s) for e in range(frames.shape[0]) for s in window_starts(frames.shape[1], chunk, e)])
     out = []
-    for i in range(0, frames.shape[0], batch):
-        video = pixels_to_unit(torch.from_numpy(frames[i:i + batch]).permute(0, 4, 1, 2, 3))
-        mu, _ = vae.encode_moments(video)
+    for i in range(0, len(index), batch):
+        clips = np.stack([frames[e, s:s + chunk + 1] for e, s in index[i:i + batch]])
+        mu, _ = vae.encode_moments(pixels_to_unit(torch.from_numpy(clips).permute(0, 4, 1, 2, 3)))
         out.append(mu)
-    return torch.cat(out)
+    return torch.cat(out), index
 
 
 def make_latents(spec: ModelSpec, frames: np.ndarray, run: Path) -> None:
     start = time.monotonic()
     vae = load_trained_vae(spec, run)
-    mu = encode_episodes(vae, frames)
+    mu, index = encode_windows(vae, frames, spec.chunk_size)
     mean = mu.mean(dim=(0, 2, 3, 4))
     std = mu.std(dim=(0, 2, 3, 4))
-    torch.save({"mu": mu, "mean": mean, "std": std}, run / "latents.pt")
+    torch.save({"mu": mu, "index": torch.from_numpy(index), "mean": mean, "std": std}, run / "latents.pt")
     _log("latents", shape=list(mu.shape), mean=[round(v, 4) for v in mean.tolist()],
          std=[round(v, 4) for v in std.tolist()], elapsed_s=round(time.monotonic() - start, 1))
 
@@ -205,16 +225,15 @@ def train_dit(spec: ModelSpec, actions: np.ndarray, run: Path, steps: int, batch
         opt.load_state_dict(state["opt"])
         step = state["step"]
         _log("dit", resumed_at=step)
-    episodes, _, num_latents, h, w = lat.shape
-    per_latent = spec.backbone.actions_per_latent
+    index = data["index"]
+    windows, _, _, h, w = lat.shape
     mask = torch.zeros(batch, 1, WINDOW_LATENTS, h, w)
     mask[:, :, 0] = 1.0
     start, last_save = time.monotonic(), time.monotonic()
     while step < steps and time.monotonic() - start < minutes * 60:
-        ep = torch.from_numpy(np.random.randint(0, episodes, batch))
-        j = torch.from_numpy(np.random.randint(0, num_latents - WINDOW_LATENTS + 1, batch))
-        x0 = torch.stack([lat[e, :, k:k + WINDOW_LATENTS] for e, k in zip(ep.tolist(), j.tolist())])
-        a = torch.stack([acts[e, per_latent * k: per_latent * k + spec.chunk_size] for e, k in zip(ep.tolist(), j.tolist())])
+        pick = torch.from_numpy(np.random.randint(0, windows, batch))
+        x0 = lat[pick]
+        a = torch.stack([acts[int(e), int(s):int(s) + spec.chunk_size] for e, s in index[pick].tolist()])
         u = torch.rand(batch)
         sigma = spec.shift * u / (1 + (spec.shift - 1) * u)
         noise = torch.randn_like(x0)
@@ -266,13 +285,16 @@ def export(spec: ModelSpec, run: Path, out_dir: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("stage", choices=["vae", "latents", "dit", "export", "all"])
+    parser.add_argument("stage", choices=["vae", "vae-long", "latents", "dit", "export", "all"])
     parser.add_argument("--data", type=Path, default=Path("data/pusht_train.npz"))
     parser.add_argument("--run", type=Path, default=Path("runs/pusht-tiny"))
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "weights")
     parser.add_argument("--vae-steps", type=int, default=3000)
     parser.add_argument("--vae-batch", type=int, default=8)
     parser.add_argument("--vae-minutes", type=float, default=20.0)
+    parser.add_argument("--long-steps", type=int, default=600)
+    parser.add_argument("--long-batch", type=int, default=4)
+    parser.add_argument("--long-minutes", type=float, default=11.0)
     parser.add_argument("--dit-steps", type=int, default=6000)
     parser.add_argument("--dit-batch", type=int, default=32)
     parser.add_argument("--dit-minutes", type=float, default=25.0)
@@ -282,12 +304,17 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     args.run.mkdir(parents=True, exist_ok=True)
     spec = PUSHT_TINY
-    stages = ["vae", "latents", "dit", "export"] if args.stage == "all" else [args.stage]
-    data = np.load(args.data) if {"vae", "latents", "dit"} & set(stages) else None
+    stages = ["vae", "vae-long", "latents", "dit", "export"] if args.stage == "all" else [args.stage]
+    data = np.load(args.data) if {"vae", "vae-long", "latents", "dit"} & set(stages) else None
     for stage in stages:
         if stage == "vae":
             assert data is not None
             train_vae(spec, data["frames"], args.run, args.vae_steps, args.vae_batch, args.vae_minutes, args.seed)
+        elif stage == "vae-long":
+            assert data is not None
+            train_vae(spec, data["frames"], args.run, args.long_steps, args.long_batch, args.long_minutes,
+                      args.seed + 2, clip_frames=spec.chunk_size + 1, crop=CROP, peak_lr=5e-4, name="vae-long",
+                      init_from="vae_ckpt.pt")
         elif stage == "latents":
             assert data is not None
             make_latents(spec, data["frames"], args.run)

@@ -114,3 +114,39 @@ def test_start_frame_is_centre_cropped_then_resized() -> None:
     wide[:, 50:150] = 255  # the centre square is white, the sides black
     fitted = fit_frame(wide, 96, 96)
     assert fitted.shape == (96, 96, 3) and fitted.min() == 255
+
+
+def test_latent_threading_streams_one_decoder_state_across_chunks(engine: DreamEngine, pusht_start, rng,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A spec may thread chunks through latents: chunk c + 1 is conditioned on chunk c's last
+    latent and the decoder's causal state carries over, so the streamed frames equal one
+    decode of the whole latent sequence. (pusht-tiny itself threads through pixels.)"""
+    import dataclasses
+
+    import torch
+
+    from dream_engine_ros.engine import sampler
+    from dream_engine_ros.engine.tokenizer import unit_to_pixels
+
+    spec = dataclasses.replace(engine.spec, name="pusht-tiny-latent", threading="latent")
+    threaded = DreamEngine(spec, engine.model, engine.device, engine.dtype)
+    frame, _ = pusht_start
+    sampled: list[torch.Tensor] = []
+    original = sampler.sample
+
+    def recording_sample(*args, **kwargs):  # type: ignore[no-untyped-def]
+        sampled.append(original(*args, **kwargs))
+        return sampled[-1]
+
+    monkeypatch.setattr(sampler, "sample", recording_sample)
+    result = threaded.predict(frame, plan(rng), seed=4, num_steps=STEPS)
+    first, second = sampled
+    # frame 0 of chunk 2's sample is pinned to chunk 1's last latent
+    torch.testing.assert_close(second[:, :, 0], first[:, :, -1], atol=1e-2, rtol=0)
+    with torch.inference_mode():
+        start = threaded._encode_first(result.frames[:1]).float()
+        whole = torch.cat([start, first[:, :, 1:], second[:, :, 1:]], dim=2)
+        decoded = unit_to_pixels(engine.model.vae.decode(whole, window=whole.shape[2]))
+    frames = decoded[0].permute(1, 2, 3, 0).numpy()[1:]
+    assert frames.shape == result.frames[1:].shape
+    assert np.abs(frames.astype(int) - result.frames[1:]).max() <= 1

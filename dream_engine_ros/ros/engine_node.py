@@ -1,0 +1,594 @@
+"""Lifecycle node ``dream_engine``: action servers in front of the world-model engine.
+
+configure = read parameters + load spec and weights; activate = serve goals; deactivate =
+stop serving (running goals end with NOT_ACTIVE); cleanup/shutdown = free the model.
+Every goal that is accepted ends with a result carrying an error code and a message; the
+node keeps serving afterwards. Blocking model work runs on a worker thread (see
+worker_bridge) so cancel requests, feedback and camera frames keep flowing.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+from rclpy.action import ActionServer, CancelResponse, GoalResponse
+from rclpy.action.server import ServerGoalHandle
+from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.task import Future
+from sensor_msgs.msg import CompressedImage, Image
+
+from dream_engine_msgs.action import Rollout, RolloutBatch
+from dream_engine_msgs.srv import DescribeModel
+from dream_engine_ros.engine.errors import InputError, RolloutCancelled
+from dream_engine_ros.ros.busy_policy import Decision, RolloutSlots, Ticket
+from dream_engine_ros.ros.camera_cache import LatestFrameCache, NoFrameError, StaleFrameError
+from dream_engine_ros.ros.describe import spec_to_msg
+from dream_engine_ros.ros.frame_stamps import ns_to_time, predicted_frame_stamp, time_to_ns
+from dream_engine_ros.ros.goal_validation import (
+    ErrorCode,
+    GoalFailure,
+    SamplingOverrides,
+    actions_array,
+    failure_from_input_error,
+    sampling_overrides,
+)
+from dream_engine_ros.ros.image_conversion import (
+    ImageConversionError,
+    any_image_msg_to_rgb,
+    image_msg_to_rgb,
+    rgb_to_image_msg,
+)
+from dream_engine_ros.ros.params import EngineParams, declare_engine_parameters, read_engine_parameters
+from dream_engine_ros.ros.video_output import remove_videos, rollout_video_path, write_rollout_video
+from dream_engine_ros.ros.worker_bridge import WorkerThreads, wake_when_done
+
+EngineLoader = Callable[[str, "str | None", str], Any]
+WORKER_JOIN_TIMEOUT_S = 30.0
+
+
+def load_dream_engine(spec: str, weights: str | None, device: str) -> Any:
+    """Default loader: the engine core (imported lazily so this module imports fast)."""
+    from dream_engine_ros.engine.runner import DreamEngine
+
+    return DreamEngine.load(spec, weights=weights, device=device)
+
+
+@dataclass
+class StartFrame:
+    rgb: np.ndarray
+    stamp_ns: int
+    frame_id: str
+
+
+@dataclass
+class RolloutJob:
+    """A validated goal: everything the worker needs, nothing ROS-specific but the handle."""
+
+    goal_id: bytes
+    start: StartFrame
+    actions: np.ndarray  # (T, D) or (K, T, D)
+    seed: int
+    sampling: SamplingOverrides
+    write_video: bool
+    publish_frames: bool = False
+    goal_rgb: np.ndarray | None = None  # batch scoring target
+
+
+@dataclass
+class RolloutOutcome:
+    num_frames: int
+    timings: dict[str, float]
+    video_paths: list[Path] = field(default_factory=list)
+    video_s: float = 0.0
+    scores: list[float] = field(default_factory=list)
+    best_index: int = -1
+
+
+class StopRequested(Exception):
+    """Raised in the worker when the goal must stop after the engine returned."""
+
+
+class DreamEngineNode(LifecycleNode):
+    """See the module docstring; parameters are listed in params.EngineParams."""
+
+    def __init__(
+        self,
+        node_name: str = "dream_engine",
+        *,
+        namespace: str | None = None,
+        engine_loader: EngineLoader | None = None,
+        **node_kwargs: Any,
+    ) -> None:
+        super().__init__(node_name, namespace=namespace, **node_kwargs)
+        declare_engine_parameters(self)
+        self._engine_loader = engine_loader or load_dream_engine
+        self._engine: Any = None
+        self._params: EngineParams | None = None
+        self._active = False
+        self._slots = RolloutSlots("reject", 1)
+        self._tickets: dict[bytes, Ticket] = {}
+        self._camera: LatestFrameCache[Image | CompressedImage] = LatestFrameCache()
+        self._camera_subscriptions: list[Any] = []
+        self._predicted_publisher: Any = None
+        self._workers = WorkerThreads(f"{node_name}-rollout")
+        group = ReentrantCallbackGroup()
+        self._rollout_server = ActionServer(
+            self,
+            Rollout,
+            "~/rollout",
+            execute_callback=self._execute_rollout,
+            goal_callback=self._on_goal_request,
+            cancel_callback=self._on_cancel_request,
+            callback_group=group,
+        )
+        self._batch_server = ActionServer(
+            self,
+            RolloutBatch,
+            "~/rollout_batch",
+            execute_callback=self._execute_batch,
+            goal_callback=self._on_goal_request,
+            cancel_callback=self._on_cancel_request,
+            callback_group=group,
+        )
+        self._describe_service = self.create_service(
+            DescribeModel, "~/describe", self._on_describe, callback_group=group
+        )
+
+    # ------------------------------------------------------------------ lifecycle
+    @property
+    def lifecycle_state(self) -> str:
+        return str(self._state_machine.current_state[1])
+
+    @property
+    def engine(self) -> Any:
+        return self._engine
+
+    def autostart_if_requested(self) -> bool:
+        """configure + activate when the ``autostart`` parameter is true."""
+        if not bool(self.get_parameter("autostart").value):
+            return False
+        if self.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+            return False
+        return self.trigger_activate() == TransitionCallbackReturn.SUCCESS
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        try:
+            params = read_engine_parameters(self)
+        except ValueError as error:
+            self.get_logger().error(f"configure failed: bad parameters: {error}")
+            return TransitionCallbackReturn.FAILURE
+        if not self._load_engine(params):
+            return TransitionCallbackReturn.FAILURE
+        self._params = params
+        self._slots = RolloutSlots(params.busy_policy, params.max_queue)
+        self._create_camera_subscriptions(params)
+        self._predicted_publisher = self.create_publisher(
+            Image,
+            "~/predicted/image",
+            QoSProfile(depth=params.predicted_qos_depth, reliability=ReliabilityPolicy.RELIABLE),
+        )
+        spec = self._engine.spec
+        self.get_logger().info(
+            f"configured: spec {spec.name} ({spec.height}x{spec.width}, chunk {spec.chunk_size}, "
+            f"action_dim {spec.action_dim}, {spec.fps:g} fps) on {self._engine.device}; "
+            f"busy_policy={params.busy_policy}"
+        )
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        if self._engine is None and (self._params is None or not self._load_engine(self._params)):
+            return TransitionCallbackReturn.FAILURE
+        self._active = True
+        self.get_logger().info("active: serving ~/rollout and ~/rollout_batch")
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_serving()
+        if self._params is not None and self._params.release_on_deactivate:
+            self._close_engine()
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._release_everything()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._release_everything()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._release_everything()
+        return TransitionCallbackReturn.SUCCESS
+
+    def destroy_node(self) -> None:
+        self._release_everything()
+        super().destroy_node()
+
+    def _load_engine(self, params: EngineParams) -> bool:
+        try:
+            self._engine = self._engine_loader(params.spec, params.weights or None, params.device)
+        except Exception as error:  # noqa: BLE001 - any load failure fails the transition
+            self.get_logger().error(
+                f"configure failed: cannot load spec {params.spec!r} "
+                f"(weights={params.weights or 'spec default'}, device={params.device}): "
+                f"{type(error).__name__}: {error}"
+            )
+            self._engine = None
+            return False
+        return True
+
+    def _close_engine(self) -> None:
+        engine, self._engine = self._engine, None
+        if engine is not None:
+            engine.close()
+
+    def _stop_serving(self) -> None:
+        """Refuse new goals, end queued ones, let running ones stop, wait for workers."""
+        self._active = False
+        executor = self.executor
+        for ticket in self._slots.drain():
+            ticket.data["stopped_by"] = "inactive"
+            if ticket.waiter is not None and executor is not None:
+                wake_when_done(executor, ticket.waiter, "inactive")
+        if not self._workers.join(WORKER_JOIN_TIMEOUT_S):
+            self.get_logger().warning("a rollout worker did not stop within 30 s")
+
+    def _release_everything(self) -> None:
+        self._stop_serving()
+        for subscription in self._camera_subscriptions:
+            self.destroy_subscription(subscription)
+        self._camera_subscriptions = []
+        if self._predicted_publisher is not None:
+            self.destroy_publisher(self._predicted_publisher)
+            self._predicted_publisher = None
+        self._camera.clear()
+        self._close_engine()
+
+    def _create_camera_subscriptions(self, params: EngineParams) -> None:
+        reliability = (
+            ReliabilityPolicy.RELIABLE if params.camera_reliability == "reliable" else ReliabilityPolicy.BEST_EFFORT
+        )
+        qos = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST, reliability=reliability)
+        self._camera_subscriptions = [self.create_subscription(Image, "image", self._on_camera_frame, qos)]
+        if params.camera_compressed:
+            self._camera_subscriptions.append(
+                self.create_subscription(CompressedImage, "image/compressed", self._on_camera_frame, qos)
+            )
+
+    def _on_camera_frame(self, msg: Image | CompressedImage) -> None:
+        now_ns = self.get_clock().now().nanoseconds
+        self._camera.put(msg, time_to_ns(msg.header.stamp), msg.header.frame_id, now_ns)
+
+    # ------------------------------------------------------------------ service
+    def _on_describe(self, request: DescribeModel.Request, response: DescribeModel.Response) -> DescribeModel.Response:
+        response.lifecycle_state = self.lifecycle_state
+        response.loaded = self._engine is not None
+        response.weights = str(self.get_parameter("weights").value)
+        if self._engine is not None:
+            response.spec = spec_to_msg(self._engine.spec, str(self._engine.device))
+            return response
+        try:
+            from dream_engine_ros.engine.spec import get_spec
+
+            name = str(self.get_parameter("spec").value)
+            response.spec = spec_to_msg(get_spec(name), str(self.get_parameter("device").value))
+        except Exception as error:  # noqa: BLE001 - describe must answer in every state
+            self.get_logger().warning(f"describe: {error}")
+        return response
+
+    # ------------------------------------------------------------------ goal intake
+    def _on_goal_request(self, goal: Any) -> GoalResponse:
+        if not self._active:
+            self.get_logger().warning(f"goal rejected: node is {self.lifecycle_state}, not active")
+            return GoalResponse.REJECT
+        return GoalResponse.ACCEPT
+
+    def _on_cancel_request(self, goal_handle: ServerGoalHandle) -> CancelResponse:
+        ticket = self._tickets.get(bytes(goal_handle.goal_id.uuid))
+        if ticket is not None and ticket.waiter is not None and self.executor is not None:
+            wake_when_done(self.executor, ticket.waiter, "canceled")
+        return CancelResponse.ACCEPT
+
+    def _start_frame(self, image: Image) -> StartFrame:
+        """The goal's own image, or the latest camera frame when its width is 0."""
+        params = self._require_params()
+        now_ns = self.get_clock().now().nanoseconds
+        if image.width > 0 or image.height > 0 or len(image.data) > 0:
+            try:
+                rgb = image_msg_to_rgb(image, "start_frame")
+            except ImageConversionError as error:
+                raise GoalFailure(ErrorCode.INVALID_GOAL, str(error)) from error
+            stamp_ns = time_to_ns(image.header.stamp) or now_ns
+            return StartFrame(rgb, stamp_ns, image.header.frame_id or params.default_frame_id)
+        try:
+            cached = self._camera.latest(now_ns, params.max_frame_age_s)
+        except NoFrameError as error:
+            raise GoalFailure(
+                ErrorCode.NO_START_FRAME,
+                f"start_frame is empty (width 0) and {error}; publish on "
+                f"{self.resolve_topic_name('image')} or put an image in the goal",
+            ) from error
+        except StaleFrameError as error:
+            raise GoalFailure(ErrorCode.STALE_START_FRAME, str(error)) from error
+        try:
+            rgb = any_image_msg_to_rgb(cached.payload, "camera image")
+        except ImageConversionError as error:
+            raise GoalFailure(ErrorCode.INVALID_GOAL, str(error)) from error
+        return StartFrame(rgb, cached.reference_ns, cached.frame_id or params.default_frame_id)
+
+    def _require_params(self) -> EngineParams:
+        if self._params is None or self._engine is None:
+            raise GoalFailure(ErrorCode.NOT_ACTIVE, f"node is {self.lifecycle_state}; configure and activate it")
+        return self._params
+
+    def _validate_with_engine(self, start: StartFrame, actions: np.ndarray, sampling: SamplingOverrides) -> None:
+        try:
+            self._engine.validate(start.rgb, actions, num_steps=sampling.num_steps, guidance=sampling.guidance)
+        except InputError as error:
+            raise failure_from_input_error(error) from error
+
+    def _prepare_rollout(self, goal_id: bytes, goal: Rollout.Goal) -> RolloutJob:
+        self._require_params()
+        spec = self._engine.spec
+        actions = actions_array(goal.actions, int(goal.horizon), int(goal.action_dim), spec)
+        sampling = sampling_overrides(int(goal.num_steps), float(goal.guidance))
+        start = self._start_frame(goal.start_frame)
+        self._validate_with_engine(start, actions, sampling)
+        return RolloutJob(
+            goal_id,
+            start,
+            actions,
+            int(goal.seed),
+            sampling,
+            write_video=bool(goal.write_video),
+            publish_frames=bool(goal.publish_frames),
+        )
+
+    def _prepare_batch(self, goal_id: bytes, goal: RolloutBatch.Goal) -> RolloutJob:
+        self._require_params()
+        spec = self._engine.spec
+        actions = actions_array(
+            goal.actions, int(goal.horizon), int(goal.action_dim), spec, num_candidates=int(goal.num_candidates)
+        )
+        sampling = sampling_overrides(int(goal.num_steps), float(goal.guidance))
+        start = self._start_frame(goal.start_frame)
+        self._validate_with_engine(start, actions[0], sampling)
+        goal_rgb = None
+        if goal.goal_image.width > 0 or goal.goal_image.height > 0:
+            try:
+                goal_rgb = image_msg_to_rgb(goal.goal_image, "goal_image")
+            except ImageConversionError as error:
+                raise GoalFailure(ErrorCode.INVALID_GOAL, str(error)) from error
+        return RolloutJob(
+            goal_id, start, actions, int(goal.seed), sampling, write_video=bool(goal.write_video), goal_rgb=goal_rgb
+        )
+
+    # ------------------------------------------------------------------ execution
+    async def _execute_rollout(self, goal_handle: ServerGoalHandle) -> Rollout.Result:
+        return await self._execute(goal_handle, Rollout, self._prepare_rollout, self._run_rollout)
+
+    async def _execute_batch(self, goal_handle: ServerGoalHandle) -> RolloutBatch.Result:
+        return await self._execute(goal_handle, RolloutBatch, self._prepare_batch, self._run_batch)
+
+    async def _execute(self, goal_handle: ServerGoalHandle, action: Any, prepare: Callable, run: Callable) -> Any:
+        """Shared goal flow: validate -> busy policy -> worker -> result + terminal state."""
+        accepted_at = time.monotonic()
+        goal_id = bytes(goal_handle.goal_id.uuid)
+        result = action.Result()
+        result.seed = int(goal_handle.request.seed)
+        if hasattr(result, "best_index"):
+            result.best_index = -1
+        if self._engine is not None:
+            result.spec = str(self._engine.spec.name)
+            result.fps = float(self._engine.spec.fps)
+        ticket: Ticket | None = None
+        video_paths: list[Path] = []
+        try:
+            if not self._active:
+                raise GoalFailure(ErrorCode.NOT_ACTIVE, f"node is {self.lifecycle_state}, not active")
+            job = prepare(goal_id, goal_handle.request)
+            result.start_frame_stamp = ns_to_time(job.start.stamp_ns)
+            ticket = Ticket(name=goal_id.hex())
+            self._tickets[goal_id] = ticket
+            await self._wait_for_turn(ticket, goal_handle)
+            result.wait_s = time.monotonic() - accepted_at
+            work_future = self._workers.start(self.executor, lambda: run(job, goal_handle, ticket))
+            outcome: RolloutOutcome = await work_future
+            video_paths = outcome.video_paths
+            self._fill_outcome(result, outcome)
+            result.error_code = int(ErrorCode.OK)
+        except GoalFailure as failure:
+            result.error_code, result.error_msg = int(failure.code), failure.message
+        except (RolloutCancelled, StopRequested):
+            failure = self._stop_reason(goal_handle, ticket)
+            result.error_code, result.error_msg = int(failure.code), failure.message
+        except InputError as error:
+            failure = failure_from_input_error(error)
+            result.error_code, result.error_msg = int(failure.code), failure.message
+        except Exception as error:  # noqa: BLE001 - every failure becomes a result
+            self.get_logger().error(f"rollout failed: {type(error).__name__}: {error}")
+            result.error_code, result.error_msg = int(ErrorCode.ENGINE_ERROR), f"{type(error).__name__}: {error}"
+        finally:
+            if ticket is not None:
+                self._tickets.pop(goal_id, None)
+                self._start_next(self._slots.release(ticket))
+        if result.error_code == ErrorCode.OK and goal_handle.is_cancel_requested:
+            remove_videos(video_paths)  # canceled at the very end: no mp4 survives a cancel
+            failure = self._stop_reason(goal_handle, ticket)
+            result.error_code, result.error_msg = int(failure.code), failure.message
+        if result.error_code != ErrorCode.OK:
+            self._clear_outputs(result)
+            self.get_logger().info(
+                f"goal {goal_id.hex()[:8]} ended: {ErrorCode(result.error_code).name}: {result.error_msg}"
+            )
+        result.total_s = time.monotonic() - accepted_at
+        # Terminal state last, right before returning the result (rclpy result races).
+        if result.error_code == ErrorCode.OK:
+            goal_handle.succeed()
+        elif result.error_code == ErrorCode.CANCELED and goal_handle.is_cancel_requested:
+            goal_handle.canceled()
+        else:
+            goal_handle.abort()
+        return result
+
+    async def _wait_for_turn(self, ticket: Ticket, goal_handle: ServerGoalHandle) -> None:
+        params = self._require_params()
+        decision, victims = self._slots.admit(ticket)
+        for victim in victims:
+            if victim.waiter is not None:
+                wake_when_done(self.executor, victim.waiter, "preempted")
+        if decision is Decision.REJECT:
+            detail = (
+                "a rollout is running" if params.busy_policy == "reject" else f"the queue is full ({params.max_queue})"
+            )
+            raise GoalFailure(ErrorCode.BUSY, f"busy: {detail} (busy_policy={params.busy_policy})")
+        if decision is Decision.WAIT:
+            ticket.waiter = Future(executor=self.executor)
+            if goal_handle.is_cancel_requested:
+                wake_when_done(self.executor, ticket.waiter, "canceled")
+            reason = await ticket.waiter
+            ticket.waiter = None
+            if reason != "run":
+                raise self._stop_reason(goal_handle, ticket, waited=True)
+        if goal_handle.is_cancel_requested or ticket.preempted or not self._active:
+            raise self._stop_reason(goal_handle, ticket, waited=True)
+
+    def _start_next(self, ticket: Ticket | None) -> None:
+        if ticket is not None and ticket.waiter is not None and self.executor is not None:
+            wake_when_done(self.executor, ticket.waiter, "run")
+
+    def _should_stop(self, goal_handle: ServerGoalHandle, ticket: Ticket) -> bool:
+        """Polled by the engine between denoising steps (worker thread)."""
+        return goal_handle.is_cancel_requested or ticket.preempted or not self._active
+
+    def _stop_reason(self, goal_handle: ServerGoalHandle, ticket: Ticket | None, waited: bool = False) -> GoalFailure:
+        where = "while queued" if waited else "during the rollout"
+        if goal_handle.is_cancel_requested:
+            return GoalFailure(ErrorCode.CANCELED, f"canceled by the client {where}")
+        if ticket is not None and ticket.preempted:
+            return GoalFailure(ErrorCode.PREEMPTED, f"preempted by a newer goal {where} (busy_policy=preempt)")
+        return GoalFailure(ErrorCode.NOT_ACTIVE, f"node left the active state {where} ({self.lifecycle_state})")
+
+    @staticmethod
+    def _fill_outcome(result: Any, outcome: RolloutOutcome) -> None:
+        result.num_frames = int(outcome.num_frames)
+        result.encode_s = float(outcome.timings.get("encode_s", 0.0))
+        result.denoise_s = float(outcome.timings.get("denoise_s", 0.0))
+        result.decode_s = float(outcome.timings.get("decode_s", 0.0))
+        result.engine_s = float(outcome.timings.get("total_s", 0.0))
+        result.video_s = float(outcome.video_s)
+        if hasattr(result, "mp4_path"):
+            result.mp4_path = str(outcome.video_paths[0]) if outcome.video_paths else ""
+        else:
+            result.mp4_paths = [str(path) for path in outcome.video_paths]
+            result.scores = [float(score) for score in outcome.scores]
+            result.best_index = int(outcome.best_index)
+
+    @staticmethod
+    def _clear_outputs(result: Any) -> None:
+        if hasattr(result, "mp4_path"):
+            result.mp4_path = ""
+        else:
+            result.mp4_paths = []
+            result.scores = []
+            result.best_index = -1
+        result.num_frames = 0
+
+    # ------------------------------------------------------------------ worker side
+    def _feedback_sender(self, goal_handle: ServerGoalHandle, action: Any, started: float) -> Callable[[Any], None]:
+        """Feedback is published from the executor thread (rcl action handles are not thread-safe)."""
+        executor = self.executor
+
+        def send(event: Any) -> None:
+            done = int(event.chunk_index) + 1
+            total = int(event.chunks_total)
+            feedback = action.Feedback()
+            feedback.chunks_done = done
+            feedback.chunks_total = total
+            feedback.frames_done = int(event.first_frame_index) + int(event.frames.shape[-4])
+            feedback.elapsed_s = float(time.monotonic() - started)
+            feedback.eta_s = float(feedback.elapsed_s / done * (total - done)) if done else 0.0
+            executor.create_task(_publish_feedback_quietly, goal_handle, feedback)
+
+        return send
+
+    def _run_rollout(self, job: RolloutJob, goal_handle: ServerGoalHandle, ticket: Ticket) -> RolloutOutcome:
+        engine, params = self._engine, self._require_params()
+        started = time.monotonic()
+        send_feedback = self._feedback_sender(goal_handle, Rollout, started)
+        publisher = self._predicted_publisher if job.publish_frames else None
+        fps = float(engine.spec.fps)
+
+        def on_chunk(event: Any) -> None:
+            if publisher is not None:
+                for offset, frame in enumerate(event.frames):
+                    stamp = predicted_frame_stamp(job.start.stamp_ns, int(event.first_frame_index) + offset, fps)
+                    publisher.publish(rgb_to_image_msg(frame, stamp, job.start.frame_id))
+            send_feedback(event)
+
+        prediction = engine.predict(
+            job.start.rgb,
+            job.actions,
+            seed=job.seed,
+            num_steps=job.sampling.num_steps,
+            guidance=job.sampling.guidance,
+            on_chunk=on_chunk,
+            should_cancel=lambda: self._should_stop(goal_handle, ticket),
+        )
+        outcome = RolloutOutcome(num_frames=int(prediction.frames.shape[0]), timings=dict(prediction.timings))
+        if self._should_stop(goal_handle, ticket):
+            raise StopRequested()
+        if job.write_video:
+            video_started = time.monotonic()
+            path = rollout_video_path(params.output_path, job.goal_id)
+            outcome.video_paths.append(write_rollout_video(path, prediction.frames, fps))
+            outcome.video_s = time.monotonic() - video_started
+        return outcome
+
+    def _run_batch(self, job: RolloutJob, goal_handle: ServerGoalHandle, ticket: Ticket) -> RolloutOutcome:
+        engine, params = self._engine, self._require_params()
+        started = time.monotonic()
+        send_feedback = self._feedback_sender(goal_handle, RolloutBatch, started)
+        fps = float(engine.spec.fps)
+        num_candidates = int(job.actions.shape[0])
+        seeds = [(job.seed + k) % (1 << 64) for k in range(num_candidates)]
+        batch = engine.predict_batch(
+            job.start.rgb,
+            job.actions,
+            seeds=seeds,
+            num_steps=job.sampling.num_steps,
+            guidance=job.sampling.guidance,
+            on_chunk=send_feedback,
+            should_cancel=lambda: self._should_stop(goal_handle, ticket),
+        )
+        frames = batch.frames
+        outcome = RolloutOutcome(num_frames=int(frames.shape[1]), timings=dict(batch.timings))
+        if job.goal_rgb is not None:
+            scores = np.asarray(engine.frame_distance(frames[:, -1], job.goal_rgb), dtype=np.float64).reshape(-1)
+            outcome.scores = [float(score) for score in scores]
+            outcome.best_index = int(np.argmin(scores))
+        if self._should_stop(goal_handle, ticket):
+            raise StopRequested()
+        if job.write_video:
+            video_started = time.monotonic()
+            try:
+                for k in range(num_candidates):
+                    path = rollout_video_path(params.output_path, job.goal_id, candidate=k)
+                    outcome.video_paths.append(write_rollout_video(path, frames[k], fps))
+            except GoalFailure:
+                remove_videos(outcome.video_paths)  # all candidates or none
+                raise
+            outcome.video_s = time.monotonic() - video_started
+        return outcome
+
+
+def _publish_feedback_quietly(goal_handle: ServerGoalHandle, feedback: Any) -> None:
+    """Feedback for a goal that already ended is dropped, not an error."""
+    if goal_handle.is_active:
+        goal_handle.publish_feedback(feedback)

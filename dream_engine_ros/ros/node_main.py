@@ -1,0 +1,92 @@
+"""``dream-engine node``: run the lifecycle node without ``ros2 launch``.
+
+Same parameter file as the launch file; ``--spec/--weights/--device`` override it and
+``--camera-topic`` remaps ``image`` (and ``image/compressed``). With ``autostart`` true
+(the default) the node configures and activates itself; otherwise drive it with the
+lifecycle services (``ros2 lifecycle set /dream_engine configure``).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import rclpy
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.parameter import Parameter
+
+
+def node_cli_args(params_file: str | None, camera_topic: str | None, extra_ros_args: list[str]) -> list[str]:
+    """rcl command-line arguments for the node: params file, camera remaps, user extras."""
+    args: list[str] = ["--ros-args"]
+    if params_file:
+        path = Path(params_file).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"--params-file {params_file}: no such file")
+        args += ["--params-file", str(path.resolve())]
+    if camera_topic:
+        args += ["-r", f"image:={camera_topic}", "-r", f"image/compressed:={camera_topic.rstrip('/')}/compressed"]
+    extras = list(extra_ros_args)
+    if extras and extras[0] == "--ros-args":
+        extras = extras[1:]
+    return args + extras
+
+
+def parameter_overrides(spec: str | None, weights: str | None, device: str | None) -> list[Parameter]:
+    chosen = {"spec": spec, "weights": weights, "device": device}
+    return [Parameter(name, Parameter.Type.STRING, value) for name, value in chosen.items() if value is not None]
+
+
+def run_node(
+    params_file: str | None = None,
+    spec: str | None = None,
+    weights: str | None = None,
+    device: str | None = None,
+    camera_topic: str | None = None,
+    name: str = "dream_engine",
+    namespace: str = "",
+    extra_ros_args: list[str] | None = None,
+) -> int:
+    """Create, (auto)start and spin the node until Ctrl-C; returns a process exit code."""
+    from dream_engine_ros.ros.engine_node import DreamEngineNode
+
+    try:
+        cli_args = node_cli_args(params_file, camera_topic, extra_ros_args or [])
+    except FileNotFoundError as error:
+        print(f"dream-engine node: {error}", file=sys.stderr)
+        return 2
+    rclpy.init()
+    node = DreamEngineNode(
+        name,
+        namespace=namespace or None,
+        cli_args=cli_args,
+        parameter_overrides=parameter_overrides(spec, weights, device),
+    )
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    code = 0
+    try:
+        if bool(node.get_parameter("autostart").value) and not node.autostart_if_requested():
+            node.get_logger().error("autostart failed; the node stays up for lifecycle commands")
+            code = 1
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point ``dream_engine_node`` (what the launch file and ``ros2 run`` start)."""
+    import argparse
+
+    from dream_engine_ros.ros.cli_commands import add_ros_subcommands
+
+    parser = argparse.ArgumentParser(prog="dream_engine_node")
+    subparsers = parser.add_subparsers(dest="command")
+    add_ros_subcommands(subparsers)
+    args = parser.parse_args(["node", *(sys.argv[1:] if argv is None else argv)])
+    return int(args.func(args))

@@ -1,0 +1,105 @@
+"""Declaration and checked reading of the node's parameters (one place for names + defaults).
+
+Why a dataclass: the node reads parameters once per configure, validates them together and
+then works with typed fields, so a typo in a YAML file fails the configure transition with
+a clear message instead of surfacing mid-rollout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.node import Node
+
+BUSY_POLICIES: tuple[str, ...] = ("reject", "queue", "preempt")
+RELIABILITIES: tuple[str, ...] = ("best_effort", "reliable")
+
+
+@dataclass(frozen=True)
+class EngineParams:
+    """Every parameter of the ``dream_engine`` node, with its default."""
+
+    spec: str = "pusht-tiny"
+    weights: str = ""
+    device: str = "auto"
+    autostart: bool = True
+    busy_policy: str = "reject"
+    max_queue: int = 4
+    max_frame_age_s: float = 1.0
+    camera_reliability: str = "best_effort"
+    camera_compressed: bool = False
+    output_dir: str = "/tmp/dream_engine_ros"
+    default_frame_id: str = "camera"
+    predicted_qos_depth: int = 30
+    release_on_deactivate: bool = False
+
+    def problems(self) -> list[str]:
+        """Each rule the values break, as a sentence naming parameter, value and rule."""
+        found: list[str] = []
+        if not self.spec:
+            found.append("spec: must name a spec (e.g. 'pusht-tiny')")
+        if self.busy_policy not in BUSY_POLICIES:
+            found.append(f"busy_policy: {self.busy_policy!r} is not one of {', '.join(BUSY_POLICIES)}")
+        if self.camera_reliability not in RELIABILITIES:
+            found.append(f"camera_reliability: {self.camera_reliability!r} is not one of {', '.join(RELIABILITIES)}")
+        if self.max_queue < 1:
+            found.append(f"max_queue: {self.max_queue} must be >= 1")
+        if self.max_frame_age_s < 0:
+            found.append(f"max_frame_age_s: {self.max_frame_age_s} must be >= 0 (0 = no limit)")
+        if self.predicted_qos_depth < 1:
+            found.append(f"predicted_qos_depth: {self.predicted_qos_depth} must be >= 1")
+        if not self.output_dir:
+            found.append("output_dir: must not be empty")
+        return found
+
+    @property
+    def output_path(self) -> Path:
+        return Path(self.output_dir).expanduser()
+
+
+PARAMETER_HELP: dict[str, str] = {
+    "spec": "model spec name (see `dream-engine specs`); read at configure",
+    "weights": "weights file or directory; empty = the spec's default location",
+    "device": "auto | cpu | cuda | cuda:N",
+    "autostart": "configure and activate at startup (dream-engine node)",
+    "busy_policy": "goal arriving while busy: reject | queue | preempt",
+    "max_queue": "queued goals allowed with busy_policy=queue",
+    "max_frame_age_s": "refuse camera frames older than this (0 = no limit)",
+    "camera_reliability": "QoS reliability of the image subscription: best_effort | reliable",
+    "camera_compressed": "also subscribe image/compressed (sensor_msgs/CompressedImage)",
+    "output_dir": "directory for rollout mp4 files (created when missing)",
+    "default_frame_id": "frame_id of predictions when the start frame has none",
+    "predicted_qos_depth": "history depth of ~/predicted/image (reliable)",
+    "release_on_deactivate": "free the model on deactivate too (reloaded on activate)",
+}
+
+
+def declare_engine_parameters(node: Node) -> None:
+    """Declare every parameter with its default and a description."""
+    for item in fields(EngineParams):
+        node.declare_parameter(
+            item.name,
+            item.default,
+            ParameterDescriptor(description=PARAMETER_HELP[item.name], dynamic_typing=True),
+        )
+
+
+def read_engine_parameters(node: Node) -> EngineParams:
+    """Read the declared parameters; raises ValueError listing every bad value."""
+    values: dict[str, Any] = {}
+    for item in fields(EngineParams):
+        value = node.get_parameter(item.name).value
+        expected = type(item.default)
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise ValueError(f"{item.name}: {value!r} is not a {expected.__name__}")
+        values[item.name] = value
+    params = EngineParams(**values)
+    problems = params.problems()
+    if problems:
+        raise ValueError("; ".join(problems))
+    return params

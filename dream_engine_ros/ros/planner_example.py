@@ -1,0 +1,179 @@
+"""Example planner: sends one Rollout goal to a running node, prints feedback and result.
+
+Run against a node (``dream-engine node`` or the launch file):
+    python -m dream_engine_ros.ros.planner_example --node /dream_engine --horizon 24
+With ``--start-from-camera`` (default) the node uses its latest camera frame; otherwise a
+PushT frame is rendered here and sent in the goal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import rclpy
+from action_msgs.msg import GoalStatus
+from rclpy.action import ActionClient
+from rclpy.node import Node
+
+from dream_engine_msgs.action import Rollout
+from dream_engine_msgs.srv import DescribeModel
+from dream_engine_ros.ros.spinning import SpinningExecutor, wait_for_future
+
+STATUS_NAMES = {
+    GoalStatus.STATUS_SUCCEEDED: "SUCCEEDED",
+    GoalStatus.STATUS_ABORTED: "ABORTED",
+    GoalStatus.STATUS_CANCELED: "CANCELED",
+}
+ERROR_NAMES = {value: name for name, value in vars(Rollout.Result).items() if name.isupper() and isinstance(value, int)}
+
+
+@dataclass
+class RolloutOutcome:
+    accepted: bool
+    status: int = GoalStatus.STATUS_UNKNOWN
+    result: Rollout.Result | None = None
+    feedback: list[Rollout.Feedback] = field(default_factory=list)
+
+    @property
+    def error_name(self) -> str:
+        return ERROR_NAMES.get(self.result.error_code, "?") if self.result is not None else "REJECTED"
+
+
+class RolloutPlanner:
+    """A tiny client: describe the model, build a goal, run it, collect feedback."""
+
+    def __init__(self, node: Node, engine_node: str = "/dream_engine") -> None:
+        self.node = node
+        self.engine_node = engine_node.rstrip("/")
+        self.client = ActionClient(node, Rollout, f"{self.engine_node}/rollout")
+        self.describe_client = node.create_client(DescribeModel, f"{self.engine_node}/describe")
+
+    def wait_ready(self, timeout_s: float) -> bool:
+        return self.client.wait_for_server(timeout_sec=timeout_s) and self.describe_client.wait_for_service(
+            timeout_sec=timeout_s
+        )
+
+    def describe(self, timeout_s: float = 10.0) -> DescribeModel.Response:
+        future = self.describe_client.call_async(DescribeModel.Request())
+        return wait_for_future(future, timeout_s, "describe")  # type: ignore[return-value]
+
+    def run(
+        self,
+        goal: Rollout.Goal,
+        on_feedback: Callable[[Rollout.Feedback], None] | None = None,
+        timeout_s: float = 600.0,
+    ) -> RolloutOutcome:
+        outcome = RolloutOutcome(accepted=False)
+
+        def feedback_callback(message: Rollout.Impl.FeedbackMessage) -> None:
+            outcome.feedback.append(message.feedback)
+            if on_feedback is not None:
+                on_feedback(message.feedback)
+
+        goal_handle = wait_for_future(
+            self.client.send_goal_async(goal, feedback_callback=feedback_callback), 30.0, "goal response"
+        )
+        if not goal_handle.accepted:  # type: ignore[union-attr]
+            return outcome
+        outcome.accepted = True
+        response = wait_for_future(goal_handle.get_result_async(), timeout_s, "rollout result")  # type: ignore[union-attr]
+        outcome.status = response.status  # type: ignore[union-attr]
+        outcome.result = response.result  # type: ignore[union-attr]
+        return outcome
+
+
+def build_goal(
+    actions: np.ndarray,
+    seed: int,
+    publish_frames: bool = True,
+    write_video: bool = True,
+    start_frame: "object | None" = None,
+) -> Rollout.Goal:
+    """Goal for ``actions`` (T, D); start_frame None = the node's latest camera frame."""
+    goal = Rollout.Goal()
+    if start_frame is not None:
+        goal.start_frame = start_frame
+    goal.actions = np.ascontiguousarray(actions, dtype=np.float32).reshape(-1).tolist()
+    goal.horizon, goal.action_dim = int(actions.shape[0]), int(actions.shape[1])
+    goal.seed = int(seed)
+    goal.num_steps = 0
+    goal.guidance = math.nan
+    goal.publish_frames = publish_frames
+    goal.write_video = write_video
+    return goal
+
+
+def format_feedback(feedback: Rollout.Feedback) -> str:
+    return (
+        f"chunk {feedback.chunks_done}/{feedback.chunks_total}  frames {feedback.frames_done}  "
+        f"elapsed {feedback.elapsed_s:.2f}s  eta {feedback.eta_s:.2f}s"
+    )
+
+
+def format_result(outcome: RolloutOutcome) -> str:
+    if not outcome.accepted or outcome.result is None:
+        return "goal rejected (is the node active?)"
+    r = outcome.result
+    status = STATUS_NAMES.get(outcome.status, str(outcome.status))
+    if r.error_code != Rollout.Result.OK:
+        return f"{status}: {outcome.error_name}: {r.error_msg}"
+    return (
+        f"{status}: {r.num_frames} frames at {r.fps:g} fps from spec {r.spec} (seed {r.seed}); "
+        f"engine {r.engine_s:.2f}s (denoise {r.denoise_s:.2f}s), video {r.video_s:.2f}s, total {r.total_s:.2f}s"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--node", default="/dream_engine", help="fully qualified engine node name")
+    parser.add_argument("--horizon", type=int, default=0, help="actions to send (0 = 2 chunks)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--render-start-frame",
+        action="store_true",
+        help="send a rendered PushT frame instead of using the node's camera",
+    )
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the node")
+    args = parser.parse_args(argv)
+
+    from dream_engine_ros.ros.image_conversion import rgb_to_image_msg
+    from dream_engine_ros.ros.pusht_frame import arc_actions, render_pusht_start
+
+    rclpy.init()
+    node = rclpy.create_node("planner_example")
+    spinner = SpinningExecutor(node)
+    try:
+        planner = RolloutPlanner(node, args.node)
+        if not planner.wait_ready(args.timeout):
+            print(f"no engine at {args.node} (action server / describe not found)", file=sys.stderr)
+            return 2
+        spec = planner.describe().spec
+        horizon = args.horizon or 2 * spec.chunk_size
+        start = render_pusht_start(args.seed)
+        if spec.action_dim == 2:
+            actions = arc_actions(start.agent_xy, horizon)
+        else:
+            actions = np.zeros((horizon, spec.action_dim), np.float32)
+        start_msg = None
+        if args.render_start_frame:
+            start_msg = rgb_to_image_msg(start.rgb, node.get_clock().now().to_msg(), "camera")
+        goal = build_goal(actions, args.seed, start_frame=start_msg)
+        print(f"goal: spec {spec.name}, horizon {horizon}, action_dim {spec.action_dim}", flush=True)
+        outcome = planner.run(goal, on_feedback=lambda f: print(format_feedback(f), flush=True))
+        print(format_result(outcome), flush=True)
+        if outcome.result is not None and outcome.result.mp4_path:
+            print(outcome.result.mp4_path, flush=True)
+        return 0 if outcome.result is not None and outcome.result.error_code == Rollout.Result.OK else 1
+    finally:
+        spinner.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

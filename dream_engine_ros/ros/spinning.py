@@ -1,0 +1,68 @@
+"""Spin nodes on a SingleThreadedExecutor in a background thread, and stop cleanly.
+
+Why: the CLI, the demo, the tests and the bench all need "node runs while my code does
+something else", and DESIGN.md's shutdown order (executor.shutdown, join the spin thread,
+then destroy nodes, then rclpy.shutdown) is easy to get wrong in each of them.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable, TypeVar
+
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.task import Future
+
+T = TypeVar("T")
+
+
+class SpinningExecutor:
+    """A SingleThreadedExecutor spinning the given nodes on a daemon thread."""
+
+    def __init__(self, *nodes: Node, name: str = "ros-spin") -> None:
+        context = nodes[0].context if nodes else None
+        self.executor = SingleThreadedExecutor(context=context)
+        for node in nodes:
+            self.executor.add_node(node)
+        self._thread = threading.Thread(target=self._spin, name=name, daemon=True)
+        self._thread.start()
+
+    def _spin(self) -> None:
+        try:
+            self.executor.spin()
+        except ExternalShutdownException:
+            pass
+
+    def add_node(self, node: Node) -> None:
+        self.executor.add_node(node)
+
+    def shutdown(self, timeout_s: float = 10.0) -> None:
+        """Stop spinning and wait for the spin thread (nodes stay alive for the caller)."""
+        self.executor.shutdown(timeout_sec=timeout_s)
+        self._thread.join(timeout_s)
+
+    def __enter__(self) -> "SpinningExecutor":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.shutdown()
+
+
+def wait_for_future(future: Future, timeout_s: float, what: str = "future") -> object:
+    """Block the calling (non-executor) thread until ``future`` is done; TimeoutError otherwise."""
+    done = threading.Event()
+    future.add_done_callback(lambda _: done.set())
+    if not done.wait(timeout_s) and not future.done():
+        raise TimeoutError(f"{what} not done within {timeout_s:g} s")
+    return future.result()
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float, what: str, poll_s: float = 0.01) -> None:
+    """Poll ``condition`` until true; TimeoutError naming ``what`` otherwise."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} not reached within {timeout_s:g} s")
+        time.sleep(poll_s)

@@ -1,0 +1,63 @@
+"""Run a blocking call on a worker thread and await it from an rclpy coroutine.
+
+Why: with a SingleThreadedExecutor (see DESIGN.md: the multi-threaded one stalls in this
+rclpy release) the rollout must not block the executor, or cancel requests, feedback and
+camera frames would stop flowing. rclpy resumes an awaiting coroutine only when its wait
+set wakes up, so the worker explicitly wakes the executor when it is done.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Callable, TypeVar
+
+from rclpy.executors import Executor
+from rclpy.task import Future
+
+T = TypeVar("T")
+
+
+class WorkerThreads:
+    """Starts worker threads, remembers the live ones, and joins them on shutdown."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._lock = threading.Lock()
+        self._threads: set[threading.Thread] = set()
+
+    def start(self, executor: Executor, work: Callable[[], T]) -> Future:
+        """Run ``work`` on a new thread; the returned future completes on the executor."""
+        future: Future = Future(executor=executor)
+
+        def run() -> None:
+            try:
+                value = work()
+            except Exception as error:  # noqa: BLE001 - handed to the awaiting coroutine
+                future.set_exception(error)
+            else:
+                future.set_result(value)
+            finally:
+                with self._lock:
+                    self._threads.discard(threading.current_thread())
+                executor.wake()
+
+        thread = threading.Thread(target=run, name=self._name, daemon=True)
+        with self._lock:
+            self._threads.add(thread)
+        thread.start()
+        return future
+
+    def join(self, timeout_s: float) -> bool:
+        """Wait for every live worker; True when all ended within the timeout."""
+        with self._lock:
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join(timeout_s)
+        return not any(thread.is_alive() for thread in threads)
+
+
+def wake_when_done(executor: Executor, future: Future, value: object) -> None:
+    """Complete a waiter from the executor thread and make the executor look again."""
+    if not future.done():
+        future.set_result(value)
+    executor.wake()

@@ -1,0 +1,1 @@
+"""Training-side helpers (dataset generation, training scripts); not imported by the engine."""

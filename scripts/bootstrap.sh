@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Bootstrap everything dream_engine_ros needs into a virtualenv, idempotently:
+#   1. the venv (python3 -m venv) at $DREAM_ENGINE_VENV (default: <repo>/.venv)
+#   2. torch==2.13.0 FIRST; every later pip call is constrained to it, so nothing can
+#      pull another torch
+#   3. Python dependencies, then ROS 2 Kilted runtime + interface-build wheels (PyPI)
+#   4. the msg/ package (dream_engine_msgs) built with plain CMake and installed into the
+#      venv (no sourcing needed afterwards)
+#   5. `pip install -e .` of this repository (no build isolation, no dependencies)
+# Each step leaves a stamp (hash of its inputs) in $VENV/.bootstrap/, so a second run only
+# checks and finishes in a few seconds. Remove that folder to force a full run.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${DREAM_ENGINE_VENV:-$REPO/.venv}"
+PYTHON_FOR_VENV="${PYTHON:-python3}"
+STAMPS="$VENV/.bootstrap"
+TORCH_VERSION="2.13.0"
+
+PYTHON_DEPS=(
+  "numpy" "safetensors" "av" "pyyaml" "pillow" "pytest" "pytest-timeout"
+  "opencv-python-headless" "gym-pusht" "setuptools" "wheel"
+)
+ROS_RUNTIME_WHEELS=(
+  ros-wheels-bootstrapper
+  ros-kilted-rclpy ros-kilted-rmw-fastrtps-cpp ros-kilted-sensor-msgs ros-kilted-std-msgs
+  ros-kilted-action-msgs ros-kilted-lifecycle-msgs ros-kilted-rcl-lifecycle
+  ros-kilted-builtin-interfaces ros-kilted-unique-identifier-msgs ros-kilted-service-msgs
+  ros-kilted-rcl-interfaces ros-kilted-ament-index-python
+)
+ROS_BUILD_WHEELS=(
+  ros-kilted-ament-cmake ros-kilted-ament-cmake-core ros-kilted-ament-cmake-include-directories
+  ros-kilted-ament-cmake-ros ros-kilted-ament-cmake-ros-core ros-kilted-ament-package
+  ros-kilted-rosidl-default-generators ros-kilted-rosidl-default-runtime
+  ros-kilted-rosidl-core-generators catkin-pkg
+)
+
+say() { printf '[bootstrap] %s\n' "$*"; }
+die() { printf '[bootstrap] ERROR: %s\n' "$*" >&2; exit 1; }
+
+inputs_hash() { printf '%s\n' "$@" | sha256sum | cut -d' ' -f1; }
+stamp_ok() { [[ -f "$STAMPS/$1" && "$(cat "$STAMPS/$1")" == "$2" ]]; }
+stamp_set() { mkdir -p "$STAMPS"; printf '%s' "$2" > "$STAMPS/$1"; }
+
+# ---------------------------------------------------------------- 1. venv
+if [[ ! -x "$VENV/bin/python" ]]; then
+  command -v "$PYTHON_FOR_VENV" >/dev/null || die "$PYTHON_FOR_VENV not found; install Python 3.11"
+  say "creating venv $VENV with $("$PYTHON_FOR_VENV" --version 2>&1)"
+  "$PYTHON_FOR_VENV" -m venv "$VENV" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
+fi
+PY="$VENV/bin/python"
+PY_TAG="$("$PY" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')"
+[[ "$PY_TAG" == "3.11" ]] || say "warning: Python $PY_TAG; the ROS 2 Kilted PyPI wheels are built for 3.11"
+
+CONSTRAINTS="$VENV/.bootstrap-constraints.txt"
+printf 'torch==%s\n' "$TORCH_VERSION" > "$CONSTRAINTS"
+pip_install() { "$PY" -m pip install --disable-pip-version-check -q -c "$CONSTRAINTS" "$@"; }
+
+# ---------------------------------------------------------------- 2. torch first
+if "$PY" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$TORCH_VERSION')" 2>/dev/null; then
+  say "torch $TORCH_VERSION present"
+else
+  say "installing torch==$TORCH_VERSION (first, before anything can pull another torch)"
+  pip_install "torch==$TORCH_VERSION"
+fi
+
+# ---------------------------------------------------------------- 3. Python + ROS wheels
+deps_hash="$(inputs_hash "${PYTHON_DEPS[@]}" "${ROS_RUNTIME_WHEELS[@]}" "${ROS_BUILD_WHEELS[@]}" "$TORCH_VERSION")"
+if stamp_ok wheels "$deps_hash" && "$PY" -c "import rclpy, numpy, av, cv2, yaml, safetensors" 2>/dev/null; then
+  say "Python and ROS 2 wheels present"
+else
+  say "installing Python dependencies"
+  pip_install "${PYTHON_DEPS[@]}"
+  say "installing ROS 2 Kilted wheels (runtime + interface generators)"
+  pip_install "${ROS_RUNTIME_WHEELS[@]}" "${ROS_BUILD_WHEELS[@]}"
+  "$PY" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$TORCH_VERSION')" \
+    || die "torch changed version during the dependency install; refusing to continue"
+  "$PY" -c "import rclpy" || die "rclpy does not import after installing the wheels"
+  stamp_set wheels "$deps_hash"
+fi
+
+# ---------------------------------------------------------------- 4. msg/ -> venv
+msg_hash="$(cd "$REPO" && find msg -type f | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -d' ' -f1)-$VENV"
+if stamp_ok msgs "$msg_hash" && "$PY" -c "import dream_engine_msgs.action, dream_engine_msgs.srv" 2>/dev/null; then
+  say "dream_engine_msgs built"
+else
+  CMAKE="$(command -v cmake || true)"
+  if [[ -z "$CMAKE" ]]; then
+    say "cmake not found on PATH: installing the cmake wheel into the venv"
+    pip_install cmake
+    CMAKE="$VENV/bin/cmake"
+  fi
+  command -v c++ >/dev/null && command -v cc >/dev/null \
+    || die "a C/C++ compiler is needed to build msg/ (Debian: apt-get install build-essential)"
+  say "rewriting the ROS wheels' CMake exports to this Python's include dirs if needed"
+  "$PY" "$REPO/scripts/fix_ros_wheel_cmake.py" "$VENV"
+  BUILD="$REPO/build/msg"
+  rm -rf "$BUILD"
+  say "building msg/ (dream_engine_msgs) with CMake into $VENV (~30 s)"
+  LOG="$REPO/build/msg-build.log"
+  mkdir -p "$REPO/build"
+  if ! (
+    export AMENT_PREFIX_PATH="$VENV" CMAKE_PREFIX_PATH="$VENV" PATH="$VENV/bin:$PATH"
+    "$CMAKE" -S "$REPO/msg" -B "$BUILD" -DCMAKE_INSTALL_PREFIX="$VENV" \
+      -DPython3_EXECUTABLE="$PY" -DBUILD_TESTING=OFF -DCMAKE_BUILD_TYPE=Release \
+      && "$CMAKE" --build "$BUILD" -j"$(nproc 2>/dev/null || echo 2)" \
+      && "$CMAKE" --install "$BUILD"
+  ) >"$LOG" 2>&1; then
+    tail -n 40 "$LOG" >&2
+    if grep -q "/opt/python" "$LOG"; then
+      die "CMake still names the wheel builder's /opt/python paths (see above); scripts/fix_ros_wheel_cmake.py could not rewrite them all"
+    fi
+    die "building msg/ failed; full log: $LOG"
+  fi
+  "$PY" -c "import dream_engine_msgs.action, dream_engine_msgs.srv" \
+    || die "dream_engine_msgs was installed but does not import"
+  stamp_set msgs "$msg_hash"
+fi
+
+# ---------------------------------------------------------------- 5. this repo, editable
+pkg_hash="$(cat "$REPO/setup.py" "$REPO/setup.cfg" | sha256sum | cut -d' ' -f1)-$REPO"
+if stamp_ok package "$pkg_hash" && [[ -x "$VENV/bin/dream-engine" ]] \
+  && (cd / && "$PY" -c "import importlib.metadata as m; m.distribution('dream_engine_ros')") 2>/dev/null; then
+  say "dream_engine_ros installed (editable)"
+else
+  say "installing this repository in editable mode (no build isolation, no dependencies)"
+  pip_install --no-build-isolation --no-deps -e "$REPO"
+  stamp_set package "$pkg_hash"
+fi
+
+say "ready: $VENV"

@@ -1,0 +1,39 @@
+"""ament_python package `dream_engine_ros` (also a plain pip package: `pip install -e .`).
+
+torch is deliberately NOT in install_requires: it is installed first, pinned, by
+scripts/bootstrap.sh (or by the user for their CUDA), and nothing here may pull another one.
+"""
+
+from glob import glob
+
+from setuptools import find_packages, setup
+
+PACKAGE = "dream_engine_ros"
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    description="Action-conditioned video world models on a robot (ROS 2 node + engine).",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=[PACKAGE, f"{PACKAGE}.*"]),
+    package_data={PACKAGE: ["weights/*.safetensors", "weights/*.json"]},
+    include_package_data=True,
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+        (f"share/{PACKAGE}/config", glob("config/*.yaml")),
+        (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
+        (f"share/{PACKAGE}/rviz", glob("rviz/*.rviz")),
+    ],
+    install_requires=["numpy", "pyyaml", "safetensors", "av", "pillow"],
+    extras_require={"pusht": ["gym-pusht"], "test": ["pytest", "pytest-timeout"]},
+    zip_safe=False,
+    entry_points={
+        "console_scripts": [
+            "dream-engine = dream_engine_ros.cli:main",
+            "dream_engine_node = dream_engine_ros.ros.node_main:main",
+            "planner_example = dream_engine_ros.ros.planner_example:main",
+        ],
+    },
+)

@@ -1,0 +1,145 @@
+"""Cancel between denoising steps and the three busy policies, over real DDS."""
+
+from __future__ import annotations
+
+import time
+
+from ros_helpers import STATUS, make_goal, pusht_actions, sample_frame, wait_until_running
+
+from dream_engine_msgs.action import Rollout
+from dream_engine_ros.ros.frame_stamps import ns_to_time
+from dream_engine_ros.ros.image_conversion import rgb_to_image_msg
+from dream_engine_ros.ros.spinning import wait_until
+
+R = Rollout.Result
+SLOW_STEPS = 40  # denoising steps per chunk for goals that must still be running when we act
+MAX_STEPS = 200  # one chunk with this many steps: a long denoising loop to cancel inside
+
+
+def start_image():
+    return rgb_to_image_msg(sample_frame(), ns_to_time(1_000_000_000), "cam")
+
+
+def long_goal(engine, chunks: int = 3, seed: int = 0):
+    actions = pusht_actions(chunks * engine.spec.chunk_size, seed=seed)
+    return make_goal(actions, start_frame=start_image(), num_steps=SLOW_STEPS, seed=seed)
+
+
+def one_long_chunk(engine, seed: int = 0):
+    """A single chunk with a very long denoising loop: stopping it early proves the cancel
+    check runs between denoising steps (there is no chunk boundary to stop at)."""
+    actions = pusht_actions(engine.spec.chunk_size, seed=seed)
+    return make_goal(actions, start_frame=start_image(), num_steps=MAX_STEPS, seed=seed)
+
+
+def busy_goal(engine, seed: int = 0):
+    """One chunk at the spec's default steps: long enough to send goals while it runs."""
+    return make_goal(
+        pusht_actions(engine.spec.chunk_size, seed=seed), start_frame=start_image(), num_steps=0, seed=seed
+    )
+
+
+def short_goal(engine, seed: int = 0):
+    return make_goal(pusht_actions(engine.spec.chunk_size, seed=seed), start_frame=start_image(), seed=seed)
+
+
+def test_cancel_inside_denoising_loop_leaves_no_mp4_and_next_goal_succeeds(make_engine):
+    engine = make_engine()
+    client = engine.client
+    run = client.send(one_long_chunk(engine))
+    assert run.accepted
+    wait_until_running(engine)
+    time.sleep(0.5)  # inside the chunk's 200-step denoising loop
+    cancel_sent = time.monotonic()
+    response = run.cancel()
+    assert len(response.goals_canceling) == 1
+    result = run.wait()
+    stopped_after = time.monotonic() - cancel_sent
+    assert run.status == STATUS.STATUS_CANCELED
+    assert result.error_code == R.CANCELED and "canceled by the client" in result.error_msg
+    assert result.mp4_path == "" and result.num_frames == 0
+    assert run.feedback == [], "the only chunk finished: cancel was not honoured between denoising steps"
+    assert stopped_after < 5.0, stopped_after
+    assert engine.mp4_files() == [] and engine.stray_files() == []
+
+    after = client.run(short_goal(engine, seed=1))
+    assert after.wait().error_code == R.OK
+    assert after.status == STATUS.STATUS_SUCCEEDED
+    assert len(engine.mp4_files()) == 1
+
+
+def test_cancel_between_chunks_of_a_multi_chunk_rollout(make_engine):
+    engine = make_engine()
+    client = engine.client
+    run = client.send(long_goal(engine, chunks=3))
+    wait_until(lambda: len(run.feedback) >= 1, 120.0, "first chunk feedback")
+    run.cancel()
+    result = run.wait()
+    assert run.status == STATUS.STATUS_CANCELED and result.error_code == R.CANCELED
+    assert 1 <= len(run.feedback) < 3
+    assert engine.mp4_files() == [] and engine.stray_files() == []
+
+
+def test_busy_policy_reject(make_engine):
+    engine = make_engine(busy_policy="reject")
+    client = engine.client
+    first = client.send(busy_goal(engine))
+    wait_until_running(engine)
+    second = client.run(short_goal(engine))
+    result = second.wait()
+    assert second.status == STATUS.STATUS_ABORTED
+    assert result.error_code == R.BUSY and "busy_policy=reject" in result.error_msg
+    assert first.wait().error_code == R.OK
+    assert first.status == STATUS.STATUS_SUCCEEDED
+    assert first.feedback, "the first goal finished without feedback"
+    # idle again: accepted and served
+    assert client.run(short_goal(engine)).wait().error_code == R.OK
+
+
+def test_busy_policy_queue_runs_goals_in_order(make_engine):
+    engine = make_engine(busy_policy="queue", max_queue=2)
+    client = engine.client
+    first = client.send(busy_goal(engine, seed=1))
+    wait_until_running(engine)
+    second = client.send(short_goal(engine, seed=2))
+    third = client.send(short_goal(engine, seed=3))
+    fourth = client.run(short_goal(engine, seed=4))  # the queue (2) is full
+    assert fourth.wait().error_code == R.BUSY and "queue is full" in fourth.wait().error_msg
+
+    results = [run.wait() for run in (first, second, third)]
+    assert [r.error_code for r in results] == [R.OK, R.OK, R.OK], [r.error_msg for r in results]
+    assert [r.seed for r in results] == [1, 2, 3]
+    assert results[1].wait_s > 0.05 and results[2].wait_s > results[1].wait_s
+    # FIFO: each queued goal's first feedback came after the previous goal's last one
+    assert second.feedback_times[0] > first.feedback_times[-1]
+    assert third.feedback_times[0] > second.feedback_times[-1]
+
+
+def test_busy_policy_queue_cancel_while_queued(make_engine):
+    engine = make_engine(busy_policy="queue")
+    client = engine.client
+    first = client.send(busy_goal(engine))
+    wait_until_running(engine)
+    queued = client.send(short_goal(engine, seed=9))
+    queued.cancel()
+    result = queued.wait()
+    assert queued.status == STATUS.STATUS_CANCELED
+    assert result.error_code == R.CANCELED and "queued" in result.error_msg
+    assert queued.feedback == []
+    assert first.wait().error_code == R.OK
+
+
+def test_busy_policy_preempt_aborts_running_goal(make_engine):
+    engine = make_engine(busy_policy="preempt")
+    client = engine.client
+    first = client.send(one_long_chunk(engine))
+    wait_until_running(engine)
+    second = client.send(short_goal(engine, seed=5))
+    first_result = first.wait()
+    assert first.status == STATUS.STATUS_ABORTED  # abort: canceled() is only legal from CANCELING
+    assert first_result.error_code == R.PREEMPTED and "preempted" in first_result.error_msg
+    assert first_result.mp4_path == ""
+    second_result = second.wait()
+    assert second_result.error_code == R.OK, second_result.error_msg
+    assert second.status == STATUS.STATUS_SUCCEEDED
+    assert [p.name for p in engine.mp4_files()] == [second_result.mp4_path.rsplit("/", 1)[-1]]

@@ -1,0 +1,79 @@
+"""Static checks of the ROS packaging that has no runtime test on this machine
+(package.xml files, the launch file's arguments, entry points, rviz topics)."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import yaml
+from catkin_pkg.package import parse_package
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_package_manifests_are_valid_format_3():
+    main = parse_package(str(REPO / "package.xml"))
+    assert (main.name, main.package_format) == ("dream_engine_ros", 3)
+    assert main.get_build_type() == "ament_python"
+    assert "dream_engine_msgs" in {dep.name for dep in main.exec_depends}
+    msgs = parse_package(str(REPO / "msg" / "package.xml"))
+    assert (msgs.name, msgs.package_format, msgs.get_build_type()) == ("dream_engine_msgs", 3, "ament_cmake")
+    assert "rosidl_interface_packages" in {group.name for group in msgs.member_of_groups}
+
+
+def test_interfaces_listed_in_cmake_exist():
+    cmake = (REPO / "msg" / "CMakeLists.txt").read_text()
+    listed = re.findall(r'"((?:msg|srv|action)/\w+\.(?:msg|srv|action))"', cmake)
+    assert sorted(listed) == sorted(
+        ["msg/ModelSpec.msg", "srv/DescribeModel.srv", "action/Rollout.action", "action/RolloutBatch.action"]
+    )
+    for relative in listed:
+        assert (REPO / "msg" / relative).is_file()
+
+
+def test_launch_file_declares_the_documented_arguments_and_runs_the_entry_point():
+    source = (REPO / "launch" / "engine.launch.py").read_text()
+    tree = ast.parse(source)
+    declared = {
+        node.args[0].value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "DeclareLaunchArgument"
+    }
+    assert declared == {"params_file", "spec", "weights", "device", "camera_topic", "namespace"}
+    assert 'executable="dream_engine_node"' in source
+    setup = (REPO / "setup.py").read_text()
+    assert "dream_engine_node = dream_engine_ros.ros.node_main:main" in setup
+    assert "dream-engine = dream_engine_ros.cli:main" in setup
+
+
+def test_rviz_config_shows_camera_and_predicted_stream():
+    config = yaml.safe_load((REPO / "rviz" / "dream_engine.rviz").read_text())
+    topics = {display["Topic"]["Value"] for display in config["Visualization Manager"]["Displays"]}
+    assert topics == {"/image", "/dream_engine/predicted/image"}
+
+
+def test_node_entry_point_parses_the_same_options_as_the_cli():
+    import argparse
+
+    from dream_engine_ros.ros.cli_commands import add_ros_subcommands
+
+    parser = argparse.ArgumentParser()
+    add_ros_subcommands(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(
+        ["node", "--params-file", "p.yaml", "--camera-topic", "/cam", "--ros-args", "-p", "busy_policy:=queue"]
+    )
+    assert (args.params_file, args.camera_topic, args.ros_args) == ("p.yaml", "/cam", ["-p", "busy_policy:=queue"])
+    from dream_engine_ros.ros.node_main import node_cli_args
+
+    built = node_cli_args(None, "/cam", args.ros_args)
+    assert built == [
+        "--ros-args",
+        "-r",
+        "image:=/cam",
+        "-r",
+        "image/compressed:=/cam/compressed",
+        "-p",
+        "busy_policy:=queue",
+    ]
