@@ -197,7 +197,10 @@ class DreamEngine:
         mask[:, :, :1] = 1.0
         use_uncond = guidance != 0.0
         context = model.context.expand(k, -1, -1) if model.context is not None else None
-        frame0_velocity = noise[:, :, :1] - cond
+        # Frame 0 is pinned: its velocity points from its noise to its known clean value (the
+        # condition latent, or zero change when the spec denoises changes relative to it).
+        frame0_target = torch.zeros_like(cond) if spec.predict_residual else cond
+        frame0_velocity = noise[:, :, :1] - frame0_target
 
         def velocity(x: Tensor, step: int) -> Tensor:
             x_in = torch.cat([cond, x[:, :, 1:]], dim=2)
@@ -270,6 +273,8 @@ class DreamEngine:
             chunk_actions = acts[:, first:first + spec.chunk_size]
             velocity = self._velocity_fn(cond, noise, chunk_actions, scale, schedule)
             latents = sampler.sample(velocity, noise.clone(), schedule, spec.solver, should_cancel)
+            if spec.predict_residual:
+                latents = latents + cond
             new = latents[:, :, 1:]
             timings["denoise_s"] += time.perf_counter() - tic
 

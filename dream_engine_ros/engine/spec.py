@@ -131,7 +131,10 @@ class ModelSpec:
     weights: WeightsLocation
     action_low: tuple[float, ...] = ()
     action_high: tuple[float, ...] = ()
-    seed_per_chunk: Literal["offset", "frame-index"] = "offset"
+    # True: the DiT denoises the change of each latent frame relative to the condition latent
+    # (static content is the zero target, so it is reproduced exactly); False: absolute latents
+    # as DreamDojo does.
+    predict_residual: bool = False
 
     def __post_init__(self) -> None:
         problems = spec_problems(self)
@@ -172,6 +175,7 @@ class ModelSpec:
             "solver": self.solver,
             "dtype": self.dtype,
             "threading": self.threading,
+            "predict_residual": self.predict_residual,
             "latent_shape": [
                 self.latent_channels,
                 1 + self.latents_per_chunk,
@@ -231,10 +235,10 @@ def spec_problems(spec: ModelSpec) -> list[str]:
 # Catalog
 # --------------------------------------------------------------------------------------------
 
-# Filled in by training (scripts/train_pusht.py prints them): per-channel statistics of the
-# pusht-tiny VAE's latents over the training set, so the DiT sees roughly unit-variance latents.
-PUSHT_LATENT_MEAN: tuple[float, ...] = (0.0,) * 8
-PUSHT_LATENT_STD: tuple[float, ...] = (1.0,) * 8
+# Per-channel statistics of the pusht-tiny VAE's latents over the training windows, printed by
+# `train_pusht export` and also stored in the shipped weights' metadata (which the loader uses).
+PUSHT_LATENT_MEAN: tuple[float, ...] = (-2.7684, 2.1191, -1.1942, 2.8180, -2.3327, -0.1666, -2.5424, 0.3705)
+PUSHT_LATENT_STD: tuple[float, ...] = (2.1355, 1.7234, 0.7575, 2.9117, 1.7079, 0.3714, 2.1501, 1.0981)
 
 PUSHT_TINY = ModelSpec(
     name="pusht-tiny",
@@ -286,6 +290,7 @@ PUSHT_TINY = ModelSpec(
     ),
     action_low=(0.0, 0.0),
     action_high=(512.0, 512.0),
+    predict_residual=True,
 )
 
 
@@ -317,7 +322,6 @@ def _dreamdojo_spec(name: str, channels: int, blocks: int, heads: int, descripti
             directory=f"~/.cache/dream_engine/{name}",
             env_var="DREAM_ENGINE_" + name.upper().replace("-", "_") + "_WEIGHTS",
         ),
-        seed_per_chunk="frame-index",
     )
 
 

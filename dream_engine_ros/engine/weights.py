@@ -140,6 +140,7 @@ def save_module_weights(module: nn.Module, path: str | os.PathLike[str], keymap:
     os.close(fd)
     try:
         save_file(module_state_for_file(module, keymap), tmp, metadata=metadata or {})
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; installed weights must be world-readable
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

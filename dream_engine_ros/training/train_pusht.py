@@ -208,13 +208,17 @@ def make_latents(spec: ModelSpec, frames: np.ndarray, run: Path) -> None:
 # ------------------------------------------------------------------------------------ DiT
 
 
-def train_dit(spec: ModelSpec, actions: np.ndarray, run: Path, steps: int, batch: int, minutes: float, seed: int) -> None:
+def train_dit(spec: ModelSpec, actions: np.ndarray, run: Path, steps: int, batch: int, minutes: float, seed: int,
+              init_from: str | None = None) -> None:
+    """Rectified-flow training; with `init_from` (a DiT checkpoint in the run) as a fine-tune."""
     torch.manual_seed(seed)
     np.random.seed(seed)
     data = torch.load(run / "latents.pt")
     lat = (data["mu"] - data["mean"].view(1, -1, 1, 1, 1)) / data["std"].view(1, -1, 1, 1, 1)
     acts = torch.from_numpy(_normalise_actions(spec, actions))
     net = ActionDiT(spec.backbone)
+    if init_from is not None:
+        net.load_state_dict(torch.load(run / init_from, weights_only=False)["ema"])
     ema = copy.deepcopy(net).requires_grad_(False)
     opt = torch.optim.AdamW(net.parameters(), lr=4e-4, weight_decay=0.01, betas=(0.9, 0.99))
     ckpt = _Checkpoint(run / "dit_ckpt.pt")
@@ -233,13 +237,15 @@ def train_dit(spec: ModelSpec, actions: np.ndarray, run: Path, steps: int, batch
     while step < steps and time.monotonic() - start < minutes * 60:
         pick = torch.from_numpy(np.random.randint(0, windows, batch))
         x0 = lat[pick]
+        cond = x0[:, :, :1]
+        if spec.predict_residual:
+            x0 = x0 - cond  # denoise the change relative to the condition latent
         a = torch.stack([acts[int(e), int(s):int(s) + spec.chunk_size] for e, s in index[pick].tolist()])
         u = torch.rand(batch)
         sigma = spec.shift * u / (1 + (spec.shift - 1) * u)
         noise = torch.randn_like(x0)
         s = sigma.view(-1, 1, 1, 1, 1)
         xt = s * noise + (1 - s) * x0
-        cond = x0[:, :, :1]
         cond_noise = (torch.rand(batch) < 0.5).float().view(-1, 1, 1, 1, 1) * 0.05
         xt[:, :, :1] = cond + cond_noise * torch.randn_like(cond)
         drop = torch.rand(batch) < 0.1
@@ -298,6 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dit-steps", type=int, default=6000)
     parser.add_argument("--dit-batch", type=int, default=32)
     parser.add_argument("--dit-minutes", type=float, default=25.0)
+    parser.add_argument("--dit-init", default=None, help="fine-tune from this DiT checkpoint in the run dir")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -320,7 +327,8 @@ def main(argv: list[str] | None = None) -> int:
             make_latents(spec, data["frames"], args.run)
         elif stage == "dit":
             assert data is not None
-            train_dit(spec, data["actions"], args.run, args.dit_steps, args.dit_batch, args.dit_minutes, args.seed + 1)
+            train_dit(spec, data["actions"], args.run, args.dit_steps, args.dit_batch, args.dit_minutes, args.seed + 1,
+                      init_from=args.dit_init)
         else:
             export(spec, args.run, args.out)
     return 0

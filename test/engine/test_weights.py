@@ -30,6 +30,7 @@ def test_safetensors_round_trip(tmp_path: Path) -> None:
     for key, value in net.state_dict().items():
         assert torch.equal(value, fresh.state_dict()[key]), key
     assert not list(tmp_path.glob("*.tmp"))
+    assert path.stat().st_mode & 0o777 == 0o644  # installed weights must be readable by every user
 
 
 def test_reference_keymap_round_trip_through_torch_file(tmp_path: Path) -> None:
