@@ -128,7 +128,8 @@ def test_latent_threading_streams_one_decoder_state_across_chunks(engine: DreamE
     from dream_engine_ros.engine import sampler
     from dream_engine_ros.engine.tokenizer import unit_to_pixels
 
-    spec = dataclasses.replace(engine.spec, name="pusht-tiny-latent", threading="latent")
+    # absolute targets, so the recorded sampler outputs are the latents themselves
+    spec = dataclasses.replace(engine.spec, name="pusht-tiny-latent", threading="latent", predict_residual=False)
     threaded = DreamEngine(spec, engine.model, engine.device, engine.dtype)
     frame, _ = pusht_start
     sampled: list[torch.Tensor] = []
