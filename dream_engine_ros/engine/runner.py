@@ -248,7 +248,7 @@ class DreamEngine:
     def _rollout(self, frame: np.ndarray, actions: np.ndarray, seeds: list[int], num_steps: int | None,
                  guidance: float | None, on_chunk: ChunkCallback | None,
                  should_cancel: CancelCheck | None) -> BatchRolloutResult:
-        spec, model = self.spec, self.model
+        spec = self.spec
         steps = int(num_steps) if num_steps is not None else spec.num_steps
         scale = float(guidance) if guidance is not None else spec.guidance
         k, horizon = actions.shape[0], actions.shape[1]
