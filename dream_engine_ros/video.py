@@ -18,9 +18,10 @@ Why these choices:
 from __future__ import annotations
 
 import os
-import tempfile
 from fractions import Fraction
 from pathlib import Path
+
+from .atomic_file import atomic_output
 
 import numpy as np
 
@@ -113,36 +114,9 @@ def write_mp4(path: str | os.PathLike[str], frames: np.ndarray, fps: float,
     if not target.parent.is_dir():
         raise ValueError(f"path: directory {str(target.parent)!r} does not exist")
 
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with atomic_output(target) as tmp:
         _encode(tmp, frames, rate, int(crf))
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual file mode
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(target.parent)
     return target
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make the rename durable; not all filesystems allow opening a directory."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def read_mp4(path: str | os.PathLike[str]) -> tuple[np.ndarray, float]:

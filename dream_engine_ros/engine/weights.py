@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
@@ -20,6 +19,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
+from ..atomic_file import atomic_output
 from .errors import WeightsError
 
 MAX_KEYS_IN_MESSAGE = 12
@@ -136,15 +136,8 @@ def save_module_weights(module: nn.Module, path: str | os.PathLike[str], keymap:
     """Write a module's weights as safetensors, atomically (temp file in the same dir + rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(module_state_for_file(module, keymap), tmp, metadata=metadata or {})
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; installed weights must be world-readable
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(path) as tmp:
+        save_file(module_state_for_file(module, keymap), str(tmp), metadata=metadata or {})
     return path
 
 

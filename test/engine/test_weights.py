@@ -8,6 +8,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+from dream_engine_ros.atomic_file import default_file_mode
 from dream_engine_ros.engine.backbone import ActionDiT
 from dream_engine_ros.engine.errors import WeightsError
 from dream_engine_ros.engine.loading import REFERENCE_DIT_KEYMAP, weights_status
@@ -30,7 +31,7 @@ def test_safetensors_round_trip(tmp_path: Path) -> None:
     for key, value in net.state_dict().items():
         assert torch.equal(value, fresh.state_dict()[key]), key
     assert not list(tmp_path.glob("*.tmp"))
-    assert path.stat().st_mode & 0o777 == 0o644  # installed weights must be readable by every user
+    assert path.stat().st_mode & 0o777 == default_file_mode()  # not mkstemp's 0600: readable by every user
 
 
 def test_reference_keymap_round_trip_through_torch_file(tmp_path: Path) -> None:
