@@ -92,7 +92,6 @@ class DreamEngine:
         self._model: LoadedModel | None = model
         self.device = device
         self.dtype = dtype
-        self._action_bounds = RequestValidator(spec).bounds
 
     @classmethod
     def load(cls, spec: str | ModelSpec, weights: str | Path | None = None, device: str = "auto") -> "DreamEngine":
@@ -181,13 +180,6 @@ class DreamEngine:
         pixels = torch.from_numpy(images).to(self.device).permute(0, 3, 1, 2).unsqueeze(2)
         return self.model.vae.encode(pixels_to_unit(pixels).to(self.dtype))
 
-    def _normalise_actions(self, actions: np.ndarray) -> Tensor:
-        acts = actions.astype(np.float32)
-        if self._action_bounds is not None:
-            low, high = self._action_bounds
-            acts = (acts - low) / (high - low) * 2.0 - 1.0
-        return torch.from_numpy(acts).to(self.device, self.dtype)
-
     def _velocity_fn(self, cond: Tensor, noise: Tensor, actions: Tensor, guidance: float,
                      schedule: sampler.FlowSchedule) -> sampler.VelocityFn:
         """v(x, step) with the condition latent pinned in frame 0 and optional guidance."""
@@ -261,7 +253,7 @@ class DreamEngine:
         tic = time.perf_counter()
         cond = self._encode_first(start[None]).float().expand(k, -1, -1, -1, -1).contiguous()
         timings["encode_s"] += time.perf_counter() - tic
-        acts = self._normalise_actions(actions)
+        acts = torch.from_numpy(spec.normalise_actions(actions)).to(self.device, self.dtype)
         decode_states = [StreamState() for _ in range(k)]
         out = np.empty((k, horizon + 1, spec.height, spec.width, 3), dtype=np.uint8)
         out[:, 0] = start

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
+
 ArchFamily = Literal["rectified-flow", "block-diffusion", "causal-video"]
 ChunkThreading = Literal["latent", "pixel"]
 UncondMode = Literal["null-action", "negative-prompt"]
@@ -157,6 +159,18 @@ class ModelSpec:
     def latents_per_chunk(self) -> int:
         """New latent frames one chunk of actions produces (the conditioning latent excluded)."""
         return self.chunk_size // self.tokenizer.temporal_compression
+
+    def normalise_actions(self, actions: np.ndarray) -> np.ndarray:
+        """Raw actions (env units) -> the model's [-1, 1] range; identity without bounds.
+
+        The one place this mapping lives: training and inference must agree exactly.
+        """
+        acts = np.asarray(actions, dtype=np.float32)
+        if not self.action_low:
+            return acts
+        low = np.asarray(self.action_low, dtype=np.float32)
+        high = np.asarray(self.action_high, dtype=np.float32)
+        return (acts - low) / (high - low) * 2.0 - 1.0
 
     def summary(self) -> dict[str, Any]:
         """Flat, JSON-friendly description (the CLI's `specs` and the ROS describe service)."""

@@ -42,12 +42,6 @@ def _log(stage: str, **fields: Any) -> None:
     print(json.dumps({"stage": stage, **fields}), flush=True)
 
 
-def _normalise_actions(spec: ModelSpec, actions: np.ndarray) -> np.ndarray:
-    low = np.asarray(spec.action_low, dtype=np.float32)
-    high = np.asarray(spec.action_high, dtype=np.float32)
-    return (actions - low) / (high - low) * 2.0 - 1.0
-
-
 class _Checkpoint:
     """Save/restore model + optimiser + step + RNG so an interrupted stage resumes exactly."""
 
@@ -214,7 +208,7 @@ def train_dit(spec: ModelSpec, actions: np.ndarray, run: Path, steps: int, batch
     np.random.seed(seed)
     data = torch.load(run / "latents.pt")
     lat = (data["mu"] - data["mean"].view(1, -1, 1, 1, 1)) / data["std"].view(1, -1, 1, 1, 1)
-    acts = torch.from_numpy(_normalise_actions(spec, actions))
+    acts = torch.from_numpy(spec.normalise_actions(actions))
     net = ActionDiT(spec.backbone)
     if init_from is not None:
         net.load_state_dict(torch.load(run / init_from, weights_only=False)["ema"])

@@ -56,3 +56,12 @@ def test_inconsistent_spec_is_rejected_with_reason(change: dict[str, object], me
 
 def test_consistent_specs_have_no_problems() -> None:
     assert all(spec_problems(spec) == [] for spec in list_specs())
+
+
+def test_action_normalisation_maps_bounds_to_unit_range() -> None:
+    import numpy as np
+
+    raw = np.array([[0.0, 512.0], [256.0, 128.0]], dtype=np.float32)
+    np.testing.assert_allclose(PUSHT_TINY.normalise_actions(raw), [[-1.0, 1.0], [0.0, -0.5]])
+    gr1 = np.full((12, 384), 0.3, dtype=np.float32)
+    np.testing.assert_array_equal(DREAMDOJO_GR1_2B.normalise_actions(gr1), gr1)  # no bounds: as given
