@@ -190,8 +190,9 @@ class DreamEngine:
         use_uncond = guidance != 0.0
         context = model.context.expand(k, -1, -1) if model.context is not None else None
         # Frame 0 is pinned: its velocity points from its noise to its known clean value (the
-        # condition latent, or zero change when the spec denoises changes relative to it).
-        frame0_target = torch.zeros_like(cond) if spec.predict_residual else cond
+        # condition latent, or zero change when the spec denoises changes relative to the still
+        # reference, whose frame 0 is the condition latent itself).
+        frame0_target = cond if spec.residual == "none" else torch.zeros_like(cond)
         frame0_velocity = noise[:, :, :1] - frame0_target
 
         def velocity(x: Tensor, step: int) -> Tensor:
@@ -236,6 +237,37 @@ class DreamEngine:
             out.append(unit_to_pixels(video)[0].permute(1, 2, 3, 0).cpu().numpy())
         return np.stack(out)
 
+    def _encode_still(self, image: np.ndarray) -> Tensor:
+        """Latents (1, z, 1 + n, h, w) of one uint8 frame held still for a whole chunk: the
+        'nothing moves' reference of residual 'still'. Its frame 0 is the condition latent."""
+        still = np.repeat(image[None], self.spec.chunk_size + 1, axis=0)
+        pixels = torch.from_numpy(still).to(self.device).permute(3, 0, 1, 2).unsqueeze(0)
+        return self.model.vae.encode(pixels_to_unit(pixels).to(self.dtype)).float()
+
+    def _render_change(self, frames: np.ndarray, latents: Tensor, still: Tensor) -> np.ndarray:
+        """Residual 'still': render each candidate's new frames on its condition frame ->
+        (K, n, H, W, 3) uint8.
+
+        A pixel's change m = max over channels of |D(latents) - D(still)| picks its source:
+        the condition frame's exact value below `change_floor`, the decoded prediction from
+        `change_full` up, linear in between (see ModelSpec). Prediction and reference go
+        through the decoder together as one batch of two, per candidate, so a batch row stays
+        bit-identical to a single prediction.
+        """
+        vae, spec = self.model.vae, self.spec
+        level = 2.0 / 255.0  # one 8-bit level in [-1, 1] units
+        floor, full = spec.change_floor * level, spec.change_full * level
+        out = []
+        for i in range(latents.shape[0]):
+            pair = torch.cat([latents[i:i + 1], still[i:i + 1]]).to(self.dtype)
+            video = vae.decode(pair, StreamState(), window=pair.shape[2])[:, :, 1:].float()
+            change = (video[0] - video[1]).abs().amax(dim=0, keepdim=True)
+            weight = ((change - floor) / (full - floor)).clamp(0.0, 1.0)
+            base = pixels_to_unit(torch.from_numpy(frames[i]).to(self.device).permute(2, 0, 1))[:, None]
+            rendered = (base + weight * (video[0] - base)).clamp(-1.0, 1.0)
+            out.append(unit_to_pixels(rendered[None])[0].permute(1, 2, 3, 0).cpu().numpy())
+        return np.stack(out)
+
     @torch.inference_mode()
     def _rollout(self, frame: np.ndarray, actions: np.ndarray, seeds: list[int], num_steps: int | None,
                  guidance: float | None, on_chunk: ChunkCallback | None,
@@ -251,7 +283,13 @@ class DreamEngine:
 
         start = self._fit(frame)
         tic = time.perf_counter()
-        cond = self._encode_first(start[None]).float().expand(k, -1, -1, -1, -1).contiguous()
+        cond_frames = np.repeat(start[None], k, axis=0)  # each candidate's chunk condition frame
+        still: Tensor | None = None
+        if spec.residual == "still":
+            still = self._encode_still(start).expand(k, -1, -1, -1, -1).contiguous()
+            cond = still[:, :, :1]
+        else:
+            cond = self._encode_first(start[None]).float().expand(k, -1, -1, -1, -1).contiguous()
         timings["encode_s"] += time.perf_counter() - tic
         acts = torch.from_numpy(spec.normalise_actions(actions)).to(self.device, self.dtype)
         decode_states = [StreamState() for _ in range(k)]
@@ -265,29 +303,37 @@ class DreamEngine:
             chunk_actions = acts[:, first:first + spec.chunk_size]
             velocity = self._velocity_fn(cond, noise, chunk_actions, scale, schedule)
             latents = sampler.sample(velocity, noise.clone(), schedule, spec.solver, should_cancel)
-            if spec.predict_residual:
-                latents = latents + cond
+            if still is not None:
+                latents = latents + still
             new = latents[:, :, 1:]
             timings["denoise_s"] += time.perf_counter() - tic
 
             tic = time.perf_counter()
-            head = cond
-            if spec.threading == "pixel":
-                # every chunk is its own stream, started from a freshly encoded frame; the
-                # reference decodes the sampler's whole output, whose frame 0 is the sampler's
-                # x0 estimate (~1e-3 off the clean condition), and the decoder is causal, so
-                # decoding from `cond` instead moves every frame of the chunk (fixture: 8.5e-3)
-                decode_states = [StreamState() for _ in range(k)]
-                head = latents[:, :, :1]
-            pixels = self._decode_chunk(head, new, decode_states)  # (K, n, H, W, 3)
+            if still is not None:
+                pixels = self._render_change(cond_frames, latents, still)
+            else:
+                head = cond
+                if spec.threading == "pixel":
+                    # every chunk is its own stream, started from a freshly encoded frame; the
+                    # reference decodes the sampler's whole output, whose frame 0 is the sampler's
+                    # x0 estimate (~1e-3 off the clean condition), and the decoder is causal, so
+                    # decoding from `cond` instead moves every frame of the chunk (fixture: 8.5e-3)
+                    decode_states = [StreamState() for _ in range(k)]
+                    head = latents[:, :, :1]
+                pixels = self._decode_chunk(head, new, decode_states)  # (K, n, H, W, 3)
             out[:, first + 1:first + 1 + pixels.shape[1]] = pixels
             timings["decode_s"] += time.perf_counter() - tic
 
             if spec.threading == "latent":
                 cond = new[:, :, -1:]
-            else:
+            elif c + 1 < chunks:
                 tic = time.perf_counter()
-                cond = torch.cat([self._encode_first(pixels[i, -1:].copy()) for i in range(k)]).float()
+                cond_frames = pixels[:, -1].copy()
+                if still is not None:
+                    still = torch.cat([self._encode_still(cond_frames[i]) for i in range(k)])
+                    cond = still[:, :, :1]
+                else:
+                    cond = torch.cat([self._encode_first(cond_frames[i:i + 1]) for i in range(k)]).float()
                 timings["encode_s"] += time.perf_counter() - tic
 
             if on_chunk is not None:

@@ -2,9 +2,11 @@
 
 Stages (each resumable from its checkpoint in the run directory, each seeded):
   vae      causal video VAE on 8-pixel-aligned crops of 9-frame clips (L1 + MSE + tiny KL)
-  latents  encode every episode once as one causal stream; per-channel latent statistics
+  latents  encode every chunk window (13 frames) as a fresh stream, as the runner does, and
+           its condition frame held still (the residual reference); per-channel statistics
   dit      rectified-flow DiT on windows of 4 latents (1 condition + 3 predicted) with the
-           12 actions that produce them; 10 % action dropout for classifier-free guidance
+           12 actions that produce them, denoising the change relative to the still
+           reference; 10 % action dropout for classifier-free guidance
   export   EMA weights -> safetensors files the engine loads, plus the latent statistics
 
 Why crops for the VAE: every VAE layer but the middle attention is convolutional, so a crop
@@ -42,6 +44,13 @@ def _log(stage: str, **fields: Any) -> None:
     print(json.dumps({"stage": stage, **fields}), flush=True)
 
 
+def _save_atomically(obj: Any, path: Path) -> None:
+    """torch.save through a temporary file, so an interrupted stage never leaves half a file."""
+    tmp = path.with_suffix(".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
 class _Checkpoint:
     """Save/restore model + optimiser + step + RNG so an interrupted stage resumes exactly."""
 
@@ -49,9 +58,7 @@ class _Checkpoint:
         self.path = path
 
     def save(self, **state: Any) -> None:
-        tmp = self.path.with_suffix(".tmp")
-        torch.save({**state, "torch_rng": torch.get_rng_state(), "np_rng": np.random.get_state()}, tmp)
-        os.replace(tmp, self.path)
+        _save_atomically({**state, "torch_rng": torch.get_rng_state(), "np_rng": np.random.get_state()}, self.path)
 
     def load(self) -> dict[str, Any] | None:
         if not self.path.exists():
@@ -187,14 +194,38 @@ def encode_windows(vae: WanVAE, frames: np.ndarray, chunk: int, batch: int = 16)
     return torch.cat(out), index
 
 
+@torch.inference_mode()
+def encode_still_windows(vae: WanVAE, frames: np.ndarray, index: np.ndarray, chunk: int,
+                          batch: int = 16) -> torch.Tensor:
+    """Raw posterior means of each window's condition frame held still for chunk + 1 frames:
+    the 'nothing moves' reference the DiT's target is measured from (see ModelSpec.residual)."""
+    out = []
+    for i in range(0, len(index), batch):
+        still = np.stack([np.repeat(frames[e, s][None], chunk + 1, axis=0) for e, s in index[i:i + batch]])
+        mu, _ = vae.encode_moments(pixels_to_unit(torch.from_numpy(still).permute(0, 4, 1, 2, 3)))
+        out.append(mu)
+    return torch.cat(out)
+
+
 def make_latents(spec: ModelSpec, frames: np.ndarray, run: Path) -> None:
+    """Window latents, their still-frame references and the latent statistics, in latents.pt.
+
+    Resumable per part: an existing file keeps its window latents and only gains what is missing.
+    """
     start = time.monotonic()
     vae = load_trained_vae(spec, run)
-    mu, index = encode_windows(vae, frames, spec.chunk_size)
-    mean = mu.mean(dim=(0, 2, 3, 4))
-    std = mu.std(dim=(0, 2, 3, 4))
-    torch.save({"mu": mu, "index": torch.from_numpy(index), "mean": mean, "std": std}, run / "latents.pt")
-    _log("latents", shape=list(mu.shape), mean=[round(v, 4) for v in mean.tolist()],
+    path = run / "latents.pt"
+    data: dict[str, torch.Tensor] = torch.load(path) if path.exists() else {}
+    if "mu" not in data:
+        mu, index = encode_windows(vae, frames, spec.chunk_size)
+        data = {"mu": mu, "index": torch.from_numpy(index), "mean": mu.mean(dim=(0, 2, 3, 4)),
+                "std": mu.std(dim=(0, 2, 3, 4))}
+        _save_atomically(data, path)
+    if "still" not in data:
+        data["still"] = encode_still_windows(vae, frames, data["index"].numpy(), spec.chunk_size)
+        _save_atomically(data, path)
+    mean, std = data["mean"], data["std"]
+    _log("latents", shape=list(data["mu"].shape), mean=[round(v, 4) for v in mean.tolist()],
          std=[round(v, 4) for v in std.tolist()], elapsed_s=round(time.monotonic() - start, 1))
 
 
@@ -207,7 +238,9 @@ def train_dit(spec: ModelSpec, actions: np.ndarray, run: Path, steps: int, batch
     torch.manual_seed(seed)
     np.random.seed(seed)
     data = torch.load(run / "latents.pt")
-    lat = (data["mu"] - data["mean"].view(1, -1, 1, 1, 1)) / data["std"].view(1, -1, 1, 1, 1)
+    mean, std = data["mean"].view(1, -1, 1, 1, 1), data["std"].view(1, -1, 1, 1, 1)
+    lat = (data["mu"] - mean) / std
+    still = (data["still"] - mean) / std if spec.residual == "still" else None
     acts = torch.from_numpy(spec.normalise_actions(actions))
     net = ActionDiT(spec.backbone)
     if init_from is not None:
@@ -231,8 +264,8 @@ def train_dit(spec: ModelSpec, actions: np.ndarray, run: Path, steps: int, batch
         pick = torch.from_numpy(np.random.randint(0, windows, batch))
         x0 = lat[pick]
         cond = x0[:, :, :1]
-        if spec.predict_residual:
-            x0 = x0 - cond  # denoise the change relative to the condition latent
+        if still is not None:
+            x0 = x0 - still[pick]  # denoise the change relative to the condition frame held still
         a = torch.stack([acts[int(e), int(s):int(s) + spec.chunk_size] for e, s in index[pick].tolist()])
         u = torch.rand(batch)
         sigma = spec.shift * u / (1 + (spec.shift - 1) * u)

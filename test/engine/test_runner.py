@@ -129,7 +129,8 @@ def test_latent_threading_streams_one_decoder_state_across_chunks(engine: DreamE
     from dream_engine_ros.engine.tokenizer import unit_to_pixels
 
     # absolute targets, so the recorded sampler outputs are the latents themselves
-    spec = dataclasses.replace(engine.spec, name="pusht-tiny-latent", threading="latent", predict_residual=False)
+    spec = dataclasses.replace(engine.spec, name="pusht-tiny-latent", threading="latent", residual="none",
+                               change_floor=0.0, change_full=0.0)
     threaded = DreamEngine(spec, engine.model, engine.device, engine.dtype)
     frame, _ = pusht_start
     sampled: list[torch.Tensor] = []
@@ -151,3 +152,25 @@ def test_latent_threading_streams_one_decoder_state_across_chunks(engine: DreamE
     frames = decoded[0].permute(1, 2, 3, 0).numpy()[1:]
     assert frames.shape == result.frames[1:].shape
     assert np.abs(frames.astype(int) - result.frames[1:]).max() <= 1
+
+
+def test_still_residual_reproduces_a_motionless_chunk_exactly(engine: DreamEngine, pusht_start) -> None:
+    """Residual 'still': zero predicted change renders the condition frame itself, pixel for
+    pixel, for every frame of the chunk (no VAE blur on what does not move); a change in the
+    latents shows up only as a change on top of that frame."""
+    import torch
+
+    assert engine.spec.residual == "still"
+    frame, _ = pusht_start
+    start = fit_frame(frame, 96, 96)
+    with torch.inference_mode():
+        still = engine._encode_still(start)
+        motionless = engine._render_change(start[None], still, still)
+        moved = still.clone()
+        moved[:, :, 1:, 4:8, 4:8] += 1.5  # a change in one corner region of the new latents
+        changed = engine._render_change(start[None], moved, still)
+    assert motionless.shape == (1, 12, 96, 96, 3)
+    np.testing.assert_array_equal(motionless[0], np.broadcast_to(start, (12, 96, 96, 3)))
+    difference = np.abs(changed[0].astype(int) - start).max(axis=(0, 3))
+    assert difference[32:64, 32:64].max() > 10  # the changed region moved
+    assert difference.mean() < difference[32:64, 32:64].mean()  # and the change stays local

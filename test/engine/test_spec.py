@@ -47,11 +47,20 @@ def test_dreamdojo_geometry_matches_the_reference() -> None:
         ({"action_dim": 3}, "backbone.action_dim 2 != action_dim 3"),
         ({"num_steps": 0}, "num_steps 0 must be positive"),
         ({"family": "gan"}, "family 'gan' is not one of"),
+        ({"threading": "latent"}, "residual 'still' needs threading 'pixel'"),
+        ({"residual": "delta"}, "residual 'delta' is not 'none' or 'still'"),
+        ({"change_floor": -1.0}, "residual 'still' needs 0 <= change_floor < change_full, got -1.0"),
+        ({"change_full": 5.0}, "residual 'still' needs 0 <= change_floor < change_full, got 10.0 and 5.0"),
     ],
 )
 def test_inconsistent_spec_is_rejected_with_reason(change: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         dataclasses.replace(PUSHT_TINY, **change)
+
+
+def test_change_thresholds_need_the_still_residual() -> None:
+    with pytest.raises(ValueError, match="used by residual 'still' only"):
+        dataclasses.replace(DREAMDOJO_GR1_2B, change_floor=4.0, change_full=8.0)
 
 
 def test_consistent_specs_have_no_problems() -> None:

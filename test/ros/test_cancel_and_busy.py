@@ -33,9 +33,10 @@ def one_long_chunk(engine, seed: int = 0):
 
 
 def busy_goal(engine, seed: int = 0):
-    """One chunk at the spec's default steps: long enough to send goals while it runs."""
+    """One chunk of SLOW_STEPS denoising steps: long enough to send goals while it runs."""
     return make_goal(
-        pusht_actions(engine.spec.chunk_size, seed=seed), start_frame=start_image(), num_steps=0, seed=seed
+        pusht_actions(engine.spec.chunk_size, seed=seed), start_frame=start_image(), num_steps=SLOW_STEPS,
+        seed=seed,
     )
 
 
