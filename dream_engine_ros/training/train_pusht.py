@@ -1,7 +1,8 @@
 """Train the embedded `pusht-tiny` world model on CPU: VAE, then latents, then the DiT.
 
 Stages (each resumable from its checkpoint in the run directory, each seeded):
-  vae      causal video VAE on 8-pixel-aligned crops of 9-frame clips (L1 + MSE + tiny KL)
+  vae      causal video VAE on 8-pixel-aligned crops of 5-frame clips (L1 + MSE + tiny latent L2)
+  vae-long the same VAE fine-tuned on 13-frame clips (one chunk's stream)
   latents  encode every chunk window (13 frames) as a fresh stream, as the runner does, and
            its condition frame held still (the residual reference); per-channel statistics
   dit      rectified-flow DiT on windows of 4 latents (1 condition + 3 predicted) with the

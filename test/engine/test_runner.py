@@ -167,7 +167,7 @@ def test_still_residual_reproduces_a_motionless_chunk_exactly(engine: DreamEngin
         still = engine._encode_still(start)
         motionless = engine._render_change(start[None], still, still)
         moved = still.clone()
-        moved[:, :, 1:, 4:8, 4:8] += 1.5  # a change in one corner region of the new latents
+        moved[:, :, 1:, 4:8, 4:8] += 1.5  # a change in the central 4x4 latent cells of the new frames
         changed = engine._render_change(start[None], moved, still)
     assert motionless.shape == (1, 12, 96, 96, 3)
     np.testing.assert_array_equal(motionless[0], np.broadcast_to(start, (12, 96, 96, 3)))
