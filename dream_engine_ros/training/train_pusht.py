@@ -182,28 +182,24 @@ def window_starts(length: int, chunk: int, episode: int) -> list[int]:
     return list(range(offset, length - chunk, chunk))
 
 
+def window_index(frames: np.ndarray, chunk: int) -> np.ndarray:
+    """(episode, start) of every training window."""
+    return np.array([(e, s) for e in range(frames.shape[0]) for s in window_starts(frames.shape[1], chunk, e)])
+
+
 @torch.inference_mode()
-def encode_windows(vae: WanVAE, frames: np.ndarray, chunk: int, batch: int = 16) -> tuple[torch.Tensor, np.ndarray]:
-    """Raw posterior means of every (chunk + 1)-frame window, each encoded as a fresh stream,
-    exactly as the runner encodes a chunk's condition frame; plus (episode, start) per window."""
-    index = np.array([(e, s) for e in range(frames.shape[0]) for s in window_starts(frames.shape[1], chunk, e)])
+def encode_windows(vae: WanVAE, frames: np.ndarray, index: np.ndarray, chunk: int, still: bool = False,
+                   batch: int = 16) -> torch.Tensor:
+    """Raw posterior means of every (chunk + 1)-frame window, each encoded as a fresh stream
+    exactly as the runner encodes a chunk. With `still`, the window's condition frame held
+    still instead: the 'nothing moves' reference the DiT's target is measured from."""
     out = []
     for i in range(0, len(index), batch):
-        clips = np.stack([frames[e, s:s + chunk + 1] for e, s in index[i:i + batch]])
+        if still:
+            clips = np.stack([np.repeat(frames[e, s][None], chunk + 1, axis=0) for e, s in index[i:i + batch]])
+        else:
+            clips = np.stack([frames[e, s:s + chunk + 1] for e, s in index[i:i + batch]])
         mu, _ = vae.encode_moments(pixels_to_unit(torch.from_numpy(clips).permute(0, 4, 1, 2, 3)))
-        out.append(mu)
-    return torch.cat(out), index
-
-
-@torch.inference_mode()
-def encode_still_windows(vae: WanVAE, frames: np.ndarray, index: np.ndarray, chunk: int,
-                          batch: int = 16) -> torch.Tensor:
-    """Raw posterior means of each window's condition frame held still for chunk + 1 frames:
-    the 'nothing moves' reference the DiT's target is measured from (see ModelSpec.residual)."""
-    out = []
-    for i in range(0, len(index), batch):
-        still = np.stack([np.repeat(frames[e, s][None], chunk + 1, axis=0) for e, s in index[i:i + batch]])
-        mu, _ = vae.encode_moments(pixels_to_unit(torch.from_numpy(still).permute(0, 4, 1, 2, 3)))
         out.append(mu)
     return torch.cat(out)
 
@@ -218,12 +214,13 @@ def make_latents(spec: ModelSpec, frames: np.ndarray, run: Path) -> None:
     path = run / "latents.pt"
     data: dict[str, torch.Tensor] = torch.load(path) if path.exists() else {}
     if "mu" not in data:
-        mu, index = encode_windows(vae, frames, spec.chunk_size)
+        index = window_index(frames, spec.chunk_size)
+        mu = encode_windows(vae, frames, index, spec.chunk_size)
         data = {"mu": mu, "index": torch.from_numpy(index), "mean": mu.mean(dim=(0, 2, 3, 4)),
                 "std": mu.std(dim=(0, 2, 3, 4))}
         _save_atomically(data, path)
     if "still" not in data:
-        data["still"] = encode_still_windows(vae, frames, data["index"].numpy(), spec.chunk_size)
+        data["still"] = encode_windows(vae, frames, data["index"].numpy(), spec.chunk_size, still=True)
         _save_atomically(data, path)
     mean, std = data["mean"], data["std"]
     _log("latents", shape=list(data["mu"].shape), mean=[round(v, 4) for v in mean.tolist()],
