@@ -16,8 +16,10 @@ setup(
     description="Action-conditioned video world models on a robot (ROS 2 node + engine).",
     license="Apache-2.0",
     python_requires=">=3.10",
-    packages=find_packages(include=[PACKAGE, f"{PACKAGE}.*"]),
-    package_data={PACKAGE: ["weights/*.safetensors", "weights/*.json"]},
+    # weights/ has no __init__.py (data only) but Python can import it as a namespace
+    # package, so setuptools wants it listed explicitly; its files are that package's data.
+    packages=[*find_packages(include=[PACKAGE, f"{PACKAGE}.*"]), f"{PACKAGE}.weights"],
+    package_data={f"{PACKAGE}.weights": ["*.safetensors", "*.json"]},
     include_package_data=True,
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),

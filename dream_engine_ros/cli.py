@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -24,12 +25,26 @@ class CliError(Exception):
         self.code = code
 
 
+def _image_to_rgb8(image: Any) -> np.ndarray:
+    """PIL image -> (H, W, 3) uint8, keeping 16-bit grayscale visible.
+
+    Why: PIL opens a 16-bit gray PNG as mode ``I;16`` (``I`` for some files) and
+    ``convert("RGB")`` clips every value above 255 to white. Those modes are scaled to 8 bit
+    by their high byte, the same reduction PIL applies to 16-bit RGB PNGs.
+    """
+    if image.mode.startswith("I;16") or image.mode == "I":
+        wide = np.asarray(image).astype(np.int64)
+        gray = (np.clip(wide, 0, 65535) >> 8).astype(np.uint8)
+        return np.repeat(gray[..., None], 3, axis=-1)
+    return np.asarray(image.convert("RGB"), dtype=np.uint8)
+
+
 def _read_frame(path: Path) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as image:
-            return np.asarray(image.convert("RGB"), dtype=np.uint8)
+            return _image_to_rgb8(image)
     except FileNotFoundError:
         raise CliError(f"--frame: file not found: {path}", EXIT_BAD_INPUT) from None
     except (UnidentifiedImageError, OSError) as exc:
@@ -45,6 +60,13 @@ def _read_actions(path: Path) -> np.ndarray:
         raise CliError(f"--actions: file not found: {path}", EXIT_BAD_INPUT) from None
     except (ValueError, OSError) as exc:
         raise CliError(f"--actions: cannot read {path} as .npy/.csv: {exc}", EXIT_BAD_INPUT) from None
+
+
+def _sampling_defaults(num_steps: int | None, guidance: float | None) -> tuple[int | None, float | None]:
+    """``--num-steps 0`` and ``--guidance nan`` mean "spec default", as in a ROS goal."""
+    steps = None if num_steps == 0 else num_steps
+    scale = None if guidance is not None and math.isnan(guidance) else guidance
+    return steps, scale
 
 
 def cmd_predict(args: argparse.Namespace) -> dict[str, Any]:
@@ -65,15 +87,16 @@ def cmd_predict(args: argparse.Namespace) -> dict[str, Any]:
         raise CliError(f"--out: directory {out.parent} does not exist", EXIT_BAD_INPUT)
     frame = _read_frame(Path(args.frame))
     actions = _read_actions(Path(args.actions))
+    num_steps, guidance = _sampling_defaults(args.num_steps, args.guidance)
     try:
         # Validate before loading weights: a bad request costs nothing.
-        RequestValidator(spec, has_negative_context=True).request(frame, actions, args.num_steps, args.guidance, [args.seed])
+        RequestValidator(spec, has_negative_context=True).request(frame, actions, num_steps, guidance, [args.seed])
     except InputError as exc:
         raise CliError(str(exc), EXIT_BAD_INPUT) from None
     load_start = time.perf_counter()
     engine = DreamEngine.load(spec, weights=args.weights, device=args.device)
     load_s = time.perf_counter() - load_start
-    result = engine.predict(frame, actions, seed=args.seed, num_steps=args.num_steps, guidance=args.guidance)
+    result = engine.predict(frame, actions, seed=args.seed, num_steps=num_steps, guidance=guidance)
     write_start = time.perf_counter()
     write_mp4(out, result.frames, spec.fps)
     timings = dict(result.timings, mp4_s=round(time.perf_counter() - write_start, 6), load_s=round(load_s, 6))
@@ -128,11 +151,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     predict = sub.add_parser("predict", help="predict a rollout video from a start frame and actions")
     predict.add_argument("--spec", default="pusht-tiny")
-    predict.add_argument("--frame", required=True, help="start frame image (PNG/JPEG, any size)")
+    predict.add_argument("--frame", required=True,
+                         help="start frame image (PNG/JPEG, any size; 8- or 16-bit, RGB or grayscale)")
     predict.add_argument("--actions", required=True, help="actions (T, D) as .npy or .csv")
     predict.add_argument("--seed", type=int, default=0)
-    predict.add_argument("--num-steps", type=int, default=None)
-    predict.add_argument("--guidance", type=float, default=None)
+    predict.add_argument("--num-steps", type=int, default=None, help="denoising steps (omitted or 0 = spec default)")
+    predict.add_argument("--guidance", type=float, default=None,
+                         help="classifier-free guidance scale (omitted or nan = spec default)")
     predict.add_argument("--weights", default=None, help="weights directory (default: the spec's)")
     predict.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     predict.add_argument("--out", required=True, help="output .mp4 path")

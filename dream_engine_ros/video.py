@@ -22,6 +22,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from .atomic_file import atomic_output
+from .engine.errors import plain_value
 
 import numpy as np
 
@@ -48,13 +49,13 @@ def _fps_fraction(fps: object) -> Fraction:
     try:
         value = float(fps)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise ValueError(f"fps: {fps!r} is not a number") from None
+        raise ValueError(f"fps: {plain_value(fps)} is not a number") from None
     if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"fps: {fps!r} must be a finite number > 0")
+        raise ValueError(f"fps: {plain_value(fps)} must be a finite number > 0")
     # Exact for integer and NTSC-style rates (e.g. 30000/1001).
     rate = Fraction(fps).limit_denominator(1001) if not isinstance(fps, Fraction) else fps
     if rate <= 0:
-        raise ValueError(f"fps: {fps!r} rounds to a non-positive rate")
+        raise ValueError(f"fps: {plain_value(fps)} rounds to a non-positive rate")
     return rate
 
 
@@ -78,7 +79,13 @@ def _encode(path: Path, frames: np.ndarray, rate: Fraction, crf: int) -> None:
     import av
 
     h, w = frames.shape[1:3]
-    with av.open(str(path), mode="w", format="mp4", options={"fflags": "+bitexact"}) as container:
+    # PyAV gets a file object we own, not the path: when PyAV opens the path itself and the
+    # header write fails (disk full), it never closes that descriptor, not even on garbage
+    # collection (PyAV 18: close() only closes the AVIO context of a started container).
+    # Closing our own file object releases the descriptor on every path.
+    with open(path, "wb") as file, av.open(
+        file, mode="w", format="mp4", options={"fflags": "+bitexact"}
+    ) as container:
         stream = container.add_stream(
             "libx264",
             rate=rate,
@@ -107,7 +114,7 @@ def write_mp4(path: str | os.PathLike[str], frames: np.ndarray, fps: float,
     frames = pad_to_even(_check_frames(frames))
     rate = _fps_fraction(fps)
     if not isinstance(crf, (int, np.integer)) or not 0 <= int(crf) <= 51:
-        raise ValueError(f"crf: {crf!r} must be an integer in [0, 51]")
+        raise ValueError(f"crf: {plain_value(crf)} must be an integer in [0, 51]")
     target = Path(path)
     if target.suffix.lower() != ".mp4":
         raise ValueError(f"path: {str(target)!r} must end in .mp4")

@@ -9,6 +9,24 @@ class EngineError(RuntimeError):
     """Base class of every error the engine raises on purpose."""
 
 
+def plain_value(value: Any) -> str:
+    """A value as a user reads it in an error: ``nan``, ``1.5``, ``(5, 1)``.
+
+    Why: numpy 2 scalars repr as ``np.float32(nan)``, which is noise in a CLI line or a ROS
+    result message.
+    """
+    if isinstance(value, tuple):
+        return "(" + ", ".join(plain_value(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+    item = getattr(value, "item", None)
+    if callable(item) and getattr(value, "ndim", None) == 0:
+        value = item()  # numpy scalar / 0-d array -> Python int, float or bool
+    if isinstance(value, float):
+        return repr(value)  # 'nan', 'inf', '1.5'
+    if isinstance(value, str):
+        return repr(value)
+    return str(value)
+
+
 class InputError(EngineError, ValueError):
     """A request failed validation; raised before any model work is done.
 

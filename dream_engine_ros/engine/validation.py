@@ -12,13 +12,20 @@ from typing import Sequence
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, plain_value
 from .spec import ModelSpec
 
 MAX_HORIZON = 1200
 MAX_STEPS = 200
 MAX_GUIDANCE = 30.0
 MAX_SEED = 2**32
+
+
+def _as_int(value: object) -> int | None:
+    """Python or numpy integer (not bool) as int; None for anything else."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        return None
+    return int(value)
 
 
 class RequestValidator:
@@ -71,38 +78,60 @@ class RequestValidator:
         finite = np.isfinite(arr)
         if not finite.all():
             index = tuple(int(i) for i in np.argwhere(~finite)[0])
-            raise InputError(field, float(arr[index]), f"all values must be finite (first bad entry at index {index})")
+            value = float(arr[index])
+            raise InputError(field, value, f"{field} has {plain_value(value)} at index {index} (the first bad "
+                             "entry): all values must be finite")
         if self.bounds is not None:
             low, high = self.bounds
             outside = (arr < low) | (arr > high)
             if outside.any():
                 index = tuple(int(i) for i in np.argwhere(outside)[0])
-                raise InputError(field, float(arr[index]), f"values must lie in [{low.tolist()}, {high.tolist()}] "
-                                 f"per dimension (first bad entry at index {index})")
+                value = float(arr[index])
+                raise InputError(field, value, f"{field} has {plain_value(value)} at index {index} (the first bad "
+                                 f"entry): values must lie in [{low.tolist()}, {high.tolist()}] per dimension")
         return arr
 
     def num_steps(self, num_steps: object) -> None:
         if num_steps is None:
             return
         if isinstance(num_steps, bool) or not isinstance(num_steps, (int, np.integer)) or not 1 <= num_steps <= MAX_STEPS:
-            raise InputError("num_steps", num_steps, f"must be an integer in [1, {MAX_STEPS}]")
+            raise InputError("num_steps", num_steps,
+                             f"num_steps {plain_value(num_steps)} must be an integer in [1, {MAX_STEPS}]")
 
     def guidance(self, guidance: object) -> None:
         if guidance is None:
             return
         if not isinstance(guidance, (int, float, np.floating)) or not math.isfinite(guidance) \
                 or not 0.0 <= guidance <= MAX_GUIDANCE:
-            raise InputError("guidance", guidance, f"must be a finite number in [0, {MAX_GUIDANCE}]")
+            raise InputError("guidance", guidance,
+                             f"guidance {plain_value(guidance)} must be a finite number in [0, {MAX_GUIDANCE:g}]")
         if guidance and self.spec.uncond == "negative-prompt" and not self.has_negative_context:
-            raise InputError("guidance", guidance, "this spec has no negative prompt embedding installed; use 0")
+            raise InputError("guidance", guidance, f"guidance {plain_value(guidance)}: this spec has no negative "
+                             "prompt embedding installed; use 0")
+
+    def seed_range(self, seed: object, num_candidates: int = 1) -> int:
+        """Candidate k uses seed + k, so the rule is seed + num_candidates - 1 < 2**32.
+
+        Why a rule of its own: a batch whose first seed is valid but whose last is not must
+        be told the batch rule, not "seed must be in [0, 2**32)" about a seed it never sent.
+        """
+        value = _as_int(seed)
+        if value is None or not 0 <= value < MAX_SEED:
+            raise InputError("seed", seed, f"seed {plain_value(seed)} must be an integer in [0, 2**32)")
+        last = value + int(num_candidates) - 1
+        if last >= MAX_SEED:
+            raise InputError("seed", seed, f"seed {value} + num_candidates {int(num_candidates)} - 1 = {last} "
+                             "must be < 2**32 (candidate k uses seed + k)")
+        return value
 
     def seeds(self, seeds: Sequence[object], count: int | None = None) -> list[int]:
         if count is not None and len(seeds) != count:
             raise InputError("seeds", len(seeds), f"need one seed per candidate ({count})")
-        for seed in seeds:
-            if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < MAX_SEED:
-                raise InputError("seed", seed, "must be an integer in [0, 2**32)")
-        return [int(s) for s in seeds]  # type: ignore[call-overload]
+        values = [_as_int(seed) for seed in seeds]
+        first = values[0] if values else None
+        if len(values) > 1 and first is not None and values == [first + k for k in range(len(values))]:
+            self.seed_range(seeds[0], len(values))  # seed + k batches: name the batch rule
+        return [self.seed_range(seed) for seed in seeds]
 
     def request(self, frame: object, actions: object, num_steps: object = None, guidance: object = None,
                 seeds: Sequence[object] = (0,), batched: bool = False) -> np.ndarray:

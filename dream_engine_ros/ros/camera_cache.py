@@ -2,6 +2,11 @@
 
 Why keep the raw message: decoding every incoming 30 Hz frame would waste CPU the model
 needs; a frame is decoded only when a goal actually uses it.
+
+Why age is judged by two clocks: the header stamp says how old the picture is, but a camera
+computer whose clock runs fast stamps frames in the future, and such a frame would never
+look old. Age is therefore the larger of ``now - stamp`` and ``now - arrival`` (both on the
+node clock), so a frame also goes stale once it has been held longer than the limit.
 """
 
 from __future__ import annotations
@@ -28,6 +33,10 @@ class CachedFrame(Generic[Payload]):
     def reference_ns(self) -> int:
         """Time the frame shows: its header stamp, or arrival when the stamp is unset."""
         return self.stamp_ns if self.stamp_ns > 0 else self.received_ns
+
+    def age_ns(self, now_ns: int) -> int:
+        """max(now - stamp, now - arrival): a future stamp cannot keep a frame fresh forever."""
+        return max(now_ns - self.reference_ns, now_ns - self.received_ns)
 
 
 class NoFrameError(LookupError):
@@ -65,11 +74,14 @@ class LatestFrameCache(Generic[Payload]):
             return self._frame
 
     def latest(self, now_ns: int, max_age_s: float) -> CachedFrame[Payload]:
-        """Newest frame if it is at most ``max_age_s`` old (``max_age_s <= 0``: no limit)."""
+        """Newest frame if it is at most ``max_age_s`` old (``max_age_s <= 0``: no limit).
+
+        Age is ``CachedFrame.age_ns``: by header stamp and by arrival, whichever is older.
+        """
         frame = self.peek()
         if frame is None:
             raise NoFrameError("no camera frame received yet on the image topic")
-        age_s = (now_ns - frame.reference_ns) / NANOS_PER_SECOND
+        age_s = frame.age_ns(now_ns) / NANOS_PER_SECOND
         if max_age_s > 0 and age_s > max_age_s:
             raise StaleFrameError(age_s, max_age_s)
         return frame

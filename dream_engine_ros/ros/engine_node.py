@@ -26,6 +26,7 @@ from sensor_msgs.msg import CompressedImage, Image
 from dream_engine_msgs.action import Rollout, RolloutBatch
 from dream_engine_msgs.srv import DescribeModel
 from dream_engine_ros.engine.errors import InputError, RolloutCancelled
+from dream_engine_ros.engine.validation import RequestValidator
 from dream_engine_ros.ros.busy_policy import Decision, RolloutSlots, Ticket
 from dream_engine_ros.ros.camera_cache import LatestFrameCache, NoFrameError, StaleFrameError
 from dream_engine_ros.ros.describe import spec_to_msg
@@ -34,7 +35,9 @@ from dream_engine_ros.ros.goal_validation import (
     ErrorCode,
     GoalFailure,
     SamplingOverrides,
+    WorkLimits,
     actions_array,
+    check_work_limits,
     failure_from_input_error,
     sampling_overrides,
 )
@@ -270,6 +273,10 @@ class DreamEngineNode(LifecycleNode):
         response.lifecycle_state = self.lifecycle_state
         response.loaded = self._engine is not None
         response.weights = str(self.get_parameter("weights").value)
+        limits = self._work_limits()
+        response.max_candidates = limits.max_candidates
+        response.max_horizon = limits.max_horizon
+        response.max_num_steps = limits.max_num_steps
         if self._engine is not None:
             response.spec = spec_to_msg(self._engine.spec, str(self._engine.device))
             return response
@@ -281,6 +288,17 @@ class DreamEngineNode(LifecycleNode):
         except Exception as error:  # noqa: BLE001 - describe must answer in every state
             self.get_logger().warning(f"describe: {error}")
         return response
+
+    def _work_limits(self) -> WorkLimits:
+        """The checked limits once configured; before that the parameters as set (0 if unreadable)."""
+        if self._params is not None:
+            params = self._params
+            return WorkLimits(params.max_candidates, params.max_horizon, params.max_num_steps)
+        values: list[int] = []
+        for name in ("max_candidates", "max_horizon", "max_num_steps"):
+            value = self.get_parameter(name).value
+            values.append(value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0)
+        return WorkLimits(*values)
 
     # ------------------------------------------------------------------ goal intake
     def _on_goal_request(self, goal: Any) -> GoalResponse:
@@ -333,9 +351,20 @@ class DreamEngineNode(LifecycleNode):
         except InputError as error:
             raise failure_from_input_error(error) from error
 
+    def _check_bounds(self, goal: Rollout.Goal | RolloutBatch.Goal, num_candidates: int) -> None:
+        """Node limits and the seed rule, before the actions are even reshaped."""
+        self._require_params()
+        spec = self._engine.spec
+        check_work_limits(self._work_limits(), spec, int(goal.horizon), int(goal.num_steps), num_candidates)
+        try:
+            RequestValidator(spec).seed_range(int(goal.seed), max(1, num_candidates))
+        except InputError as error:
+            raise failure_from_input_error(error) from error
+
     def _prepare_rollout(self, goal_id: bytes, goal: Rollout.Goal) -> RolloutJob:
         self._require_params()
         spec = self._engine.spec
+        self._check_bounds(goal, 1)
         actions = actions_array(goal.actions, int(goal.horizon), int(goal.action_dim), spec)
         sampling = sampling_overrides(int(goal.num_steps), float(goal.guidance))
         start = self._start_frame(goal.start_frame)
@@ -353,6 +382,7 @@ class DreamEngineNode(LifecycleNode):
     def _prepare_batch(self, goal_id: bytes, goal: RolloutBatch.Goal) -> RolloutJob:
         self._require_params()
         spec = self._engine.spec
+        self._check_bounds(goal, int(goal.num_candidates))
         actions = actions_array(
             goal.actions, int(goal.horizon), int(goal.action_dim), spec, num_candidates=int(goal.num_candidates)
         )
@@ -557,7 +587,7 @@ class DreamEngineNode(LifecycleNode):
         send_feedback = self._feedback_sender(goal_handle, RolloutBatch, started)
         fps = float(engine.spec.fps)
         num_candidates = int(job.actions.shape[0])
-        seeds = [(job.seed + k) % (1 << 64) for k in range(num_candidates)]
+        seeds = [job.seed + k for k in range(num_candidates)]  # seed + K - 1 < 2**32 checked up front
         batch = engine.predict_batch(
             job.start.rgb,
             job.actions,

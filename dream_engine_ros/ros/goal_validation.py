@@ -14,6 +14,8 @@ from typing import Any, Protocol, Sequence
 
 import numpy as np
 
+from dream_engine_ros.engine.errors import plain_value
+
 
 class ErrorCode(IntEnum):
     """Mirror of the ``Result`` constants in Rollout.action / RolloutBatch.action."""
@@ -59,6 +61,40 @@ def invalid(field: str, rule: str) -> GoalFailure:
     return GoalFailure(ErrorCode.INVALID_GOAL, f"{field}: {rule}")
 
 
+@dataclass(frozen=True)
+class WorkLimits:
+    """The node's bounds on one goal (parameters max_candidates, max_horizon, max_num_steps)."""
+
+    max_candidates: int
+    max_horizon: int
+    max_num_steps: int
+
+
+def check_work_limits(
+    limits: WorkLimits, spec: SpecLike, horizon: int, num_steps: int, num_candidates: int = 1
+) -> None:
+    """Refuse oversized goals before their actions are even reshaped.
+
+    Why up front: an oversized batch would otherwise be accepted, hold the node BUSY and die
+    later with MemoryError; the message names the parameter to raise when the work is meant.
+    ``num_steps`` 0 means the spec default, which is bounded too.
+    """
+    if num_candidates > limits.max_candidates:
+        raise invalid(
+            "num_candidates",
+            f"num_candidates {num_candidates} exceeds the node's limit max_candidates={limits.max_candidates}",
+        )
+    if horizon > limits.max_horizon:
+        raise invalid("horizon", f"horizon {horizon} exceeds the node's limit max_horizon={limits.max_horizon}")
+    steps = num_steps if num_steps > 0 else spec.num_steps
+    if steps > limits.max_num_steps:
+        source = "" if num_steps > 0 else f" (spec {spec.name} default)"
+        raise invalid(
+            "num_steps",
+            f"num_steps {steps}{source} exceeds the node's limit max_num_steps={limits.max_num_steps}",
+        )
+
+
 def actions_array(
     flat: Sequence[float] | np.ndarray,
     horizon: int,
@@ -99,7 +135,8 @@ def actions_array(
     if bad.size:
         raise invalid(
             "actions",
-            f"actions[{int(bad[0])}] is {values[bad[0]]!r}; every action value must be finite ({bad.size} are not)",
+            f"actions[{int(bad[0])}] is {plain_value(values[bad[0]])}; every action value must be finite "
+            f"({bad.size} are not)",
         )
     return values.reshape(shape)
 

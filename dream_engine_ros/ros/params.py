@@ -35,6 +35,15 @@ class EngineParams:
     default_frame_id: str = "camera"
     predicted_qos_depth: int = 30
     release_on_deactivate: bool = False
+    # Up-front bounds on one goal's work (INVALID_GOAL naming the parameter when exceeded).
+    # Sized for pusht-tiny on a 2-core CPU (a T=48 rollout takes ~3.5 s, ~2.6 s per extra
+    # batch candidate): 64 candidates x T=48 is ~3 min and holds ~90 MB of output frames;
+    # T=480 is 48 s of video at 10 fps, ~35 s to predict; 100 steps is ~3x DreamDojo's
+    # default 35. A batch holds K x (T + 1) x H x W x 3 bytes of frames: lower
+    # max_candidates / max_horizon for large specs (DreamDojo: 0.9 MB per frame).
+    max_candidates: int = 64
+    max_horizon: int = 480
+    max_num_steps: int = 100
 
     def problems(self) -> list[str]:
         """Each rule the values break, as a sentence naming parameter, value and rule."""
@@ -53,6 +62,9 @@ class EngineParams:
             found.append(f"predicted_qos_depth: {self.predicted_qos_depth} must be >= 1")
         if not self.output_dir:
             found.append("output_dir: must not be empty")
+        for name in ("max_candidates", "max_horizon", "max_num_steps"):
+            if getattr(self, name) < 1:
+                found.append(f"{name}: {getattr(self, name)} must be >= 1")
         return found
 
     @property
@@ -67,13 +79,17 @@ PARAMETER_HELP: dict[str, str] = {
     "autostart": "configure and activate at startup (dream-engine node)",
     "busy_policy": "goal arriving while busy: reject | queue | preempt",
     "max_queue": "queued goals allowed with busy_policy=queue",
-    "max_frame_age_s": "refuse camera frames older than this (0 = no limit)",
+    "max_frame_age_s": "refuse camera frames older than this, by header stamp or by arrival, whichever is "
+    "older (0 = no limit)",
     "camera_reliability": "QoS reliability of the image subscription: best_effort | reliable",
     "camera_compressed": "also subscribe image/compressed (sensor_msgs/CompressedImage)",
     "output_dir": "directory for rollout mp4 files (created when missing)",
     "default_frame_id": "frame_id of predictions when the start frame has none",
     "predicted_qos_depth": "history depth of ~/predicted/image (reliable)",
     "release_on_deactivate": "free the model on deactivate too (reloaded on activate)",
+    "max_candidates": "largest num_candidates a RolloutBatch goal may ask for (larger: INVALID_GOAL)",
+    "max_horizon": "largest horizon (actions per candidate) a goal may ask for (larger: INVALID_GOAL)",
+    "max_num_steps": "most denoising steps a goal may ask for, spec default included (more: INVALID_GOAL)",
 }
 
 

@@ -2,8 +2,10 @@
 
 Run against a node (``dream-engine node`` or the launch file):
     python -m dream_engine_ros.ros.planner_example --node /dream_engine --horizon 24
-With ``--start-from-camera`` (default) the node uses its latest camera frame; otherwise a
-PushT frame is rendered here and sent in the goal.
+By default the goal carries no start frame, so the node uses its latest camera frame and
+answers NO_START_FRAME when nothing publishes on its ``image`` topic. With
+``--render-start-frame`` a PushT frame is rendered here and sent in the goal (no camera
+needed).
 """
 
 from __future__ import annotations

@@ -98,3 +98,48 @@ def test_eval_prints_per_frame_and_mean(inputs: dict[str, Path]) -> None:
     assert len(report["psnr"]) == 25 and report["ssim_mean"] == pytest.approx(1.0)
     bad = run_cli("eval", "--pred", str(out), "--truth", "/no/such.mp4")
     assert bad.returncode == 2 and "--truth" in bad.stderr
+
+
+def test_16_bit_png_frames_are_scaled_to_8_bit(tmp_path: Path) -> None:
+    """16-bit gray PNGs used to come out all white (PIL clips mode I;16 in convert('RGB'))."""
+    import cv2
+
+    from dream_engine_ros.cli import _read_frame
+
+    gray8 = np.arange(48 * 64, dtype=np.uint32).reshape(48, 64) % 256
+    Image.fromarray((gray8 * 257).astype(np.uint16)).save(tmp_path / "gray16.png")
+    with Image.open(tmp_path / "gray16.png") as written:
+        assert written.mode == "I;16"  # really a 16-bit file
+    assert np.array_equal(_read_frame(tmp_path / "gray16.png"), np.repeat(gray8[..., None], 3, -1).astype(np.uint8))
+
+    rgb16 = np.stack([gray8 * 257, (255 - gray8) * 257, np.full_like(gray8, 0x80FF)], -1).astype(np.uint16)
+    cv2.imwrite(str(tmp_path / "rgb16.png"), rgb16[..., ::-1])  # OpenCV writes BGR
+    assert np.array_equal(_read_frame(tmp_path / "rgb16.png"), (rgb16 >> 8).astype(np.uint8))
+
+
+def test_predict_reads_16_bit_gray_and_zero_steps_nan_guidance_mean_spec_default(
+    inputs: dict[str, Path], tmp_path: Path
+) -> None:
+    from dream_engine_ros.engine.spec import get_spec
+
+    rgb = np.asarray(Image.open(inputs["frame"]).convert("RGB"))
+    gray8 = rgb.mean(axis=-1).round().astype(np.uint16)
+    Image.fromarray(gray8 * 257).save(tmp_path / "gray16.png")
+    out = tmp_path / "gray.mp4"
+    proc = run_cli("predict", "--frame", str(tmp_path / "gray16.png"), "--actions", str(inputs["actions"]),
+                   "--num-steps", "0", "--guidance", "nan", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    spec = get_spec("pusht-tiny")
+    assert (summary["num_steps"], summary["guidance"]) == (spec.num_steps, spec.guidance)
+    first = read_mp4(out)[0][0].astype(np.float64)
+    assert first.mean() < 250  # not the all-white frame of the bug
+    assert np.abs(first - gray8[..., None]).mean() < 3.0  # frame 0 is the (lossy-coded) start frame
+
+
+def test_error_lines_print_plain_values(inputs: dict[str, Path], tmp_path: Path) -> None:
+    proc = run_cli("predict", "--frame", str(inputs["frame"]), "--actions", str(inputs["actions"]),
+                   "--guidance", "inf", "--out", str(tmp_path / "g.mp4"))
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "error: guidance: guidance inf must be a finite number in [0, 30]"
+    assert not (tmp_path / "g.mp4").exists()

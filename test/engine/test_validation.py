@@ -84,3 +84,29 @@ def test_steps_guidance_seed_ranges(validator: RequestValidator) -> None:
 def test_batched_shape(validator: RequestValidator) -> None:
     assert validator.actions(np.stack([good_actions()] * 3), batched=True).shape == (3, 24, 2)
     assert "(K, T, D)" in _error(validator.actions, good_actions(), batched=True).rule
+
+
+def test_batch_seed_rule_is_seed_plus_k_minus_1_below_2_pow_32(validator: RequestValidator) -> None:
+    """Candidate k uses seed + k: the error must name that rule, not the per-seed range."""
+    top = 2**32 - 2
+    err = _error(validator.seeds, [top + k for k in range(4)], 4)
+    assert err.field == "seed" and err.value == top
+    assert str(err) == ("seed: seed 4294967294 + num_candidates 4 - 1 = 4294967297 must be < 2**32 "
+                        "(candidate k uses seed + k)")
+    assert validator.seeds([top, top + 1], 2) == [top, top + 1]  # last seed 2**32 - 1 is fine
+    assert validator.seed_range(top, 2) == top
+    assert "seed + num_candidates" not in str(_error(validator.seed_range, 2**32))
+    assert str(_error(validator.seed_range, -1)) == "seed: seed -1 must be an integer in [0, 2**32)"
+
+
+def test_errors_print_plain_values_not_numpy_reprs(validator: RequestValidator) -> None:
+    guidance = _error(validator.guidance, np.float32("nan"))
+    assert str(guidance) == "guidance: guidance nan must be a finite number in [0, 30]"
+    assert str(_error(validator.num_steps, np.int64(0))) == "num_steps: num_steps 0 must be an integer in [1, 200]"
+    actions = good_actions()
+    actions[5, 1] = np.nan
+    message = str(_error(validator.actions, actions))
+    assert message == "actions: actions has nan at index (5, 1) (the first bad entry): all values must be finite"
+    actions[5, 1] = 600.0
+    assert "actions has 600.0 at index (5, 1) (the first bad entry): values must lie in" in str(
+        _error(validator.actions, actions))

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import struct
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import av
@@ -127,6 +131,55 @@ def test_failure_keeps_previous_file_intact(tmp_path: Path, monkeypatch) -> None
     assert leftovers(tmp_path) == ["v.mp4"]
 
 
+# Runs in a child process: RLIMIT_FSIZE makes every write past the limit fail with EFBIG
+# (SIGXFSZ ignored), which is what a full disk looks like to the writer, without root or a
+# tmpfs. Limits cover the three places a write can fail: the header (0 bytes), mid-stream
+# mux (2 kB) and the trailer/final flush (a few bytes short of the full file).
+_FULL_DISK_CHILD = textwrap.dedent(
+    """
+    import json, os, resource, signal, sys
+    from pathlib import Path
+    import numpy as np
+    sys.path.insert(0, sys.argv[1])
+    from dream_engine_ros.video import write_mp4
+
+    out_dir = Path(sys.argv[2])
+    frames = np.random.default_rng(0).integers(0, 256, (25, 64, 64, 3), dtype=np.uint8)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    full_size = write_mp4(out_dir / "warm.mp4", frames, 10).stat().st_size
+    (out_dir / "warm.mp4").unlink()
+    fds_before = len(os.listdir("/proc/self/fd"))
+    _, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    errors = []
+    for limit in [0, 2000, full_size - 16] * 2:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
+        try:
+            write_mp4(out_dir / "v.mp4", frames, 10)
+            errors.append(None)
+        except OSError as error:
+            errors.append(error.errno)
+        finally:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (hard, hard))
+    print(json.dumps({"fds_before": fds_before, "fds_after": len(os.listdir("/proc/self/fd")),
+                      "errors": errors, "left": sorted(os.listdir(out_dir))}))
+    """
+)
+
+
+def test_full_disk_leaves_no_descriptor_and_no_file(tmp_path: Path) -> None:
+    """Issue 13 item 4: every failed write used to leak the fd of its deleted temp file."""
+    repo = Path(__file__).resolve().parents[2]
+    child = subprocess.run(
+        [sys.executable, "-c", _FULL_DISK_CHILD, str(repo), str(tmp_path)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert child.returncode == 0, child.stderr
+    report = json.loads(child.stdout.strip().splitlines()[-1])
+    assert report["errors"] == [27] * 6  # EFBIG at every stage: each write really failed
+    assert report["fds_after"] == report["fds_before"]
+    assert report["left"] == []
+
+
 def test_odd_size_is_padded_to_even(tmp_path: Path) -> None:
     frames = smooth_video(n=4, h=47, w=63)
     back, _ = read_mp4(write_mp4(tmp_path / "odd.mp4", frames, fps=10))
@@ -145,6 +198,7 @@ def test_odd_size_is_padded_to_even(tmp_path: Path) -> None:
         (np.zeros((2, 8, 8, 3), dtype=np.uint8), 0, "fps: 0 must be a finite number > 0"),
         (np.zeros((2, 8, 8, 3), dtype=np.uint8), -5.0, "must be a finite number > 0"),
         (np.zeros((2, 8, 8, 3), dtype=np.uint8), float("nan"), "must be a finite number > 0"),
+        (np.zeros((2, 8, 8, 3), dtype=np.uint8), np.float32("nan"), r"^fps: nan must be a finite number > 0$"),
         (np.zeros((2, 8, 8, 3), dtype=np.uint8), "ten", "is not a number"),
     ],
 )

@@ -41,6 +41,28 @@ def test_age_uses_header_stamp_not_arrival():
         cache.latest(now_ns=100 * SECOND, max_age_s=5.0)
 
 
+def test_future_stamped_frame_goes_stale_once_held_longer_than_the_limit():
+    """A camera clock an hour fast must not keep its frame fresh forever (issue 13 item 5)."""
+    cache: LatestFrameCache[str] = LatestFrameCache()
+    hour = 3600 * SECOND
+    cache.put("frame", stamp_ns=100 * SECOND + hour, frame_id="cam", received_ns=100 * SECOND)
+    fresh = cache.latest(now_ns=100 * SECOND + SECOND // 2, max_age_s=1.0)
+    assert fresh.payload == "frame"
+    assert fresh.reference_ns == 100 * SECOND + hour  # predictions keep the camera's stamp
+    with pytest.raises(StaleFrameError) as caught:
+        cache.latest(now_ns=105 * SECOND, max_age_s=1.0)
+    assert caught.value.age_s == pytest.approx(5.0)  # judged by arrival on the node clock
+
+
+def test_age_is_the_older_of_stamp_and_arrival():
+    cache: LatestFrameCache[str] = LatestFrameCache()
+    cache.put("frame", stamp_ns=99 * SECOND, frame_id="cam", received_ns=100 * SECOND)
+    assert cache.latest(now_ns=100 * SECOND, max_age_s=1.5).payload == "frame"
+    with pytest.raises(StaleFrameError) as caught:
+        cache.latest(now_ns=100 * SECOND + SECOND // 2, max_age_s=1.2)
+    assert caught.value.age_s == pytest.approx(1.5)  # stamp is older than arrival here
+
+
 def test_unset_stamp_falls_back_to_arrival_time():
     cache: LatestFrameCache[str] = LatestFrameCache()
     cache.put("frame", stamp_ns=0, frame_id="cam", received_ns=100 * SECOND)

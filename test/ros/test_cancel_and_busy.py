@@ -45,7 +45,7 @@ def short_goal(engine, seed: int = 0):
 
 
 def test_cancel_inside_denoising_loop_leaves_no_mp4_and_next_goal_succeeds(make_engine):
-    engine = make_engine()
+    engine = make_engine(max_num_steps=MAX_STEPS)  # above the node's default limit on purpose
     client = engine.client
     run = client.send(one_long_chunk(engine))
     assert run.accepted
@@ -131,7 +131,7 @@ def test_busy_policy_queue_cancel_while_queued(make_engine):
 
 
 def test_busy_policy_preempt_aborts_running_goal(make_engine):
-    engine = make_engine(busy_policy="preempt")
+    engine = make_engine(busy_policy="preempt", max_num_steps=MAX_STEPS)
     client = engine.client
     first = client.send(one_long_chunk(engine))
     wait_until_running(engine)

@@ -48,6 +48,8 @@ def test_describe_returns_the_spec(shared_engine):
     assert (got.chunk_size, got.action_dim, got.num_steps) == (spec.chunk_size, spec.action_dim, spec.num_steps)
     assert got.fps == pytest.approx(spec.fps) and got.guidance == pytest.approx(spec.guidance)
     assert got.device == "cpu" and got.dtype == spec.dtype
+    # the node's work limits (parameter defaults)
+    assert (response.max_candidates, response.max_horizon, response.max_num_steps) == (64, 480, 100)
 
 
 def test_lifecycle_transitions(make_engine):
@@ -87,7 +89,7 @@ def test_lifecycle_transitions(make_engine):
 
 
 def test_deactivate_during_rollout_ends_goal_with_not_active(make_engine):
-    engine = make_engine()
+    engine = make_engine(max_num_steps=200)  # a long denoising loop, above the default limit
     client, life = engine.client, Lifecycle(engine)
     actions = pusht_actions(engine.spec.chunk_size)
     run = client.send(make_goal(actions, start_frame=start_image(), num_steps=200))

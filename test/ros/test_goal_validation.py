@@ -17,7 +17,9 @@ from dream_engine_ros.ros.frame_stamps import ns_to_time, predicted_frame_stamp,
 from dream_engine_ros.ros.goal_validation import (
     ErrorCode,
     GoalFailure,
+    WorkLimits,
     actions_array,
+    check_work_limits,
     failure_from_input_error,
     sampling_overrides,
 )
@@ -71,8 +73,10 @@ def test_non_finite_values_are_named_by_index():
     flat = np.zeros(8, np.float32)
     flat[5] = np.nan
     flat[6] = np.inf
-    with pytest.raises(GoalFailure, match=r"actions\[5\] is .*nan.*2 are not"):
+    with pytest.raises(GoalFailure) as caught:
         actions_array(flat, 4, 2, SPEC)
+    # plain values, not numpy's repr (np.float32(nan))
+    assert caught.value.message == "actions: actions[5] is nan; every action value must be finite (2 are not)"
 
 
 def test_candidate_count_rules():
@@ -80,6 +84,30 @@ def test_candidate_count_rules():
         actions_array(np.zeros(8), 4, 2, SPEC, num_candidates=0)
     with pytest.raises(GoalFailure, match="num_candidates\\*horizon\\*action_dim = 2 x 4 x 2 = 16"):
         actions_array(np.zeros(8), 4, 2, SPEC, num_candidates=2)
+
+
+LIMITS = WorkLimits(max_candidates=8, max_horizon=16, max_num_steps=10)
+
+
+@pytest.mark.parametrize(
+    ("horizon", "num_steps", "num_candidates", "message"),
+    [
+        (4, 0, 9, "num_candidates: num_candidates 9 exceeds the node's limit max_candidates=8"),
+        (20, 0, 1, "horizon: horizon 20 exceeds the node's limit max_horizon=16"),
+        (4, 11, 1, "num_steps: num_steps 11 exceeds the node's limit max_num_steps=10"),
+    ],
+)
+def test_work_beyond_a_limit_is_refused_naming_the_parameter(horizon, num_steps, num_candidates, message):
+    with pytest.raises(GoalFailure) as caught:
+        check_work_limits(LIMITS, SPEC, horizon, num_steps, num_candidates)
+    assert caught.value.code is ErrorCode.INVALID_GOAL and caught.value.message == message
+
+
+def test_work_at_the_limits_passes_and_spec_default_steps_are_bounded():
+    check_work_limits(LIMITS, SPEC, 16, 10, 8)  # every bound is inclusive
+    check_work_limits(LIMITS, SPEC, 16, 0, 8)  # 0 = spec default (8 steps) <= 10
+    with pytest.raises(GoalFailure, match=r"num_steps 8 \(spec toy default\) exceeds .* max_num_steps=5"):
+        check_work_limits(WorkLimits(8, 16, 5), SPEC, 4, 0)
 
 
 def test_sampling_overrides_encoding():

@@ -77,3 +77,32 @@ def test_node_entry_point_parses_the_same_options_as_the_cli():
         "-p",
         "busy_policy:=queue",
     ]
+
+
+def test_setup_builds_without_package_warnings_and_ships_the_weights(tmp_path):
+    """setup.py once warned that dream_engine_ros.weights was missing from `packages`.
+
+    The build runs on a copy of the tree so no build/ or egg-info lands in the checkout.
+    """
+    import shutil
+    import subprocess
+    import sys
+
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in ("setup.py", "setup.cfg", "pyproject.toml", "package.xml"):
+        shutil.copy2(REPO / name, tree / name)
+    for name in ("resource", "config", "launch", "rviz", "dream_engine_ros"):
+        shutil.copytree(REPO / name, tree / name, ignore=ignore)
+    build = subprocess.run(
+        [sys.executable, "setup.py", "build", "--build-base", str(tmp_path / "build")],
+        cwd=tree, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert build.returncode == 0, build.stderr[-2000:]
+    output = build.stdout + build.stderr
+    assert "absent from the `packages` configuration" not in output, output[-2000:]
+    shipped = sorted(path.name for path in (tmp_path / "build" / "lib" / "dream_engine_ros" / "weights").iterdir())
+    in_repo = sorted(path.name for path in (REPO / "dream_engine_ros" / "weights").iterdir()
+                     if path.suffix in (".safetensors", ".json"))
+    assert shipped == in_repo and any(name.endswith(".safetensors") for name in shipped)

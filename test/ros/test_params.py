@@ -66,6 +66,9 @@ def test_int_is_accepted_for_float_parameter(ros_context):
         ("max_frame_age_s", -1.0, "max_frame_age_s"),
         ("output_dir", "", "output_dir"),
         ("max_queue", "four", "max_queue: 'four' is not a int"),
+        ("max_candidates", 0, "max_candidates: 0 must be >= 1"),
+        ("max_horizon", -12, "max_horizon: -12 must be >= 1"),
+        ("max_num_steps", 0, "max_num_steps: 0 must be >= 1"),
     ],
 )
 def test_bad_values_are_named(ros_context, name, value, needle):
