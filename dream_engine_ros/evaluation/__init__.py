@@ -1,0 +1,1 @@
+"""Evaluation of world models against the simulator (pixels read back into object states)."""

@@ -1,0 +1,160 @@
+"""Read PushT's objects back from pixels: where is the agent, where is the T, how is it turned.
+
+Why: a world model is only useful to a planner if the objects in its predicted frames are where
+the simulator puts them. PSNR cannot tell (the white background dominates it); positions and
+shapes read from the pixels can. The same reader runs on true and predicted frames, and it is
+checked against the simulator's state on true frames (test/evaluation/test_pusht_reader.py).
+
+Pixel classes: every pixel goes to its nearest reference colour of gym-pusht's renderer
+(white floor, light-gray walls, light-green goal, the T's slate fill and outline, the agent's
+blue fill and outline). A pixel half-way between the T and the floor is therefore "T" only when
+it is closer to the T's colours: a faded or blurred object loses pixels, which is what the
+conservation metrics are meant to catch.
+
+Geometry (gym-pusht `add_tee`, scale 30): in the body frame the bar spans x in [-60, 60],
+y in [0, 30] and the stem x in [-15, 15], y in [30, 120]; world = position + R(angle) @ local.
+The image is the 512 x 512 world resized to 96 x 96, so world = (pixel index + 0.5) * 512 / 96.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+WORLD_SIZE = 512.0
+AGENT_RADIUS_WORLD = 15.0
+
+# gym-pusht's rendered colours (pygame named colours and the lighter fills pymunk draws).
+_FLOOR = ((255, 255, 255), (233, 233, 233), (211, 211, 211), (248, 248, 248))
+_GOAL = ((144, 238, 144),)
+_BLOCK = ((143, 163, 184), (119, 136, 153))
+_AGENT = ((78, 126, 255), (65, 105, 225))
+# The agent's rim blended half-way into the floor is bluish-gray, nearer the T's fill than the
+# agent's blue; these blends keep such rim pixels with the agent instead of making stray "T".
+_AGENT_RIM = ((166, 190, 255), (160, 180, 240))
+_PALETTE = np.array(_FLOOR + _GOAL + _BLOCK + _AGENT + _AGENT_RIM, dtype=np.float32)
+_LABELS = np.array([0] * len(_FLOOR) + [1] * len(_GOAL) + [2] * len(_BLOCK) + [3] * len(_AGENT)
+                   + [4] * len(_AGENT_RIM))
+BLOCK_LABEL, AGENT_LABEL, AGENT_RIM_LABEL = 2, 3, 4
+
+# The T's area centroid in its body frame: bar area 3600 at y=15, stem area 2700 at y=75.
+T_CENTROID_LOCAL = np.array([0.0, (3600 * 15.0 + 2700 * 75.0) / 6300.0])
+
+
+@dataclass(frozen=True)
+class BlockPose:
+    """T block pose read from pixels, in image pixels (x right, y down) and radians."""
+
+    x: float
+    y: float
+    angle: float  # the simulator's body angle convention
+    area: int  # pixels classified as T
+
+
+@dataclass(frozen=True)
+class AgentReading:
+    """Agent read from pixels: its centre (largest blob) and how many separate blobs show."""
+
+    x: float
+    y: float
+    area: int  # pixels of the largest blob
+    blobs: int  # connected blue blobs of at least `min_blob` pixels
+    total_area: int  # all blue pixels
+
+
+def classify(frame: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 -> (H, W) labels: 0 floor/wall, 1 goal, 2 T block, 3 agent, 4 agent rim."""
+    pixels = frame.reshape(-1, 3).astype(np.float32)
+    dist = ((pixels[:, None, :] - _PALETTE[None]) ** 2).sum(axis=2)
+    return _LABELS[dist.argmin(axis=1)].reshape(frame.shape[:2])
+
+
+def block_mask(frame: np.ndarray) -> np.ndarray:
+    return classify(frame) == BLOCK_LABEL
+
+
+def agent_mask(frame: np.ndarray) -> np.ndarray:
+    """Saturated agent pixels only: the rim blends count neither as agent nor as T."""
+    return classify(frame) == AGENT_LABEL
+
+
+def pixels_per_world(size: int) -> float:
+    return size / WORLD_SIZE
+
+
+def world_to_pixel(xy: np.ndarray, size: int) -> np.ndarray:
+    """World coordinates -> continuous pixel coordinates whose integers are pixel centres."""
+    return np.asarray(xy, dtype=np.float64) * pixels_per_world(size) - 0.5
+
+
+def true_block_centroid(block_xy: np.ndarray, angle: float, size: int) -> np.ndarray:
+    """The T's area centroid in pixels from the simulator's body position and angle."""
+    c, s = np.cos(angle), np.sin(angle)
+    rot = np.array([[c, -s], [s, c]])
+    return world_to_pixel(np.asarray(block_xy, dtype=np.float64) + rot @ T_CENTROID_LOCAL, size)
+
+
+def expected_agent_area(size: int) -> float:
+    return float(np.pi * (AGENT_RADIUS_WORLD * pixels_per_world(size)) ** 2)
+
+
+def components(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(labels image, areas, centroids) of the 8-connected blobs of a mask, background dropped."""
+    _, labels, stats, centroids = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    return labels, stats[1:, cv2.CC_STAT_AREA], centroids[1:]
+
+
+def largest_component(mask: np.ndarray) -> np.ndarray:
+    labels, areas, _ = components(mask)
+    if areas.size == 0:
+        return np.zeros_like(mask, dtype=bool)
+    return labels == int(np.argmax(areas)) + 1
+
+
+def read_block(mask: np.ndarray) -> BlockPose | None:
+    """Centroid + angle of the largest T blob from its moments; None below 8 pixels.
+
+    Only the largest blob counts: a few stray pixels far away would swing the second moments
+    (the T is only ~22 px across at 96 x 96); stray or duplicated T pixels are counted by the
+    conservation metrics instead.
+
+    The stem is the T's long principal axis (variance 1214 vs 718 world units^2 across); its
+    direction is the one along which the mass is skewed towards the stem's free end (the bar
+    holds most of the mass near the other end). Body angle = the rotation taking the body's
+    +y (bar -> stem end) to that direction.
+    """
+    ys, xs = np.nonzero(largest_component(mask))
+    if xs.size < 8:
+        return None
+    cx, cy = float(xs.mean()), float(ys.mean())
+    dx, dy = xs - cx, ys - cy
+    cov = np.array([[np.mean(dx * dx), np.mean(dx * dy)], [np.mean(dx * dy), np.mean(dy * dy)]])
+    _, vecs = np.linalg.eigh(cov)
+    axis = vecs[:, 1]  # largest eigenvalue
+    proj = dx * axis[0] + dy * axis[1]
+    if np.mean(proj**3) < 0:
+        axis = -axis
+    angle = float(np.arctan2(-axis[0], axis[1]))
+    return BlockPose(cx, cy, angle, int(xs.size))
+
+
+def read_agent(mask: np.ndarray, min_blob: int = 3) -> AgentReading | None:
+    """The agent's centre (largest blue blob) and the number of blobs; None when none."""
+    _, areas, centroids = components(mask)
+    if areas.size == 0:
+        return None
+    best = int(np.argmax(areas))
+    return AgentReading(
+        x=float(centroids[best, 0]),
+        y=float(centroids[best, 1]),
+        area=int(areas[best]),
+        blobs=int(np.sum(areas >= min_blob)),
+        total_area=int(areas.sum()),
+    )
+
+
+def angle_difference(a: float, b: float) -> float:
+    """|a - b| wrapped to [0, pi]."""
+    return float(abs((a - b + np.pi) % (2 * np.pi) - np.pi))
