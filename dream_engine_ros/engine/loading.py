@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from .backbone import ActionDiT
+from .backbone.frame_unet import FrameDenoiser
 from .errors import WeightsError
 from .spec import ModelSpec
 from .tokenizer import WanVAE
@@ -37,6 +38,13 @@ class LoadedModel:
     dit: ActionDiT
     context: Tensor | None  # cross-attention context (prompt embedding), if the backbone uses one
     negative_context: Tensor | None
+
+
+@dataclass
+class LoadedFrameModel:
+    """The causal-video family's one network (pixels in, pixels out: no tokenizer)."""
+
+    net: FrameDenoiser
 
 
 def weight_paths(spec: ModelSpec, weights_dir: str | Path | None = None) -> dict[str, Path]:
@@ -90,24 +98,34 @@ def _load_context(path: Path) -> Tensor:
     return state if state.ndim == 3 else state.reshape(1, *state.shape[-2:])
 
 
+def build_frame_model(spec: ModelSpec, weights_dir: str | Path | None, device: torch.device,
+                      dtype: torch.dtype) -> LoadedFrameModel:
+    """Instantiate a causal-video spec's frame denoiser and load its weights strictly."""
+    assert spec.frame_model is not None
+    path = _require(weight_paths(spec, weights_dir), "frame_model", spec)
+    net = FrameDenoiser(spec.frame_model)
+    load_weights(net, read_state_file(path), KeyMap(), source=str(path))
+    return LoadedFrameModel(net=net.to(device=device, dtype=dtype).eval())
+
+
 def build_model(spec: ModelSpec, weights_dir: str | Path | None, device: torch.device, dtype: torch.dtype) -> LoadedModel:
     """Instantiate the spec's VAE and DiT on `device` and load their weights strictly."""
     paths = weight_paths(spec, weights_dir)
     vae_path = _require(paths, "vae", spec)
     dit_path = _require(paths, "dit", spec)
 
-    vae = WanVAE(spec.tokenizer)
+    vae = WanVAE(spec.vae)
     load_weights(vae, read_state_file(vae_path), WAN_VAE_KEYMAP, source=str(vae_path))
     stats = _latent_stats_from_metadata(vae_path)
     if stats is not None:
         vae.set_latent_stats(*stats)
 
-    dit = ActionDiT(spec.backbone)
+    dit = ActionDiT(spec.dit)
     keymap = REFERENCE_DIT_KEYMAP if dit_path.suffix in (".pt", ".pth") else KeyMap()
     load_weights(dit, read_state_file(dit_path), keymap, source=str(dit_path))
 
     context = negative = None
-    if spec.backbone.use_cross_attn:
+    if spec.dit.use_cross_attn:
         context = _load_context(_require(paths, "text_embedding", spec)).to(device, dtype)
         neg_path = paths.get("negative_text_embedding")
         if neg_path is not None and neg_path.is_file():

@@ -23,7 +23,8 @@ from torch import Tensor
 
 from . import sampler
 from .errors import InputError
-from .loading import LoadedModel, build_model
+from .frame_rollout import FrameRollout
+from .loading import LoadedFrameModel, LoadedModel, build_frame_model, build_model
 from .preprocess import fit_frame
 from .spec import ModelSpec, get_spec
 from .tokenizer import StreamState, pixels_to_unit, unit_to_pixels
@@ -87,9 +88,10 @@ def resolve_dtype(spec: ModelSpec, device: torch.device) -> torch.dtype:
 class DreamEngine:
     """A loaded world model that turns (start frame, actions, seed) into predicted frames."""
 
-    def __init__(self, spec: ModelSpec, model: LoadedModel, device: torch.device, dtype: torch.dtype) -> None:
+    def __init__(self, spec: ModelSpec, model: LoadedModel | LoadedFrameModel, device: torch.device,
+                 dtype: torch.dtype) -> None:
         self.spec = spec
-        self._model: LoadedModel | None = model
+        self._model: LoadedModel | LoadedFrameModel | None = model
         self.device = device
         self.dtype = dtype
 
@@ -99,12 +101,25 @@ class DreamEngine:
         resolved = get_spec(spec) if isinstance(spec, str) else spec
         dev = resolve_device(device)
         dtype = resolve_dtype(resolved, dev)
-        return cls(resolved, build_model(resolved, weights, dev, dtype), dev, dtype)
+        build = build_model if resolved.is_latent else build_frame_model
+        return cls(resolved, build(resolved, weights, dev, dtype), dev, dtype)
 
     @property
     def model(self) -> LoadedModel:
+        """The VAE + DiT of a latent-family spec."""
         if self._model is None:
             raise RuntimeError("engine is closed")
+        if not isinstance(self._model, LoadedModel):
+            raise AttributeError(f"spec {self.spec.name!r} ({self.spec.family}) has no VAE/DiT; see frame_model")
+        return self._model
+
+    @property
+    def frame_model(self) -> LoadedFrameModel:
+        """The pixel-space denoiser of a causal-video spec."""
+        if self._model is None:
+            raise RuntimeError("engine is closed")
+        if not isinstance(self._model, LoadedFrameModel):
+            raise AttributeError(f"spec {self.spec.name!r} ({self.spec.family}) has no frame model")
         return self._model
 
     def close(self) -> None:
@@ -117,6 +132,8 @@ class DreamEngine:
 
     @property
     def validator(self) -> RequestValidator:
+        if not self.spec.is_latent:
+            return RequestValidator(self.spec)
         return RequestValidator(self.spec, has_negative_context=self.model.negative_context is not None)
 
     def validate(self, frame: np.ndarray, actions: np.ndarray, num_steps: int | None = None,
@@ -166,6 +183,10 @@ class DreamEngine:
         for frame in frames:
             validator.frame(frame)
         images = np.stack([self._fit(f) for f in [*frames, goal]])
+        if not self.spec.is_latent:
+            # pixel models have no latent space: compare 4x4 average-pooled pixels in [-1, 1]
+            pooled = torch.nn.functional.avg_pool2d(pixels_to_unit(torch.from_numpy(images).permute(0, 3, 1, 2)), 4)
+            return (pooled[:-1] - pooled[-1:]).pow(2).mean(dim=(1, 2, 3)).numpy()
         latents = self._encode_first(images)  # (N + 1, z, 1, h, w)
         diff = (latents[:-1] - latents[-1:]).float().pow(2).mean(dim=(1, 2, 3, 4))
         return diff.cpu().numpy()
@@ -282,6 +303,8 @@ class DreamEngine:
         start_time = time.perf_counter()
 
         start = self._fit(frame)
+        if not spec.is_latent:
+            return self._frame_rollout(start, actions, seeds, steps, on_chunk, should_cancel, start_time)
         tic = time.perf_counter()
         cond_frames = np.repeat(start[None], k, axis=0)  # each candidate's chunk condition frame
         still: Tensor | None = None
@@ -342,3 +365,23 @@ class DreamEngine:
                                     time.perf_counter() - start_time))
         timings["total_s"] = time.perf_counter() - start_time
         return BatchRolloutResult(out, seeds, steps, scale, {key: round(v, 6) for key, v in timings.items()})
+
+    def _frame_rollout(self, start: np.ndarray, actions: np.ndarray, seeds: list[int], steps: int,
+                       on_chunk: ChunkCallback | None, should_cancel: CancelCheck | None,
+                       start_time: float) -> BatchRolloutResult:
+        """causal-video family: frame by frame in pixel space (see `frame_rollout`)."""
+        spec = self.spec
+        chunks = actions.shape[1] // spec.chunk_size
+
+        def chunk_done(c: int, frames: np.ndarray) -> None:
+            if on_chunk is None:
+                return
+            lo = 0 if c == 0 else c * spec.chunk_size + 1
+            first = np.concatenate([frames_all[:, :1], frames], axis=1) if c == 0 else frames
+            on_chunk(ChunkEvent(c, chunks, first.copy(), lo, time.perf_counter() - start_time))
+
+        sampler_ = FrameRollout(spec, self.frame_model.net, self.device, self.dtype)
+        frames_all = np.repeat(start[None, None], len(seeds), axis=0)
+        out, timings = sampler_.run(start, spec.normalise_actions(actions), seeds, steps, chunk_done, should_cancel)
+        timings["total_s"] = time.perf_counter() - start_time
+        return BatchRolloutResult(out, seeds, steps, 0.0, {key: round(v, 6) for key, v in timings.items()})

@@ -88,6 +88,20 @@ class DitConfig:
 
 
 @dataclass(frozen=True)
+class FrameNetConfig:
+    """Frame-autoregressive pixel denoiser (causal-video family, `backbone/frame_unet.py`)."""
+
+    patch: int = 4
+    context_frames: int = 3
+    context_actions: int = 3
+    action_dim: int = 2
+    channels: tuple[int, ...] = (64, 128, 192)
+    blocks: tuple[int, ...] = (1, 2, 2)
+    embed_dim: int = 128
+    bump_sigma: float = 0.75  # action bump width in grid cells
+
+
+@dataclass(frozen=True)
 class WeightsLocation:
     """Where a spec's checkpoint files live and what each file holds.
 
@@ -129,8 +143,10 @@ class ModelSpec:
     dtype: DType
     threading: ChunkThreading
     uncond: UncondMode
-    tokenizer: VaeConfig
-    backbone: DitConfig
+    # Latent families (rectified-flow, block-diffusion): a VAE and a DiT. The causal-video
+    # family works on pixels and has neither (tokenizer = backbone = None, frame_model set).
+    tokenizer: VaeConfig | None
+    backbone: DitConfig | None
     weights: WeightsLocation
     action_low: tuple[float, ...] = ()
     action_high: tuple[float, ...] = ()
@@ -144,8 +160,13 @@ class ModelSpec:
     # static scene chunk after chunk); from change_full up the pixel takes the model's own
     # decoded value (adding the change to the sharp frame instead would leave the outline of
     # whatever moved away); linear in between.
+    # causal-video: a pixel whose predicted change (max over channels) is below change_floor
+    # levels keeps the previous frame's exact value, so sub-level jitter of a static background
+    # cannot pile up over hundreds of autoregressive frames.
     change_floor: float = 0.0
     change_full: float = 0.0
+    # causal-video only: the frame-autoregressive pixel denoiser.
+    frame_model: FrameNetConfig | None = None
 
     def __post_init__(self) -> None:
         problems = spec_problems(self)
@@ -153,21 +174,38 @@ class ModelSpec:
             raise ValueError(f"spec {self.name!r} is inconsistent: " + "; ".join(problems))
 
     @property
+    def is_latent(self) -> bool:
+        """True for the VAE + DiT families; False for the pixel-space causal-video family."""
+        return self.frame_model is None
+
+    @property
+    def vae(self) -> VaeConfig:
+        if self.tokenizer is None:
+            raise AttributeError(f"spec {self.name!r} ({self.family}) has no VAE tokenizer")
+        return self.tokenizer
+
+    @property
+    def dit(self) -> DitConfig:
+        if self.backbone is None:
+            raise AttributeError(f"spec {self.name!r} ({self.family}) has no DiT backbone")
+        return self.backbone
+
+    @property
     def latent_channels(self) -> int:
-        return self.tokenizer.z_dim
+        return self.vae.z_dim
 
     @property
     def latent_height(self) -> int:
-        return self.height // self.tokenizer.spatial_compression
+        return self.height // self.vae.spatial_compression
 
     @property
     def latent_width(self) -> int:
-        return self.width // self.tokenizer.spatial_compression
+        return self.width // self.vae.spatial_compression
 
     @property
     def latents_per_chunk(self) -> int:
         """New latent frames one chunk of actions produces (the conditioning latent excluded)."""
-        return self.chunk_size // self.tokenizer.temporal_compression
+        return self.chunk_size // self.vae.temporal_compression
 
     def normalise_actions(self, actions: np.ndarray) -> np.ndarray:
         """Raw actions (env units) -> the model's [-1, 1] range; identity without bounds.
@@ -206,9 +244,10 @@ class ModelSpec:
                 1 + self.latents_per_chunk,
                 self.latent_height,
                 self.latent_width,
-            ],
-            "tokenizer": dataclasses.asdict(self.tokenizer),
-            "backbone": dataclasses.asdict(self.backbone),
+            ] if self.is_latent else None,
+            "tokenizer": dataclasses.asdict(self.tokenizer) if self.tokenizer else None,
+            "backbone": dataclasses.asdict(self.backbone) if self.backbone else None,
+            "frame_model": dataclasses.asdict(self.frame_model) if self.frame_model else None,
             "weights": {
                 "directory": str(self.weights.resolve()),
                 "files": dict(self.weights.files),
@@ -220,9 +259,57 @@ class ModelSpec:
 def spec_problems(spec: ModelSpec) -> list[str]:
     """Every rule a spec breaks, as readable sentences (empty list = consistent)."""
     problems: list[str] = []
-    vae, dit = spec.tokenizer, spec.backbone
     if spec.family not in KNOWN_FAMILIES:
         problems.append(f"family {spec.family!r} is not one of {KNOWN_FAMILIES}")
+    problems += _common_problems(spec)
+    if spec.family == "causal-video":
+        return problems + _frame_model_problems(spec)
+    if spec.frame_model is not None:
+        problems.append(f"frame_model is for the causal-video family only, not {spec.family!r}")
+    if spec.tokenizer is None or spec.backbone is None:
+        return problems + [f"family {spec.family!r} needs a tokenizer (VaeConfig) and a backbone (DitConfig)"]
+    return problems + _latent_problems(spec, spec.tokenizer, spec.backbone)
+
+
+def _common_problems(spec: ModelSpec) -> list[str]:
+    problems: list[str] = []
+    if spec.num_steps <= 0:
+        problems.append(f"num_steps {spec.num_steps} must be positive")
+    if spec.fps <= 0:
+        problems.append(f"fps {spec.fps} must be positive")
+    if spec.chunk_size <= 0:
+        problems.append(f"chunk_size {spec.chunk_size} must be positive")
+    if spec.action_low and (len(spec.action_low) != spec.action_dim or len(spec.action_high) != spec.action_dim):
+        problems.append("action_low/action_high must have action_dim values each")
+    return problems
+
+
+def _frame_model_problems(spec: ModelSpec) -> list[str]:
+    problems: list[str] = []
+    net = spec.frame_model
+    if net is None:
+        return ["family 'causal-video' needs a frame_model (FrameNetConfig)"]
+    if spec.tokenizer is not None or spec.backbone is not None:
+        problems.append("family 'causal-video' works on pixels: tokenizer and backbone must be None")
+    step = net.patch * 2 ** (len(net.channels) - 1)
+    for label, value in (("height", spec.height), ("width", spec.width)):
+        if value <= 0 or value % step:
+            problems.append(f"{label} {value} is not a positive multiple of {step} (patch x U-Net downsampling)")
+    if net.action_dim != spec.action_dim:
+        problems.append(f"frame_model.action_dim {net.action_dim} != action_dim {spec.action_dim}")
+    if len(net.channels) != len(net.blocks):
+        problems.append("frame_model.channels and frame_model.blocks must have one entry per level")
+    if spec.guidance != 0.0:
+        problems.append("the causal-video frame model is trained without an unconditional branch: guidance must be 0")
+    if spec.residual != "none" or spec.change_full:
+        problems.append("residual/change_full belong to the latent families")
+    if spec.change_floor < 0:
+        problems.append(f"change_floor {spec.change_floor} must be >= 0")
+    return problems
+
+
+def _latent_problems(spec: ModelSpec, vae: VaeConfig, dit: DitConfig) -> list[str]:
+    problems: list[str] = []
     for label, value in (("height", spec.height), ("width", spec.width)):
         step = vae.spatial_compression * dit.patch_spatial
         if value <= 0 or value % step:
@@ -245,12 +332,6 @@ def spec_problems(spec: ModelSpec) -> list[str]:
         problems.append(f"model_channels {dit.model_channels} not divisible by num_heads {dit.num_heads}")
     if len(vae.latent_mean) != vae.z_dim or len(vae.latent_std) != vae.z_dim:
         problems.append(f"latent_mean/latent_std must have z_dim={vae.z_dim} values")
-    if spec.num_steps <= 0:
-        problems.append(f"num_steps {spec.num_steps} must be positive")
-    if spec.fps <= 0:
-        problems.append(f"fps {spec.fps} must be positive")
-    if spec.action_low and (len(spec.action_low) != spec.action_dim or len(spec.action_high) != spec.action_dim):
-        problems.append("action_low/action_high must have action_dim values each")
     if spec.residual not in ("none", "still"):
         problems.append(f"residual {spec.residual!r} is not 'none' or 'still'")
     if spec.residual == "still" and spec.threading != "pixel":
@@ -260,7 +341,8 @@ def spec_problems(spec: ModelSpec) -> list[str]:
         problems.append(f"residual 'still' needs 0 <= change_floor < change_full, got {spec.change_floor} and "
                         f"{spec.change_full}")
     if spec.residual != "still" and (spec.change_floor or spec.change_full):
-        problems.append("change_floor/change_full are used by residual 'still' only")
+        problems.append("change_floor/change_full are used by residual 'still' (and change_floor by "
+                        "causal-video) only")
     if spec.uncond == "negative-prompt" and not dit.use_cross_attn:
         problems.append("uncond 'negative-prompt' needs a backbone with cross-attention")
     return problems
@@ -377,8 +459,48 @@ DREAMDOJO_GR1_14B = _dreamdojo_spec(
     "DreamDojo GR-1 post-trained world model, 14B DiT variant, 480x640.",
 )
 
+PUSHT_CAUSAL = ModelSpec(
+    name="pusht-causal",
+    family="causal-video",
+    description=(
+        "PushT (gym-pusht) 96x96 RGB at 10 Hz, action = absolute target (x, y) in env units [0, 512]. "
+        "Frame-autoregressive pixel-space denoiser: sees the last 3 frames and actions, predicts the next "
+        "frame's change in 1-2 rectified-flow steps; no VAE, so small objects keep their pixels."
+    ),
+    height=96,
+    width=96,
+    chunk_size=12,
+    action_dim=2,
+    fps=10.0,
+    num_steps=1,
+    guidance=0.0,
+    shift=1.0,
+    solver="euler",
+    change_floor=4.0,
+    dtype="float32",
+    threading="pixel",
+    uncond="null-action",
+    tokenizer=None,
+    backbone=None,
+    weights=WeightsLocation(
+        files={"frame_model": "pusht-causal.safetensors"},
+        env_var="DREAM_ENGINE_PUSHT_CAUSAL_WEIGHTS",
+    ),
+    action_low=(0.0, 0.0),
+    action_high=(512.0, 512.0),
+    frame_model=FrameNetConfig(
+        patch=4,
+        context_frames=3,
+        context_actions=3,
+        action_dim=2,
+        channels=(48, 96, 160),
+        blocks=(1, 2, 2),
+        embed_dim=128,
+    ),
+)
+
 _CATALOG: dict[str, ModelSpec] = {
-    spec.name: spec for spec in (PUSHT_TINY, DREAMDOJO_GR1_2B, DREAMDOJO_GR1_14B)
+    spec.name: spec for spec in (PUSHT_TINY, PUSHT_CAUSAL, DREAMDOJO_GR1_2B, DREAMDOJO_GR1_14B)
 }
 
 DEFAULT_SPEC = PUSHT_TINY.name

@@ -105,6 +105,9 @@ class RequestValidator:
                 or not 0.0 <= guidance <= MAX_GUIDANCE:
             raise InputError("guidance", guidance,
                              f"guidance {plain_value(guidance)} must be a finite number in [0, {MAX_GUIDANCE:g}]")
+        if guidance and not self.spec.is_latent:
+            raise InputError("guidance", guidance, f"guidance {plain_value(guidance)}: spec {self.spec.name!r} "
+                             f"({self.spec.family}) has no unconditional branch; use 0")
         if guidance and self.spec.uncond == "negative-prompt" and not self.has_negative_context:
             raise InputError("guidance", guidance, f"guidance {plain_value(guidance)}: this spec has no negative "
                              "prompt embedding installed; use 0")

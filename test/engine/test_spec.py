@@ -59,7 +59,7 @@ def test_inconsistent_spec_is_rejected_with_reason(change: dict[str, object], me
 
 
 def test_change_thresholds_need_the_still_residual() -> None:
-    with pytest.raises(ValueError, match="used by residual 'still' only"):
+    with pytest.raises(ValueError, match="used by residual 'still'"):
         dataclasses.replace(DREAMDOJO_GR1_2B, change_floor=4.0, change_full=8.0)
 
 

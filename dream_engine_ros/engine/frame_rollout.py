@@ -1,0 +1,119 @@
+"""Rollout of the causal-video family: one frame at a time, each seeing its recent history.
+
+    1. the context is the start frame repeated `context_frames` times (a robot at rest), the
+       action history the first action repeated `context_actions` times;
+    2. for frame k = 1..T: draw the frame's noise from seed + k - 1 (numpy's legacy generator);
+    3. denoise the change relative to the last context frame with `num_steps` x0-prediction
+       steps on the rectified-flow path (cancel is polled before every step);
+    4. zero changes below the spec's `change_floor` (sub-level jitter on a static background),
+       add the change to the last frame and round to uint8: the exact pixels that are streamed
+       are the pixels fed back, so a rollout can be resumed from any streamed frame;
+    5. slide the context and the action history by one;
+    6. after every `chunk_size` frames, hand the chunk to `on_chunk` (streaming).
+
+Candidates of a batch run one after another through the same network call shapes, so a batch
+row is bit-identical to a single prediction with that seed (CPU convolutions are not
+batch-invariant: fusing rows would change the last bits).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .backbone.frame_unet import FrameDenoiser
+from .errors import RolloutCancelled
+from .sampler import seeded_noise
+from .spec import ModelSpec
+
+MAX_SEED = 2**32
+FrameCallback = Callable[[int, np.ndarray], None]  # (candidate, frames so far (T+1, H, W, 3))
+
+
+def to_unit(frames_uint8: np.ndarray, device: torch.device) -> Tensor:
+    """(..., H, W, 3) uint8 -> (..., 3, H, W) float in [-1, 1]."""
+    return torch.from_numpy(frames_uint8).to(device).float().div(127.5).sub(1.0).movedim(-1, -3)
+
+
+def to_pixels(frames_unit: Tensor) -> np.ndarray:
+    """(..., 3, H, W) in [-1, 1] -> (..., H, W, 3) uint8, rounded (not truncated), so a frame
+    whose predicted change is zero comes back as exactly the same pixels."""
+    return frames_unit.add(1.0).mul(127.5).round().clamp(0.0, 255.0).to(torch.uint8).movedim(-3, -1).cpu().numpy()
+
+
+def gate(change: Tensor, floor_levels: float) -> Tensor:
+    """Zero the change of pixels whose largest channel change is below `floor_levels` 8-bit
+    levels: they keep the previous frame's exact value (no drift of a static background)."""
+    if floor_levels <= 0:
+        return change
+    moving = change.abs().amax(dim=-3, keepdim=True) >= floor_levels * (2.0 / 255.0)
+    return change * moving
+
+
+def x0_times(num_steps: int) -> list[float]:
+    """Flow times from pure noise (1) to clean (0): num_steps + 1 values."""
+    return [1.0 - i / num_steps for i in range(num_steps + 1)]
+
+
+@dataclass
+class FrameRollout:
+    """The causal-video sampler over a loaded `FrameDenoiser`."""
+
+    spec: ModelSpec
+    net: FrameDenoiser
+    device: torch.device
+    dtype: torch.dtype
+
+    def denoise(self, context: Tensor, actions: Tensor, noise: Tensor, num_steps: int,
+                should_cancel: Callable[[], bool] | None) -> Tensor:
+        """Clean change (B, 3, H, W) of the next frame by x0-prediction steps from `noise`."""
+        times = x0_times(num_steps)
+        x = noise
+        x0 = torch.zeros_like(noise)
+        for i in range(num_steps):
+            if should_cancel is not None and should_cancel():
+                raise RolloutCancelled("rollout cancelled between denoising steps")
+            t, t_next = times[i], times[i + 1]
+            t_batch = torch.full((x.shape[0],), t, device=self.device)
+            x0 = self.net(context.to(self.dtype), x.to(self.dtype), t_batch, actions.to(self.dtype)).float()
+            eps = (x - (1.0 - t) * x0) / t
+            x = (1.0 - t_next) * x0 + t_next * eps
+        return x0
+
+    def run(self, start: np.ndarray, actions: np.ndarray, seeds: Sequence[int], num_steps: int,
+            on_chunk: Callable[[int, np.ndarray], None] | None,
+            should_cancel: Callable[[], bool] | None) -> tuple[np.ndarray, dict[str, float]]:
+        """start (H, W, 3) uint8, actions (K, T, D) normalised -> frames (K, T + 1, H, W, 3).
+
+        `on_chunk(c, frames)` gets every candidate's chunk c: frames (K, chunk_size, H, W, 3).
+        """
+        cfg = self.spec.frame_model
+        assert cfg is not None
+        k_count, horizon = actions.shape[0], actions.shape[1]
+        chunk = self.spec.chunk_size
+        out = np.empty((k_count, horizon + 1, *start.shape), dtype=np.uint8)
+        out[:, 0] = start
+        acts = torch.from_numpy(np.ascontiguousarray(actions)).to(self.device).float()
+        contexts = [to_unit(np.repeat(start[None], cfg.context_frames, axis=0), self.device)[None]
+                    for _ in range(k_count)]
+        denoise_s = 0.0
+        for k in range(horizon):
+            # actions k - A + 1 .. k, the first action standing in for those before the start
+            history = acts[:, np.clip(np.arange(k - cfg.context_actions + 1, k + 1), 0, None)]
+            tic = time.perf_counter()
+            for i, seed in enumerate(seeds):
+                noise = seeded_noise((int(seed) + k) % MAX_SEED, (1, 3, *start.shape[:2])).to(self.device)
+                change = self.denoise(contexts[i], history[i:i + 1], noise, num_steps, should_cancel)
+                change = gate(change, self.spec.change_floor)
+                pixels = to_pixels(contexts[i][:, -1] + change)
+                out[i, k + 1] = pixels[0]
+                contexts[i] = torch.cat([contexts[i][:, 1:], to_unit(pixels, self.device)[:, None]], dim=1)
+            denoise_s += time.perf_counter() - tic
+            if on_chunk is not None and (k + 1) % chunk == 0:
+                on_chunk((k + 1) // chunk - 1, out[:, k + 2 - chunk:k + 2])
+        return out, {"encode_s": 0.0, "denoise_s": denoise_s, "decode_s": 0.0}
