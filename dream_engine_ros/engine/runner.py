@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from . import sampler
-from .errors import InputError
+from .errors import InputError, RolloutCancelled
 from .frame_rollout import FrameRollout
 from .loading import LoadedFrameModel, LoadedModel, build_frame_model, build_model
 from .preprocess import fit_frame
@@ -65,6 +65,13 @@ class BatchRolloutResult:
 
 ChunkCallback = Callable[[ChunkEvent], None]
 CancelCheck = Callable[[], bool]
+
+
+def _check_cancel(should_cancel: CancelCheck | None, where: str) -> None:
+    """Raise RolloutCancelled when the caller asked to stop: polled per candidate in the decode
+    and encode loops, so a cancel is answered within one candidate's work, not one stage's."""
+    if should_cancel is not None and should_cancel():
+        raise RolloutCancelled(f"rollout cancelled {where}")
 
 
 def resolve_device(device: str) -> torch.device:
@@ -160,17 +167,21 @@ class DreamEngine:
     def predict_batch(self, frame: np.ndarray, actions: np.ndarray, seeds: Sequence[int] | int = 0,
                       num_steps: int | None = None, guidance: float | None = None,
                       on_chunk: ChunkCallback | None = None,
-                      should_cancel: CancelCheck | None = None) -> BatchRolloutResult:
+                      should_cancel: CancelCheck | None = None, fused: bool = False) -> BatchRolloutResult:
         """Predict K candidates (K, T, D) from one start frame in one fused pass per step.
 
         `seeds` is one seed per candidate, or one int that seeds candidate k with seed + k.
+        Every row is bit-identical to the single `predict` with its seed. `fused=True` (the
+        causal-video family) also batches the candidates through the frame network: faster for
+        planners, with rows equal to single predictions only up to batch-dependent rounding.
+        The latent families already fuse their denoiser and ignore the flag.
         """
         validator = self.validator
         actions = validator.actions(actions, batched=True)
         k = actions.shape[0]
         seed_list = [int(seeds) + i for i in range(k)] if isinstance(seeds, (int, np.integer)) else list(seeds)
         validator.request(frame, actions, num_steps, guidance, seed_list, batched=True)
-        return self._rollout(frame, actions, seed_list, num_steps, guidance, on_chunk, should_cancel)
+        return self._rollout(frame, actions, seed_list, num_steps, guidance, on_chunk, should_cancel, fused)
 
     @torch.inference_mode()
     def frame_distance(self, frames: np.ndarray, goal: np.ndarray) -> np.ndarray:
@@ -238,7 +249,8 @@ class DreamEngine:
         shape = (1, spec.latent_channels, 1 + spec.latents_per_chunk, spec.latent_height, spec.latent_width)
         return torch.cat([sampler.seeded_noise((s + chunk_start) % MAX_SEED, shape) for s in seeds]).to(self.device)
 
-    def _decode_chunk(self, head: Tensor, new: Tensor, states: list[StreamState]) -> np.ndarray:
+    def _decode_chunk(self, head: Tensor, new: Tensor, states: list[StreamState],
+                      should_cancel: CancelCheck | None = None) -> np.ndarray:
         """Decode one chunk's new latents per candidate, each continuing its own causal stream.
 
         Candidates are decoded one by one: convolution kernels are not batch-invariant, and
@@ -250,6 +262,7 @@ class DreamEngine:
         vae = self.model.vae
         out = []
         for i, state in enumerate(states):
+            _check_cancel(should_cancel, "while decoding")
             if state.calls == 0:
                 video = vae.decode(torch.cat([head[i:i + 1], new[i:i + 1]], dim=2).to(self.dtype), state,
                                    window=1 + new.shape[2])[:, :, 1:]
@@ -265,7 +278,8 @@ class DreamEngine:
         pixels = torch.from_numpy(still).to(self.device).permute(3, 0, 1, 2).unsqueeze(0)
         return self.model.vae.encode(pixels_to_unit(pixels).to(self.dtype)).float()
 
-    def _render_change(self, frames: np.ndarray, latents: Tensor, still: Tensor) -> np.ndarray:
+    def _render_change(self, frames: np.ndarray, latents: Tensor, still: Tensor,
+                       should_cancel: CancelCheck | None = None) -> np.ndarray:
         """Residual 'still': render each candidate's new frames on its condition frame ->
         (K, n, H, W, 3) uint8.
 
@@ -280,6 +294,7 @@ class DreamEngine:
         floor, full = spec.change_floor * level, spec.change_full * level
         out = []
         for i in range(latents.shape[0]):
+            _check_cancel(should_cancel, "while decoding")
             pair = torch.cat([latents[i:i + 1], still[i:i + 1]]).to(self.dtype)
             video = vae.decode(pair, StreamState(), window=pair.shape[2])[:, :, 1:].float()
             change = (video[0] - video[1]).abs().amax(dim=0, keepdim=True)
@@ -292,7 +307,7 @@ class DreamEngine:
     @torch.inference_mode()
     def _rollout(self, frame: np.ndarray, actions: np.ndarray, seeds: list[int], num_steps: int | None,
                  guidance: float | None, on_chunk: ChunkCallback | None,
-                 should_cancel: CancelCheck | None) -> BatchRolloutResult:
+                 should_cancel: CancelCheck | None, fused: bool = False) -> BatchRolloutResult:
         spec = self.spec
         steps = int(num_steps) if num_steps is not None else spec.num_steps
         scale = float(guidance) if guidance is not None else spec.guidance
@@ -304,7 +319,7 @@ class DreamEngine:
 
         start = self._fit(frame)
         if not spec.is_latent:
-            return self._frame_rollout(start, actions, seeds, steps, on_chunk, should_cancel, start_time)
+            return self._frame_rollout(start, actions, seeds, steps, on_chunk, should_cancel, start_time, fused)
         tic = time.perf_counter()
         cond_frames = np.repeat(start[None], k, axis=0)  # each candidate's chunk condition frame
         still: Tensor | None = None
@@ -333,7 +348,7 @@ class DreamEngine:
 
             tic = time.perf_counter()
             if still is not None:
-                pixels = self._render_change(cond_frames, latents, still)
+                pixels = self._render_change(cond_frames, latents, still, should_cancel)
             else:
                 head = cond
                 if spec.threading == "pixel":
@@ -343,7 +358,7 @@ class DreamEngine:
                     # decoding from `cond` instead moves every frame of the chunk (fixture: 8.5e-3)
                     decode_states = [StreamState() for _ in range(k)]
                     head = latents[:, :, :1]
-                pixels = self._decode_chunk(head, new, decode_states)  # (K, n, H, W, 3)
+                pixels = self._decode_chunk(head, new, decode_states, should_cancel)  # (K, n, H, W, 3)
             out[:, first + 1:first + 1 + pixels.shape[1]] = pixels
             timings["decode_s"] += time.perf_counter() - tic
 
@@ -352,11 +367,18 @@ class DreamEngine:
             elif c + 1 < chunks:
                 tic = time.perf_counter()
                 cond_frames = pixels[:, -1].copy()
+                encoded = []
+                for i in range(k):
+                    _check_cancel(should_cancel, "while encoding the next chunk's condition")
+                    if still is not None:
+                        encoded.append(self._encode_still(cond_frames[i]))
+                    else:
+                        encoded.append(self._encode_first(cond_frames[i:i + 1]).float())
                 if still is not None:
-                    still = torch.cat([self._encode_still(cond_frames[i]) for i in range(k)])
+                    still = torch.cat(encoded)
                     cond = still[:, :, :1]
                 else:
-                    cond = torch.cat([self._encode_first(cond_frames[i:i + 1]) for i in range(k)]).float()
+                    cond = torch.cat(encoded)
                 timings["encode_s"] += time.perf_counter() - tic
 
             if on_chunk is not None:
@@ -368,7 +390,7 @@ class DreamEngine:
 
     def _frame_rollout(self, start: np.ndarray, actions: np.ndarray, seeds: list[int], steps: int,
                        on_chunk: ChunkCallback | None, should_cancel: CancelCheck | None,
-                       start_time: float) -> BatchRolloutResult:
+                       start_time: float, fused: bool) -> BatchRolloutResult:
         """causal-video family: frame by frame in pixel space (see `frame_rollout`)."""
         spec = self.spec
         chunks = actions.shape[1] // spec.chunk_size
@@ -382,6 +404,7 @@ class DreamEngine:
 
         sampler_ = FrameRollout(spec, self.frame_model.net, self.device, self.dtype)
         frames_all = np.repeat(start[None, None], len(seeds), axis=0)
-        out, timings = sampler_.run(start, spec.normalise_actions(actions), seeds, steps, chunk_done, should_cancel)
+        out, timings = sampler_.run(start, spec.normalise_actions(actions), seeds, steps, chunk_done, should_cancel,
+                                    fused)
         timings["total_s"] = time.perf_counter() - start_time
         return BatchRolloutResult(out, seeds, steps, 0.0, {key: round(v, 6) for key, v in timings.items()})

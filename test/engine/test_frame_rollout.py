@@ -159,3 +159,16 @@ def test_gate_keeps_large_changes_and_zeroes_sub_floor_jitter() -> None:
 def test_pixels_round_trip_exactly() -> None:
     frames = np.random.default_rng(0).integers(0, 256, (2, 8, 8, 3), dtype=np.uint8)
     np.testing.assert_array_equal(to_pixels(to_unit(frames, torch.device("cpu"))), frames)
+
+
+def test_fused_batch_matches_single_predicts_up_to_rounding(causal: DreamEngine, pusht_start, rng) -> None:
+    frame, _ = pusht_start
+    actions = np.stack([plan(rng, 12) for _ in range(4)])
+    fused = causal.predict_batch(frame, actions, seeds=[1, 2, 3, 4], fused=True)
+    exact = causal.predict_batch(frame, actions, seeds=[1, 2, 3, 4])
+    assert fused.frames.shape == exact.frames.shape
+    gap = np.abs(fused.frames.astype(int) - exact.frames)
+    assert gap[:, 1].max() <= 1  # one network call: rounding of the last bits, at most one level
+    # a random network amplifies such differences along the rollout (measured 4 % of pixels
+    # more than a level apart by frame 12); the shipped model's figure is in test_physics_gate
+    assert gap.mean() < 1.0 and not np.array_equal(fused.frames[0], fused.frames[1])
