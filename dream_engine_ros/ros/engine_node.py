@@ -9,12 +9,14 @@ worker_bridge) so cancel requests, feedback and camera frames keep flowing.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+from builtin_interfaces.msg import Time
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.action.server import ServerGoalHandle
 from rclpy.callback_groups import ReentrantCallbackGroup
@@ -30,6 +32,7 @@ from dream_engine_ros.engine.validation import RequestValidator
 from dream_engine_ros.ros.busy_policy import Decision, RolloutSlots, Ticket
 from dream_engine_ros.ros.camera_cache import LatestFrameCache, NoFrameError, StaleFrameError
 from dream_engine_ros.ros.describe import spec_to_msg
+from dream_engine_ros.ros.frame_pacer import FramePacer
 from dream_engine_ros.ros.frame_stamps import ns_to_time, predicted_frame_stamp, time_to_ns
 from dream_engine_ros.ros.goal_validation import (
     ErrorCode,
@@ -52,7 +55,8 @@ from dream_engine_ros.ros.video_output import remove_videos, rollout_video_path,
 from dream_engine_ros.ros.worker_bridge import WorkerThreads, wake_when_done
 
 EngineLoader = Callable[[str, "str | None", str], Any]
-WORKER_JOIN_TIMEOUT_S = 30.0
+PredictedFrame = tuple[np.ndarray, Time, str]  # rgb, stamp, frame_id
+WORKER_JOIN_TIMEOUT_S = 10.0  # a worker polls its stop hook per step and per candidate (~1 s)
 
 
 def load_dream_engine(spec: str, weights: str | None, device: str) -> Any:
@@ -114,6 +118,8 @@ class DreamEngineNode(LifecycleNode):
         self._engine: Any = None
         self._params: EngineParams | None = None
         self._active = False
+        self._shutting_down = False
+        self._publish_lock = threading.Lock()  # no predicted frame leaves after the publisher is gone
         self._slots = RolloutSlots("reject", 1)
         self._tickets: dict[bytes, Ticket] = {}
         self._camera: LatestFrameCache[Image | CompressedImage] = LatestFrameCache()
@@ -231,25 +237,42 @@ class DreamEngineNode(LifecycleNode):
         if engine is not None:
             engine.close()
 
-    def _stop_serving(self) -> None:
-        """Refuse new goals, end queued ones, let running ones stop, wait for workers."""
-        self._active = False
+    def begin_shutdown(self) -> None:
+        """Process shutdown, step 1 (executor still spinning): refuse goals, end queued ones
+        and make the running worker stop at its next step; see ``is_idle``."""
+        self._shutting_down = True
+        self._end_queued_goals()
+
+    def is_idle(self) -> bool:
+        """No goal in flight and no worker alive: the context may go away."""
+        return not self._tickets and self._workers.alive() == 0
+
+    def workers_alive(self) -> int:
+        return self._workers.alive()
+
+    def _end_queued_goals(self) -> None:
+        self._active = False  # also the running worker's stop signal (see _should_stop)
         executor = self.executor
         for ticket in self._slots.drain():
             ticket.data["stopped_by"] = "inactive"
             if ticket.waiter is not None and executor is not None:
                 wake_when_done(executor, ticket.waiter, "inactive")
+
+    def _stop_serving(self) -> None:
+        """Refuse new goals, end queued ones, let running ones stop, wait for workers."""
+        self._end_queued_goals()
         if not self._workers.join(WORKER_JOIN_TIMEOUT_S):
-            self.get_logger().warning("a rollout worker did not stop within 30 s")
+            self.get_logger().warning(f"a rollout worker did not stop within {WORKER_JOIN_TIMEOUT_S:g} s")
 
     def _release_everything(self) -> None:
         self._stop_serving()
         for subscription in self._camera_subscriptions:
             self.destroy_subscription(subscription)
         self._camera_subscriptions = []
-        if self._predicted_publisher is not None:
-            self.destroy_publisher(self._predicted_publisher)
-            self._predicted_publisher = None
+        with self._publish_lock:
+            publisher, self._predicted_publisher = self._predicted_publisher, None
+        if publisher is not None:
+            self.destroy_publisher(publisher)
         self._camera.clear()
         self._close_engine()
 
@@ -494,7 +517,8 @@ class DreamEngineNode(LifecycleNode):
             wake_when_done(self.executor, ticket.waiter, "run")
 
     def _should_stop(self, goal_handle: ServerGoalHandle, ticket: Ticket) -> bool:
-        """Polled by the engine between denoising steps (worker thread)."""
+        """Polled by the engine per denoising step and per candidate decode/encode, and by the
+        node per mp4 and while the frame stream drains (worker thread)."""
         return goal_handle.is_cancel_requested or ticket.preempted or not self._active
 
     def _stop_reason(self, goal_handle: ServerGoalHandle, ticket: Ticket | None, waited: bool = False) -> GoalFailure:
@@ -503,6 +527,8 @@ class DreamEngineNode(LifecycleNode):
             return GoalFailure(ErrorCode.CANCELED, f"canceled by the client {where}")
         if ticket is not None and ticket.preempted:
             return GoalFailure(ErrorCode.PREEMPTED, f"preempted by a newer goal {where} (busy_policy=preempt)")
+        if self._shutting_down:
+            return GoalFailure(ErrorCode.NOT_ACTIVE, f"node is shutting down (signal) {where}")
         return GoalFailure(ErrorCode.NOT_ACTIVE, f"node left the active state {where} ({self.lifecycle_state})")
 
     @staticmethod
@@ -548,37 +574,69 @@ class DreamEngineNode(LifecycleNode):
 
         return send
 
+    def _publish_predicted(self, item: PredictedFrame) -> None:
+        """Pacer thread: one predicted frame, unless the publisher is already gone."""
+        frame, stamp, frame_id = item
+        message = rgb_to_image_msg(frame, stamp, frame_id)
+        with self._publish_lock:
+            if self._predicted_publisher is not None:
+                self._predicted_publisher.publish(message)
+
+    def _frame_pacer(self, job: RolloutJob) -> FramePacer[PredictedFrame] | None:
+        if not job.publish_frames:
+            return None
+        rate = self._require_params().predicted_rate(float(self._engine.spec.fps))
+        return FramePacer(self._publish_predicted, rate, name="dream_engine-predicted")
+
     def _run_rollout(self, job: RolloutJob, goal_handle: ServerGoalHandle, ticket: Ticket) -> RolloutOutcome:
+        """Predict, stream the frames (paced) and write the mp4; the result follows the last frame."""
         engine, params = self._engine, self._require_params()
         started = time.monotonic()
         send_feedback = self._feedback_sender(goal_handle, Rollout, started)
-        publisher = self._predicted_publisher if job.publish_frames else None
         fps = float(engine.spec.fps)
 
+        def should_stop() -> bool:
+            return self._should_stop(goal_handle, ticket)
+
+        pacer = self._frame_pacer(job)
+        outcome = RolloutOutcome(num_frames=0, timings={})
+
         def on_chunk(event: Any) -> None:
-            if publisher is not None:
+            if pacer is not None:
                 for offset, frame in enumerate(event.frames):
-                    stamp = predicted_frame_stamp(job.start.stamp_ns, int(event.first_frame_index) + offset, fps)
-                    publisher.publish(rgb_to_image_msg(frame, stamp, job.start.frame_id))
+                    index = int(event.first_frame_index) + offset
+                    stamp = predicted_frame_stamp(job.start.stamp_ns, index, fps)
+                    pacer.put((frame, stamp, job.start.frame_id))
             send_feedback(event)
 
-        prediction = engine.predict(
-            job.start.rgb,
-            job.actions,
-            seed=job.seed,
-            num_steps=job.sampling.num_steps,
-            guidance=job.sampling.guidance,
-            on_chunk=on_chunk,
-            should_cancel=lambda: self._should_stop(goal_handle, ticket),
-        )
-        outcome = RolloutOutcome(num_frames=int(prediction.frames.shape[0]), timings=dict(prediction.timings))
-        if self._should_stop(goal_handle, ticket):
-            raise StopRequested()
-        if job.write_video:
-            video_started = time.monotonic()
-            path = rollout_video_path(params.output_path, job.goal_id)
-            outcome.video_paths.append(write_rollout_video(path, prediction.frames, fps))
-            outcome.video_s = time.monotonic() - video_started
+        try:
+            prediction = engine.predict(
+                job.start.rgb,
+                job.actions,
+                seed=job.seed,
+                num_steps=job.sampling.num_steps,
+                guidance=job.sampling.guidance,
+                on_chunk=on_chunk,
+                should_cancel=should_stop,
+            )
+            outcome.num_frames, outcome.timings = int(prediction.frames.shape[0]), dict(prediction.timings)
+            if should_stop():
+                raise StopRequested()
+            if job.write_video:  # written while the paced stream is still leaving
+                video_started = time.monotonic()
+                path = rollout_video_path(params.output_path, job.goal_id)
+                outcome.video_paths.append(write_rollout_video(path, prediction.frames, fps))
+                outcome.video_s = time.monotonic() - video_started
+            if pacer is not None and not pacer.finish(should_stop) and should_stop():
+                raise StopRequested()  # (a stream that failed on its own is logged below, the goal stands)
+        except BaseException:
+            remove_videos(outcome.video_paths)  # no mp4 survives a goal that did not succeed
+            raise
+        finally:
+            if pacer is not None:
+                pacer.abort()
+        if pacer is not None and pacer.error is not None:
+            self.get_logger().warning(f"predicted stream stopped: {type(pacer.error).__name__}: {pacer.error}")
         return outcome
 
     def _run_batch(self, job: RolloutJob, goal_handle: ServerGoalHandle, ticket: Ticket) -> RolloutOutcome:
@@ -600,6 +658,8 @@ class DreamEngineNode(LifecycleNode):
         frames = batch.frames
         outcome = RolloutOutcome(num_frames=int(frames.shape[1]), timings=dict(batch.timings))
         if job.goal_rgb is not None:
+            if self._should_stop(goal_handle, ticket):
+                raise StopRequested()
             scores = np.asarray(engine.frame_distance(frames[:, -1], job.goal_rgb), dtype=np.float64).reshape(-1)
             outcome.scores = [float(score) for score in scores]
             outcome.best_index = int(np.argmin(scores))
@@ -609,9 +669,11 @@ class DreamEngineNode(LifecycleNode):
             video_started = time.monotonic()
             try:
                 for k in range(num_candidates):
+                    if self._should_stop(goal_handle, ticket):  # one mp4 at most after a cancel
+                        raise StopRequested()
                     path = rollout_video_path(params.output_path, job.goal_id, candidate=k)
                     outcome.video_paths.append(write_rollout_video(path, frames[k], fps))
-            except GoalFailure:
+            except (GoalFailure, StopRequested):
                 remove_videos(outcome.video_paths)  # all candidates or none
                 raise
             outcome.video_s = time.monotonic() - video_started

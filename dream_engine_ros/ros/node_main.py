@@ -3,17 +3,22 @@
 Same parameter file as the launch file; ``--spec/--weights/--device`` override it and
 ``--camera-topic`` remaps ``image`` (and ``image/compressed``). With ``autostart`` true
 (the default) the node configures and activates itself; otherwise drive it with the
-lifecycle services (``ros2 lifecycle set /dream_engine configure``).
+lifecycle services (``ros2 lifecycle set /dream_engine configure``). SIGINT (once or twice,
+as ``ros2 launch`` forwards Ctrl-C) and SIGTERM end it with exit code 0.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.parameter import Parameter
+from rclpy.signals import SignalHandlerOptions
+
+from dream_engine_ros.ros.shutdown import ShutdownSignals, spin_until
 
 
 def node_cli_args(params_file: str | None, camera_topic: str | None, extra_ros_args: list[str]) -> list[str]:
@@ -37,6 +42,10 @@ def parameter_overrides(spec: str | None, weights: str | None, device: str | Non
     return [Parameter(name, Parameter.Type.STRING, value) for name, value in chosen.items() if value is not None]
 
 
+DRAIN_TIMEOUT_S = 5.0  # a running goal stops within ~1 s of the request (see engine_node._should_stop)
+FLUSH_S = 0.2  # spin a little longer so DDS hands out the last results before the context goes
+
+
 def run_node(
     params_file: str | None = None,
     spec: str | None = None,
@@ -47,7 +56,12 @@ def run_node(
     namespace: str = "",
     extra_ros_args: list[str] | None = None,
 ) -> int:
-    """Create, (auto)start and spin the node until Ctrl-C; returns a process exit code."""
+    """Create, (auto)start and spin the node until SIGINT/SIGTERM; returns a process exit code.
+
+    Shutdown order: the signal only sets a flag; the node then refuses goals and stops the
+    running one while the executor still spins (so its result reaches the client), and only
+    when no worker is left are the executor, the node and the context torn down.
+    """
     from dream_engine_ros.ros.engine_node import DreamEngineNode
 
     try:
@@ -55,7 +69,8 @@ def run_node(
     except FileNotFoundError as error:
         print(f"dream-engine node: {error}", file=sys.stderr)
         return 2
-    rclpy.init()
+    signals = ShutdownSignals.install()  # kept until exit: a late second signal stays harmless
+    rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
     node = DreamEngineNode(
         name,
         namespace=namespace or None,
@@ -69,13 +84,25 @@ def run_node(
         if bool(node.get_parameter("autostart").value) and not node.autostart_if_requested():
             node.get_logger().error("autostart failed; the node stays up for lifecycle commands")
             code = 1
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
+        spin_until(executor, lambda: signals.requested or not rclpy.ok())
+        node.get_logger().info(f"{signals.first_signal.name if signals.first_signal else 'context'}: shutting down")
+        node.begin_shutdown()
+        if not spin_until(executor, node.is_idle, DRAIN_TIMEOUT_S):
+            node.get_logger().warning(f"a goal was still running {DRAIN_TIMEOUT_S:g} s after the shutdown request")
+        spin_until(executor, lambda: False, FLUSH_S)  # the ended goals' results and statuses leave
+    except ExternalShutdownException:
         pass
     finally:
         executor.shutdown()
         node.destroy_node()
+        stopped = node.workers_alive() == 0
         rclpy.try_shutdown()
+    if not stopped:
+        # A worker stuck inside the model must not meet interpreter teardown (that aborts with
+        # "terminate called without an active exception"); its goal already has no context.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     return code
 
 

@@ -34,6 +34,10 @@ class EngineParams:
     output_dir: str = "/tmp/dream_engine_ros"
     default_frame_id: str = "camera"
     predicted_qos_depth: int = 30
+    # Frames of ~/predicted/image per second: 0 = the spec's fps (the stream plays like a camera
+    # at the video's own rate), > 0 = this rate, < 0 = as fast as decoded (chunk bursts that
+    # shallow best-effort subscribers drop).
+    predicted_rate_hz: float = 0.0
     release_on_deactivate: bool = False
     # Up-front bounds on one goal's work (INVALID_GOAL naming the parameter when exceeded).
     # Sized for pusht-tiny on a 2-core CPU (a T=48 rollout takes ~3.5 s, ~2.6 s per extra
@@ -44,6 +48,12 @@ class EngineParams:
     max_candidates: int = 64
     max_horizon: int = 480
     max_num_steps: int = 100
+
+    def predicted_rate(self, spec_fps: float) -> float:
+        """The pacing rate in Hz for a spec; 0 = unpaced."""
+        if self.predicted_rate_hz < 0:
+            return 0.0
+        return self.predicted_rate_hz or spec_fps
 
     def problems(self) -> list[str]:
         """Each rule the values break, as a sentence naming parameter, value and rule."""
@@ -60,6 +70,8 @@ class EngineParams:
             found.append(f"max_frame_age_s: {self.max_frame_age_s} must be >= 0 (0 = no limit)")
         if self.predicted_qos_depth < 1:
             found.append(f"predicted_qos_depth: {self.predicted_qos_depth} must be >= 1")
+        if self.predicted_rate_hz != self.predicted_rate_hz:  # NaN
+            found.append("predicted_rate_hz: nan is not a rate (0 = spec fps, < 0 = unpaced)")
         if not self.output_dir:
             found.append("output_dir: must not be empty")
         for name in ("max_candidates", "max_horizon", "max_num_steps"):
@@ -86,6 +98,8 @@ PARAMETER_HELP: dict[str, str] = {
     "output_dir": "directory for rollout mp4 files (created when missing)",
     "default_frame_id": "frame_id of predictions when the start frame has none",
     "predicted_qos_depth": "history depth of ~/predicted/image (reliable)",
+    "predicted_rate_hz": "frames per second on ~/predicted/image: 0 = the spec's fps, > 0 = this rate, "
+    "< 0 = as fast as decoded (bursts of a chunk)",
     "release_on_deactivate": "free the model on deactivate too (reloaded on activate)",
     "max_candidates": "largest num_candidates a RolloutBatch goal may ask for (larger: INVALID_GOAL)",
     "max_horizon": "largest horizon (actions per candidate) a goal may ask for (larger: INVALID_GOAL)",

@@ -5,7 +5,8 @@ Run against a node (``dream-engine node`` or the launch file):
 By default the goal carries no start frame, so the node uses its latest camera frame and
 answers NO_START_FRAME when nothing publishes on its ``image`` topic. With
 ``--render-start-frame`` a PushT frame is rendered here and sent in the goal (no camera
-needed).
+needed). SIGINT or SIGTERM end it at once (exit code 128 + signal), also while it waits
+for a node that went away; a goal already sent is canceled first (best effort).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import threading
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -21,16 +24,19 @@ import rclpy
 from action_msgs.msg import GoalStatus
 from rclpy.action import ActionClient
 from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
 
 from dream_engine_msgs.action import Rollout
 from dream_engine_msgs.srv import DescribeModel
-from dream_engine_ros.ros.spinning import SpinningExecutor, wait_for_future
+from dream_engine_ros.ros.shutdown import ShutdownSignals
+from dream_engine_ros.ros.spinning import Interrupted, SpinningExecutor, wait_for_future
 
 STATUS_NAMES = {
     GoalStatus.STATUS_SUCCEEDED: "SUCCEEDED",
     GoalStatus.STATUS_ABORTED: "ABORTED",
     GoalStatus.STATUS_CANCELED: "CANCELED",
 }
+CANCEL_WAIT_S = 1.0  # how long an interrupted planner waits for the node to confirm its cancel
 ERROR_NAMES = {value: name for name, value in vars(Rollout.Result).items() if name.isupper() and isinstance(value, int)}
 
 
@@ -49,20 +55,26 @@ class RolloutOutcome:
 class RolloutPlanner:
     """A tiny client: describe the model, build a goal, run it, collect feedback."""
 
-    def __init__(self, node: Node, engine_node: str = "/dream_engine") -> None:
+    def __init__(self, node: Node, engine_node: str = "/dream_engine", stop: threading.Event | None = None) -> None:
         self.node = node
+        self.stop = stop or threading.Event()  # set by a shutdown signal: every wait ends with Interrupted
         self.engine_node = engine_node.rstrip("/")
         self.client = ActionClient(node, Rollout, f"{self.engine_node}/rollout")
         self.describe_client = node.create_client(DescribeModel, f"{self.engine_node}/describe")
 
     def wait_ready(self, timeout_s: float) -> bool:
-        return self.client.wait_for_server(timeout_sec=timeout_s) and self.describe_client.wait_for_service(
-            timeout_sec=timeout_s
-        )
+        """Action server and describe service both discovered within ``timeout_s``."""
+        deadline = time.monotonic() + timeout_s
+        while not (self.client.server_is_ready() and self.describe_client.service_is_ready()):
+            if self.stop.wait(0.1):
+                raise Interrupted("waiting for the engine: interrupted")
+            if time.monotonic() > deadline:
+                return False
+        return True
 
     def describe(self, timeout_s: float = 10.0) -> DescribeModel.Response:
         future = self.describe_client.call_async(DescribeModel.Request())
-        return wait_for_future(future, timeout_s, "describe")  # type: ignore[return-value]
+        return wait_for_future(future, timeout_s, "describe", self.stop)  # type: ignore[return-value]
 
     def run(
         self,
@@ -78,12 +90,21 @@ class RolloutPlanner:
                 on_feedback(message.feedback)
 
         goal_handle = wait_for_future(
-            self.client.send_goal_async(goal, feedback_callback=feedback_callback), 30.0, "goal response"
+            self.client.send_goal_async(goal, feedback_callback=feedback_callback), 30.0, "goal response", self.stop
         )
         if not goal_handle.accepted:  # type: ignore[union-attr]
             return outcome
         outcome.accepted = True
-        response = wait_for_future(goal_handle.get_result_async(), timeout_s, "rollout result")  # type: ignore[union-attr]
+        result_future = goal_handle.get_result_async()  # type: ignore[union-attr]
+        try:
+            response = wait_for_future(result_future, timeout_s, "rollout result", self.stop)
+        except Interrupted:
+            cancel = goal_handle.cancel_goal_async()  # type: ignore[union-attr]
+            try:  # best effort and bounded: the node may be gone
+                wait_for_future(cancel, CANCEL_WAIT_S, "cancel response")
+            except TimeoutError:
+                pass
+            raise
         outcome.status = response.status  # type: ignore[union-attr]
         outcome.result = response.result  # type: ignore[union-attr]
         return outcome
@@ -146,11 +167,12 @@ def main(argv: list[str] | None = None) -> int:
     from dream_engine_ros.ros.image_conversion import rgb_to_image_msg
     from dream_engine_ros.ros.pusht_frame import arc_actions, render_pusht_start
 
-    rclpy.init()
+    signals = ShutdownSignals.install()
+    rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
     node = rclpy.create_node("planner_example")
     spinner = SpinningExecutor(node)
     try:
-        planner = RolloutPlanner(node, args.node)
+        planner = RolloutPlanner(node, args.node, stop=signals.event)
         if not planner.wait_ready(args.timeout):
             print(f"no engine at {args.node} (action server / describe not found)", file=sys.stderr)
             return 2
@@ -171,6 +193,10 @@ def main(argv: list[str] | None = None) -> int:
         if outcome.result is not None and outcome.result.mp4_path:
             print(outcome.result.mp4_path, flush=True)
         return 0 if outcome.result is not None and outcome.result.error_code == Rollout.Result.OK else 1
+    except Interrupted as interrupted:
+        name = signals.first_signal.name if signals.first_signal is not None else "signal"
+        print(f"{name}: {interrupted}", file=sys.stderr, flush=True)
+        return signals.exit_code
     finally:
         spinner.shutdown()
         node.destroy_node()

@@ -50,12 +50,25 @@ class SpinningExecutor:
         self.shutdown()
 
 
-def wait_for_future(future: Future, timeout_s: float, what: str = "future") -> object:
-    """Block the calling (non-executor) thread until ``future`` is done; TimeoutError otherwise."""
+class Interrupted(Exception):
+    """A wait ended because ``stop`` was set (a shutdown signal), not because of its future."""
+
+
+def wait_for_future(
+    future: Future, timeout_s: float, what: str = "future", stop: threading.Event | None = None
+) -> object:
+    """Block the calling (non-executor) thread until ``future`` is done; TimeoutError otherwise,
+    Interrupted as soon as ``stop`` is set (so a signal ends a wait on a server that is gone)."""
     done = threading.Event()
     future.add_done_callback(lambda _: done.set())
-    if not done.wait(timeout_s) and not future.done():
-        raise TimeoutError(f"{what} not done within {timeout_s:g} s")
+    deadline = time.monotonic() + timeout_s
+    while not done.is_set() and not future.done():
+        if stop is not None and stop.is_set():
+            raise Interrupted(f"{what}: interrupted")
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError(f"{what} not done within {timeout_s:g} s")
+        done.wait(min(remaining, 0.1) if stop is not None else remaining)
     return future.result()
 
 

@@ -24,6 +24,7 @@ class WorkerThreads:
         self._name = name
         self._lock = threading.Lock()
         self._threads: set[threading.Thread] = set()
+        self._futures: dict[threading.Thread, Future] = {}
 
     def start(self, executor: Executor, work: Callable[[], T]) -> Future:
         """Run ``work`` on a new thread; the returned future completes on the executor."""
@@ -43,9 +44,17 @@ class WorkerThreads:
 
         thread = threading.Thread(target=run, name=self._name, daemon=True)
         with self._lock:
+            for ended in [t for t in self._futures if not t.is_alive()]:
+                del self._futures[ended]  # their goals moved on: the map stays as small as the live set
             self._threads.add(thread)
+            self._futures[thread] = future
         thread.start()
         return future
+
+    def alive(self) -> int:
+        """How many workers are still running."""
+        with self._lock:
+            return sum(thread.is_alive() for thread in self._threads)
 
     def join(self, timeout_s: float) -> bool:
         """Wait for every live worker; True when all ended within the timeout."""
@@ -53,6 +62,14 @@ class WorkerThreads:
             threads = list(self._threads)
         for thread in threads:
             thread.join(timeout_s)
+        with self._lock:
+            for thread, future in list(self._futures.items()):
+                if not thread.is_alive():
+                    # After a teardown no coroutine may await this future any more, and rclpy
+                    # prints an unread exception ("never retrieved") when it is collected. The
+                    # awaiting coroutine, if it still runs, gets the exception all the same.
+                    future.exception()
+                    del self._futures[thread]
         return not any(thread.is_alive() for thread in threads)
 
 
