@@ -19,7 +19,8 @@ setup(
     # weights/ has no __init__.py (data only) but Python can import it as a namespace
     # package, so setuptools wants it listed explicitly; its files are that package's data.
     packages=[*find_packages(include=[PACKAGE, f"{PACKAGE}.*"]), f"{PACKAGE}.weights"],
-    package_data={f"{PACKAGE}.weights": ["*.safetensors", "*.json"]},
+    # py.typed: the package ships its annotations (PEP 561).
+    package_data={PACKAGE: ["py.typed"], f"{PACKAGE}.weights": ["*.safetensors", "*.json"]},
     include_package_data=True,
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),

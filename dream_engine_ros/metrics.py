@@ -122,7 +122,7 @@ def _check_videos(pred: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.n
 def video_psnr(pred: np.ndarray, truth: np.ndarray, cap_db: float | None = None) -> list[float]:
     """Per-frame PSNR of two (N, H, W, 3) uint8 videos; cap_db replaces inf if given."""
     pred, truth = _check_videos(pred, truth)
-    out = [psnr(p, t) for p, t in zip(pred, truth)]
+    out = [psnr(p, t) for p, t in zip(pred, truth, strict=True)]
     return [min(v, cap_db) for v in out] if cap_db is not None else out
 
 

@@ -20,11 +20,12 @@ from __future__ import annotations
 import os
 from fractions import Fraction
 from pathlib import Path
+from typing import cast
+
+import numpy as np
 
 from .atomic_file import atomic_output
 from .engine.errors import plain_value
-
-import numpy as np
 
 DEFAULT_CRF = 18  # visually near-lossless for the engine's small frames
 
@@ -53,7 +54,8 @@ def _fps_fraction(fps: object) -> Fraction:
     if not np.isfinite(value) or value <= 0:
         raise ValueError(f"fps: {plain_value(fps)} must be a finite number > 0")
     # Exact for integer and NTSC-style rates (e.g. 30000/1001).
-    rate = Fraction(fps).limit_denominator(1001) if not isinstance(fps, Fraction) else fps
+    # float(fps) accepted it above; Fraction takes the same numbers and numeric strings.
+    rate = Fraction(cast(float, fps)).limit_denominator(1001) if not isinstance(fps, Fraction) else fps
     if rate <= 0:
         raise ValueError(f"fps: {plain_value(fps)} rounds to a non-positive rate")
     return rate

@@ -3,7 +3,8 @@
 #   1. the venv (python3 -m venv) at $DREAM_ENGINE_VENV (default: <repo>/.venv)
 #   2. torch==2.13.0 FIRST; every later pip call is constrained to it, so nothing can
 #      pull another torch
-#   3. Python dependencies, then ROS 2 Kilted runtime + interface-build wheels (PyPI)
+#   3. Python dependencies, then ROS 2 Kilted runtime + interface-build wheels (PyPI), then the
+#      lint and type tools (ruff, mypy; pinned) that `make lint` runs
 #   4. the msg/ package (dream_engine_msgs) built with plain CMake and installed into the
 #      venv (no sourcing needed afterwards)
 #   5. `pip install -e .` of this repository (no build isolation, no dependencies)
@@ -21,6 +22,8 @@ PYTHON_DEPS=(
   "numpy" "safetensors" "av" "pyyaml" "pillow" "pytest" "pytest-timeout"
   "opencv-python-headless" "gym-pusht" "setuptools" "wheel"
 )
+# `make lint` (CI runs it before the tests). Pinned: a new ruff or mypy release may find new things.
+LINT_DEPS=("ruff==0.17.6" "mypy==2.4.1")
 ROS_RUNTIME_WHEELS=(
   ros-wheels-bootstrapper
   ros-kilted-rclpy ros-kilted-rmw-fastrtps-cpp ros-kilted-sensor-msgs ros-kilted-std-msgs
@@ -77,6 +80,18 @@ else
     || die "torch changed version during the dependency install; refusing to continue"
   "$PY" -c "import rclpy" || die "rclpy does not import after installing the wheels"
   stamp_set wheels "$deps_hash"
+fi
+
+# ---------------------------------------------------------------- 3b. lint + type tools
+lint_hash="$(inputs_hash "${LINT_DEPS[@]}" "$TORCH_VERSION")"
+if stamp_ok lint "$lint_hash" && [[ -x "$VENV/bin/ruff" && -x "$VENV/bin/mypy" ]]; then
+  say "ruff and mypy present"
+else
+  say "installing the lint and type tools (${LINT_DEPS[*]})"
+  pip_install "${LINT_DEPS[@]}"
+  "$VENV/bin/ruff" --version >/dev/null && "$VENV/bin/mypy" --version >/dev/null \
+    || die "ruff or mypy does not run after installing them"
+  stamp_set lint "$lint_hash"
 fi
 
 # ---------------------------------------------------------------- 4. msg/ -> venv

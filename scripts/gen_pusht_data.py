@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         "out": str(args.out),
         "frames": list(b.frames.shape),
         "actions": list(b.actions.shape),
-        "policies": dict(zip(names.tolist(), counts.tolist())),
+        "policies": dict(zip(names.tolist(), counts.tolist(), strict=True)),
         "block_moved_gt_3px_frac": round(float(np.mean(moved > 3.0)), 3),
         "block_moved_gt_3px_or_rot_gt_0.1rad_frac": round(float(np.mean((moved > 3.0) | (rot > 0.1))), 3),
         "block_moved_median_px": round(float(np.median(moved)), 2),

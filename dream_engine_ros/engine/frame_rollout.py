@@ -19,8 +19,8 @@ batch-invariant: fusing rows would change the last bits).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 import torch

@@ -4,31 +4,32 @@ A planner thinks in joint positions; the model wants min-max normalised, per-4-f
 in slots [0, 29) of a 384-d vector. This module does that conversion so callers can send raw
 joint targets. Raw 384-d vectors remain a valid engine input; nothing here is required.
 
-Facts, read from the public reference (NVIDIA/DreamDojo, Apache-2.0; paths relative to the
-repository root):
+Facts, read from the public reference code (NVIDIA/DreamDojo, Apache-2.0; the names below are
+its functions and classes, not files of this repository):
 
-- Joint order: `groot_dreams/groot_configs.py::construct_modality_config_and_transforms`
+- Joint order: the reference's GR00T config, `construct_modality_config_and_transforms`
   (embodiment "gr1") concatenates action.left_arm, right_arm, left_hand, right_hand, waist
   (7 + 7 + 6 + 6 + 3 = 29) and normalises every key with mode "min_max"; the state uses the
   same key order. Frames and actions are sampled every 2nd step of the 20 Hz data (10 fps),
   with one extra prefix step used only as the delta baseline.
-- Statistics: `groot_dreams/data/dataset.py::LeRobotSingleDataset._get_metadata` always takes
-  GR-1 statistics from `shared_meta/GR1_unified_stats.json` ("action" and
-  "observation.state", fields "min"/"max"), indexed by `shared_meta/GR1_unified_modality.json`
-  (left_arm 0:7, left_hand 7:13, right_arm 22:29, right_hand 29:35, waist 41:44 of a 44-d
-  vector). The constants below are those values (read from the eugene123tw/DreamDojo fork at
-  2d56fd0, whose shared_meta mirrors the release; the NVIDIA repo index held no copy).
-- Normalisation: `groot_dreams/data/transform/state_action.py::Normalizer` "min_max":
+- Statistics: the reference dataset's `LeRobotSingleDataset._get_metadata` always takes
+  GR-1 statistics from its unified GR-1 stats file ("action" and "observation.state", fields
+  "min"/"max"), indexed by its unified GR-1 modality file (left_arm 0:7, left_hand 7:13,
+  right_arm 22:29, right_hand 29:35, waist 41:44 of a 44-d vector). The constants below are
+  those values (read from the eugene123tw/DreamDojo fork at 2d56fd0, whose metadata mirrors
+  the release; the NVIDIA repo index held no copy).
+- Normalisation: the reference's state/action transform `Normalizer`, mode "min_max":
   2 * (x - min) / (max - min) - 1, and 0 where min == max; no clipping.
-- Deltas: `groot_dreams/data/dataset.py::WrappedLeRobotSingleDataset.__getitem__` builds
+- Deltas: the reference dataset's `WrappedLeRobotSingleDataset.__getitem__` builds
   `a[t:t+4] - a[t-1]` for t = 1, 5, 9, ... over the normalised actions a[0..T] (a[0] is the
   prefix baseline), i.e. output row k = a[k+1] - a[4 * (k // 4)], written into [:, 0:29] of a
   zero (T, 384) array.
 - Quirk: the same function then takes `key = action_seq[0:1, :29]` (a view) and assigns the
   normalised state into it, so row 0 of every training sample holds the normalised state
-  (state statistics), not a delta. The reference evaluation (`cosmos_predict2/
-  action_conditioned.py::inference`) slices its 12-action chunks from one such sequence, so
-  only row 0 of the whole rollout carries the state; later chunks start with a real delta.
+  (state statistics), not a delta. The reference evaluation (the `inference` function of its
+  Cosmos-Predict2 action-conditioned pipeline) slices its 12-action chunks from one such
+  sequence, so only row 0 of the whole rollout carries the state; later chunks start with a
+  real delta.
 
 Decision: by default (`first_row="state"`) we reproduce the quirk exactly as the reference
 evaluation sees it (row 0 of the sequence only), because that is what the released weights saw
@@ -55,7 +56,7 @@ GR1_SLOT = slice(0, GR1_NUM_JOINTS)  # "Fourier GR-1" slots of the 384-d layout
 
 FirstRow = Literal["state", "delta"]
 
-# shared_meta/GR1_unified_stats.json, reordered to the concat order above.
+# The reference's unified GR-1 statistics, reordered to the concat order above.
 _ACTION_MIN: dict[str, tuple[float, ...]] = {
     "left_arm": (-2.291214942932129, 9.999999974752427e-07, -2.4999990463256836, -2.1999990940093994,
                  -1.990696668624878, -0.9498744010925293, -0.6499990224838257),

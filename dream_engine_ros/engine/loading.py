@@ -85,8 +85,8 @@ def _latent_stats_from_metadata(path: Path) -> tuple[Tensor, Tensor] | None:
 def _load_context(path: Path) -> Tensor:
     state = torch.load(path, map_location="cpu", weights_only=True)
     if isinstance(state, (list, tuple)) and state:
-        # the reference readers index the file with [0] (groot_dreams/dataloader.py,
-        # interactive/inference/action_video2world.py), so a list-of-tensors file is valid
+        # the reference's readers (its data loader and its interactive action-to-video
+        # inference) index the file with [0], so a list-of-tensors file is valid
         state = state[0]
     if isinstance(state, dict):
         tensors = [v for v in state.values() if isinstance(v, Tensor)]
@@ -108,7 +108,8 @@ def build_frame_model(spec: ModelSpec, weights_dir: str | Path | None, device: t
     return LoadedFrameModel(net=net.to(device=device, dtype=dtype).eval())
 
 
-def build_model(spec: ModelSpec, weights_dir: str | Path | None, device: torch.device, dtype: torch.dtype) -> LoadedModel:
+def build_model(spec: ModelSpec, weights_dir: str | Path | None, device: torch.device,
+                dtype: torch.dtype) -> LoadedModel:
     """Instantiate the spec's VAE and DiT on `device` and load their weights strictly."""
     paths = weight_paths(spec, weights_dir)
     vae_path = _require(paths, "vae", spec)

@@ -13,9 +13,9 @@ batch row equals the single `predict` with that seed.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -103,7 +103,7 @@ class DreamEngine:
         self.dtype = dtype
 
     @classmethod
-    def load(cls, spec: str | ModelSpec, weights: str | Path | None = None, device: str = "auto") -> "DreamEngine":
+    def load(cls, spec: str | ModelSpec, weights: str | Path | None = None, device: str = "auto") -> DreamEngine:
         """Build the spec's modules on the device and load its weights (strict)."""
         resolved = get_spec(spec) if isinstance(spec, str) else spec
         dev = resolve_device(device)

@@ -10,8 +10,9 @@ runner builds that function (frame-0 conditioning, classifier-free guidance, bat
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -131,7 +132,8 @@ def sample_unipc(velocity: VelocityFn, x: Tensor, schedule: FlowSchedule, order:
     return x
 
 
-def _predictor(x: Tensor, x0_hist: list[Tensor], i: int, order: int, sig: tuple[float, ...], lam: list[float]) -> Tensor:
+def _predictor(x: Tensor, x0_hist: list[Tensor], i: int, order: int, sig: tuple[float, ...],
+               lam: list[float]) -> Tensor:
     m0 = x0_hist[-1]
     h = lam[i + 1] - lam[i]
     hh = -h
@@ -168,7 +170,7 @@ def _corrector(x0_new: Tensor, x0_hist: list[Tensor], last_x: Tensor, i: int, or
         rhos = [float(v) for v in np.linalg.solve(r, np.array(b, dtype=np.float64))]
     out = (sig[i] / sig[i - 1]) * last_x - (alpha_t * h_phi_1) * m0
     corr = (x0_new - m0) * rhos[-1]
-    for rho, d1 in zip(rhos[:-1], d1s):
+    for rho, d1 in zip(rhos[:-1], d1s, strict=True):
         corr = corr + rho * d1
     return out - (alpha_t * b_h) * corr
 

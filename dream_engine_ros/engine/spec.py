@@ -50,11 +50,11 @@ class VaeConfig:
 
     @property
     def spatial_compression(self) -> int:
-        return 2 ** (len(self.dim_mult) - 1)
+        return 1 << (len(self.dim_mult) - 1)
 
     @property
     def temporal_compression(self) -> int:
-        return 2 ** sum(1 for flag in self.temporal_downsample if flag)
+        return 1 << sum(1 for flag in self.temporal_downsample if flag)
 
 
 @dataclass(frozen=True)
@@ -291,7 +291,7 @@ def _frame_model_problems(spec: ModelSpec) -> list[str]:
         return ["family 'causal-video' needs a frame_model (FrameNetConfig)"]
     if spec.tokenizer is not None or spec.backbone is not None:
         problems.append("family 'causal-video' works on pixels: tokenizer and backbone must be None")
-    step = net.patch * 2 ** (len(net.channels) - 1)
+    step = net.patch << (len(net.channels) - 1)
     for label, value in (("height", spec.height), ("width", spec.width)):
         if value <= 0 or value % step:
             problems.append(f"{label} {value} is not a positive multiple of {step} (patch x U-Net downsampling)")

@@ -8,7 +8,7 @@ weights or queueing a goal.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -94,7 +94,8 @@ class RequestValidator:
     def num_steps(self, num_steps: object) -> None:
         if num_steps is None:
             return
-        if isinstance(num_steps, bool) or not isinstance(num_steps, (int, np.integer)) or not 1 <= num_steps <= MAX_STEPS:
+        if (isinstance(num_steps, bool) or not isinstance(num_steps, (int, np.integer))
+                or not 1 <= num_steps <= MAX_STEPS):
             raise InputError("num_steps", num_steps,
                              f"num_steps {plain_value(num_steps)} must be an integer in [1, {MAX_STEPS}]")
 

@@ -14,7 +14,8 @@ import argparse
 import json
 import sys
 import time
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -111,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     print(markdown(report, horizons))
     print(f"{args.episodes} episodes per kind, seed {args.seed}, {time.perf_counter() - tic:.0f} s", file=sys.stderr)
     if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         with open(args.json, "w") as f:
             json.dump({"spec": spec, "episodes": args.episodes, "seed": args.seed, "report": report}, f, indent=1)
     return 0

@@ -20,12 +20,12 @@ import os
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
+from collections.abc import Callable, Sequence  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
-from typing import Callable, Sequence  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from ..training.pusht_data import HIGH, LOW, IMAGE_SIZE, _make_env, _policy_smooth, _sim_of, _state_of  # noqa: E402
+from ..training.pusht_data import HIGH, IMAGE_SIZE, LOW, _make_env, _policy_smooth, _sim_of, _state_of  # noqa: E402
 
 KINDS: tuple[str, ...] = ("push", "walk", "sweep", "still")
 

@@ -101,7 +101,7 @@ def rollout_metrics(pred: np.ndarray, truth_frames: np.ndarray, states: np.ndarr
     out = {key: np.array([row[key] for row in rows]) for key in rows[0]}
     diff = pred[1:].astype(np.float64) - truth_frames[1:].astype(np.float64)
     out["mse"] = (diff**2).mean(axis=(1, 2, 3))
-    out["ssim"] = np.array([ssim(p, t) for p, t in zip(pred[1:], truth_frames[1:])])
+    out["ssim"] = np.array([ssim(p, t) for p, t in zip(pred[1:], truth_frames[1:], strict=True)])
     return out
 
 

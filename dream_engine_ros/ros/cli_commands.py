@@ -9,20 +9,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from dream_engine_ros.ros.node_args import NODE_DESCRIPTION, NODE_HELP, add_node_arguments
+
 
 def _node_command(args: argparse.Namespace) -> int:
-    from dream_engine_ros.ros.node_main import run_node
+    from dream_engine_ros.ros.node_main import run_node_with_args
 
-    return run_node(
-        params_file=args.params_file,
-        spec=args.spec,
-        weights=args.weights,
-        device=args.device,
-        camera_topic=args.camera_topic,
-        name=args.name,
-        namespace=args.namespace,
-        extra_ros_args=args.ros_args,
-    )
+    return run_node_with_args(args)
 
 
 def _demo_command(args: argparse.Namespace) -> int:
@@ -40,26 +33,8 @@ def _demo_command(args: argparse.Namespace) -> int:
 
 def add_ros_subcommands(subparsers: Any) -> None:
     """Register ``node`` and ``demo`` on the console script's subparsers."""
-    node = subparsers.add_parser(
-        "node",
-        help="run the ROS 2 lifecycle node (same as the launch file)",
-        description="Run the dream_engine lifecycle node. Parameters come from --params-file "
-        "(e.g. config/engine.yaml); --spec/--weights/--device override it.",
-    )
-    node.add_argument("--params-file", default=None, help="ROS parameter YAML (/**: ros__parameters: ...)")
-    node.add_argument("--spec", default=None, help="override the spec parameter")
-    node.add_argument("--weights", default=None, help="override the weights parameter")
-    node.add_argument("--device", default=None, help="override the device parameter")
-    node.add_argument("--camera-topic", default=None, help="remap the image subscription to this topic")
-    node.add_argument("--name", default="dream_engine", help="node name (default dream_engine)")
-    node.add_argument("--namespace", default="", help="node namespace")
-    node.add_argument(
-        "--ros-args",
-        dest="ros_args",
-        nargs=argparse.REMAINDER,
-        default=[],
-        help="everything after it goes to the node as ROS arguments (-p name:=value, -r from:=to)",
-    )
+    node = subparsers.add_parser("node", help=NODE_HELP, description=NODE_DESCRIPTION)
+    add_node_arguments(node)
     node.set_defaults(func=_node_command)
 
     demo = subparsers.add_parser(

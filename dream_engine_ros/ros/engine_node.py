@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, cast
 
 import numpy as np
 from builtin_interfaces.msg import Time
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.action.server import ServerGoalHandle
 from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.executors import Executor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.task import Future
@@ -368,6 +370,12 @@ class DreamEngineNode(LifecycleNode):
             raise GoalFailure(ErrorCode.NOT_ACTIVE, f"node is {self.lifecycle_state}; configure and activate it")
         return self._params
 
+    def _require_executor(self) -> Executor:
+        executor = self.executor
+        if executor is None:  # goals only run while an executor spins this node
+            raise RuntimeError("the node is not added to an executor")
+        return executor
+
     def _validate_with_engine(self, start: StartFrame, actions: np.ndarray, sampling: SamplingOverrides) -> None:
         try:
             self._engine.validate(start.rgb, actions, num_steps=sampling.num_steps, guidance=sampling.guidance)
@@ -451,13 +459,13 @@ class DreamEngineNode(LifecycleNode):
             self._tickets[goal_id] = ticket
             await self._wait_for_turn(ticket, goal_handle)
             result.wait_s = time.monotonic() - accepted_at
-            work_future = self._workers.start(self.executor, lambda: run(job, goal_handle, ticket))
-            outcome: RolloutOutcome = await work_future
+            work_future = self._workers.start(self._require_executor(), lambda: run(job, goal_handle, ticket))
+            outcome = cast(RolloutOutcome, await work_future)  # the worker's return value (or it raised)
             video_paths = outcome.video_paths
             self._fill_outcome(result, outcome)
             result.error_code = int(ErrorCode.OK)
-        except GoalFailure as failure:
-            result.error_code, result.error_msg = int(failure.code), failure.message
+        except GoalFailure as refused:
+            result.error_code, result.error_msg = int(refused.code), refused.message
         except (RolloutCancelled, StopRequested):
             failure = self._stop_reason(goal_handle, ticket)
             result.error_code, result.error_msg = int(failure.code), failure.message
@@ -495,7 +503,7 @@ class DreamEngineNode(LifecycleNode):
         decision, victims = self._slots.admit(ticket)
         for victim in victims:
             if victim.waiter is not None:
-                wake_when_done(self.executor, victim.waiter, "preempted")
+                wake_when_done(self._require_executor(), victim.waiter, "preempted")
         if decision is Decision.REJECT:
             detail = (
                 "a rollout is running" if params.busy_policy == "reject" else f"the queue is full ({params.max_queue})"
@@ -504,7 +512,7 @@ class DreamEngineNode(LifecycleNode):
         if decision is Decision.WAIT:
             ticket.waiter = Future(executor=self.executor)
             if goal_handle.is_cancel_requested:
-                wake_when_done(self.executor, ticket.waiter, "canceled")
+                wake_when_done(self._require_executor(), ticket.waiter, "canceled")
             reason = await ticket.waiter
             ticket.waiter = None
             if reason != "run":
@@ -559,7 +567,7 @@ class DreamEngineNode(LifecycleNode):
     # ------------------------------------------------------------------ worker side
     def _feedback_sender(self, goal_handle: ServerGoalHandle, action: Any, started: float) -> Callable[[Any], None]:
         """Feedback is published from the executor thread (rcl action handles are not thread-safe)."""
-        executor = self.executor
+        executor = self._require_executor()
 
         def send(event: Any) -> None:
             done = int(event.chunk_index) + 1

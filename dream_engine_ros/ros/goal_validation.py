@@ -8,9 +8,10 @@ is kept small, pure and unit-tested.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 

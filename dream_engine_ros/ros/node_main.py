@@ -9,6 +9,7 @@ as ``ros2 launch`` forwards Ctrl-C) and SIGTERM end it with exit code 0.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.parameter import Parameter
 from rclpy.signals import SignalHandlerOptions
 
+from dream_engine_ros.ros.node_args import NODE_DESCRIPTION, add_node_arguments
 from dream_engine_ros.ros.shutdown import ShutdownSignals, spin_until
 
 
@@ -106,14 +108,28 @@ def run_node(
     return code
 
 
+def run_node_with_args(args: argparse.Namespace) -> int:
+    """``run_node`` with the options of ``ros/node_args.py`` as parsed."""
+    return run_node(
+        params_file=args.params_file,
+        spec=args.spec,
+        weights=args.weights,
+        device=args.device,
+        camera_topic=args.camera_topic,
+        name=args.name,
+        namespace=args.namespace,
+        extra_ros_args=args.ros_args,
+    )
+
+
+def node_parser() -> argparse.ArgumentParser:
+    """The parser of ``dream_engine_node``: the options of ``dream-engine node``."""
+    parser = argparse.ArgumentParser(prog="dream_engine_node", description=NODE_DESCRIPTION)
+    add_node_arguments(parser)
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point ``dream_engine_node`` (what the launch file and ``ros2 run`` start)."""
-    import argparse
-
-    from dream_engine_ros.ros.cli_commands import add_ros_subcommands
-
-    parser = argparse.ArgumentParser(prog="dream_engine_node")
-    subparsers = parser.add_subparsers(dest="command")
-    add_ros_subcommands(subparsers)
-    args = parser.parse_args(["node", *(sys.argv[1:] if argv is None else argv)])
-    return int(args.func(args))
+    args = node_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    return run_node_with_args(args)

@@ -16,13 +16,15 @@ import math
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TypeVar
 
 import numpy as np
 import rclpy
 from action_msgs.msg import GoalStatus
 from rclpy.action import ActionClient
+from rclpy.client import Client
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
@@ -38,6 +40,14 @@ STATUS_NAMES = {
 }
 CANCEL_WAIT_S = 1.0  # how long an interrupted planner waits for the node to confirm its cancel
 ERROR_NAMES = {value: name for name, value in vars(Rollout.Result).items() if name.isupper() and isinstance(value, int)}
+T = TypeVar("T")
+
+
+def _completed(value: T | None, what: str) -> T:
+    """A future's result; rclpy gives None only for a future that was cancelled."""
+    if value is None:
+        raise RuntimeError(f"{what}: the future was cancelled")
+    return value
 
 
 @dataclass
@@ -59,8 +69,12 @@ class RolloutPlanner:
         self.node = node
         self.stop = stop or threading.Event()  # set by a shutdown signal: every wait ends with Interrupted
         self.engine_node = engine_node.rstrip("/")
-        self.client = ActionClient(node, Rollout, f"{self.engine_node}/rollout")
-        self.describe_client = node.create_client(DescribeModel, f"{self.engine_node}/describe")
+        self.client: ActionClient[Rollout.Goal, Rollout.Result, Rollout.Feedback] = ActionClient(
+            node, Rollout, f"{self.engine_node}/rollout"
+        )
+        self.describe_client: Client[DescribeModel.Request, DescribeModel.Response] = node.create_client(
+            DescribeModel, f"{self.engine_node}/describe"
+        )
 
     def wait_ready(self, timeout_s: float) -> bool:
         """Action server and describe service both discovered within ``timeout_s``."""
@@ -74,7 +88,7 @@ class RolloutPlanner:
 
     def describe(self, timeout_s: float = 10.0) -> DescribeModel.Response:
         future = self.describe_client.call_async(DescribeModel.Request())
-        return wait_for_future(future, timeout_s, "describe", self.stop)  # type: ignore[return-value]
+        return _completed(wait_for_future(future, timeout_s, "describe", self.stop), "describe")
 
     def run(
         self,
@@ -89,24 +103,25 @@ class RolloutPlanner:
             if on_feedback is not None:
                 on_feedback(message.feedback)
 
-        goal_handle = wait_for_future(
+        goal_handle = _completed(wait_for_future(
             self.client.send_goal_async(goal, feedback_callback=feedback_callback), 30.0, "goal response", self.stop
-        )
-        if not goal_handle.accepted:  # type: ignore[union-attr]
+        ), "goal response")
+        if not goal_handle.accepted:
             return outcome
         outcome.accepted = True
-        result_future = goal_handle.get_result_async()  # type: ignore[union-attr]
+        result_future = goal_handle.get_result_async()
         try:
-            response = wait_for_future(result_future, timeout_s, "rollout result", self.stop)
+            response = _completed(wait_for_future(result_future, timeout_s, "rollout result", self.stop),
+                                  "rollout result")
         except Interrupted:
-            cancel = goal_handle.cancel_goal_async()  # type: ignore[union-attr]
+            cancel = goal_handle.cancel_goal_async()
             try:  # best effort and bounded: the node may be gone
                 wait_for_future(cancel, CANCEL_WAIT_S, "cancel response")
             except TimeoutError:
                 pass
             raise
-        outcome.status = response.status  # type: ignore[union-attr]
-        outcome.result = response.result  # type: ignore[union-attr]
+        outcome.status = response.status
+        outcome.result = response.result
         return outcome
 
 
@@ -115,7 +130,7 @@ def build_goal(
     seed: int,
     publish_frames: bool = True,
     write_video: bool = True,
-    start_frame: "object | None" = None,
+    start_frame: object | None = None,
 ) -> Rollout.Goal:
     """Goal for ``actions`` (T, D); start_frame None = the node's latest camera frame."""
     goal = Rollout.Goal()

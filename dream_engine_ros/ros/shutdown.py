@@ -12,8 +12,8 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from collections.abc import Callable
 from types import FrameType
-from typing import Callable
 
 from rclpy.executors import Executor
 
@@ -29,7 +29,7 @@ class ShutdownSignals:
         self.first_signal: signal.Signals | None = None
 
     @classmethod
-    def install(cls) -> "ShutdownSignals":
+    def install(cls) -> ShutdownSignals:
         """Must run in the main thread, before rclpy.init(signal_handler_options=NO)."""
         signals = cls()
         for signum in HANDLED_SIGNALS:

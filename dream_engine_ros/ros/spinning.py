@@ -1,7 +1,7 @@
 """Spin nodes on a SingleThreadedExecutor in a background thread, and stop cleanly.
 
 Why: the CLI, the demo, the tests and the bench all need "node runs while my code does
-something else", and DESIGN.md's shutdown order (executor.shutdown, join the spin thread,
+something else", and the shutdown order (executor.shutdown, join the spin thread,
 then destroy nodes, then rclpy.shutdown) is easy to get wrong in each of them.
 """
 
@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
@@ -43,7 +44,7 @@ class SpinningExecutor:
         self.executor.shutdown(timeout_sec=timeout_s)
         self._thread.join(timeout_s)
 
-    def __enter__(self) -> "SpinningExecutor":
+    def __enter__(self) -> SpinningExecutor:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -55,10 +56,11 @@ class Interrupted(Exception):
 
 
 def wait_for_future(
-    future: Future, timeout_s: float, what: str = "future", stop: threading.Event | None = None
-) -> object:
+    future: Future[T], timeout_s: float, what: str = "future", stop: threading.Event | None = None
+) -> T | None:
     """Block the calling (non-executor) thread until ``future`` is done; TimeoutError otherwise,
-    Interrupted as soon as ``stop`` is set (so a signal ends a wait on a server that is gone)."""
+    Interrupted as soon as ``stop`` is set (so a signal ends a wait on a server that is gone).
+    Returns the future's result (None only for a cancelled future, as rclpy's ``Future.result``)."""
     done = threading.Event()
     future.add_done_callback(lambda _: done.set())
     deadline = time.monotonic() + timeout_s

@@ -1,15 +1,16 @@
 """Run a blocking call on a worker thread and await it from an rclpy coroutine.
 
-Why: with a SingleThreadedExecutor (see DESIGN.md: the multi-threaded one stalls in this
-rclpy release) the rollout must not block the executor, or cancel requests, feedback and
-camera frames would stop flowing. rclpy resumes an awaiting coroutine only when its wait
+Why: with a SingleThreadedExecutor (the multi-threaded one stalls in this rclpy release) the
+rollout must not block the executor, or cancel requests, feedback and camera frames would stop
+flowing. rclpy resumes an awaiting coroutine only when its wait
 set wakes up, so the worker explicitly wakes the executor when it is done.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 from rclpy.executors import Executor
 from rclpy.task import Future

@@ -28,7 +28,10 @@ MIX: dict[str, float] = {"push": 0.45, "sweep": 0.1, "still": 0.05, "pusher": 0.
 
 def generate_mix(episodes: int, steps: int, seed: int) -> dict[str, np.ndarray]:
     counts = {name: max(1, int(round(share * episodes))) for name, share in MIX.items()}
-    frames, actions, states, sources = [], [], [], []
+    frames: list[np.ndarray] = []
+    actions: list[np.ndarray] = []
+    states: list[np.ndarray] = []
+    sources: list[str] = []
     for name, count in counts.items():
         if name in pusht_episodes.KINDS:
             eps = pusht_episodes.generate(name, count, steps, seed + 100_000)
@@ -56,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     arrays = generate_mix(args.episodes, args.steps, args.seed)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(args.out) as tmp, open(tmp, "wb") as f:
-        np.savez(f, **arrays)
+        np.savez(f, **arrays)  # type: ignore[arg-type]  # numpy's stub: a **dict might name allow_pickle
     moved = pusht_data.block_displacement(arrays["states"]) * 96 / 512
     print(json.dumps({"out": str(args.out), "frames": list(arrays["frames"].shape),
                       "block_moved_gt_3px": round(float(np.mean(moved > 3)), 3),

@@ -23,22 +23,28 @@ from .pusht_data import generate_episodes_full, simulate
 
 def _mean_metrics(pred: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
     """Mean PSNR (from the pooled MSE, robust to perfect frames) and mean SSIM over frames."""
-    mse = np.mean((pred.astype(np.float64) - truth.astype(np.float64)) ** 2)
+    mse = float(np.mean((pred.astype(np.float64) - truth.astype(np.float64)) ** 2))
     pooled_psnr = float(10 * np.log10(255.0**2 / max(mse, 1e-10)))
-    return pooled_psnr, float(np.mean([ssim(p, t) for p, t in zip(pred, truth)]))
+    return pooled_psnr, float(np.mean([ssim(p, t) for p, t in zip(pred, truth, strict=True)]))
 
 
 def evaluate_quality(engine: DreamEngine, episodes: int, horizon: int, seed: int,
                      num_steps: int | None = None) -> dict[str, Any]:
     batch = generate_episodes_full(episodes, horizon, seed)
-    model_psnr, model_ssim, base_psnr, base_ssim = [], [], [], []
+    model_psnr: list[float] = []
+    model_ssim: list[float] = []
+    base_psnr: list[float] = []
+    base_ssim: list[float] = []
     for i in range(episodes):
         truth = batch.frames[i, 1:]
         pred = engine.predict(batch.frames[i, 0], batch.actions[i], seed=i, num_steps=num_steps).frames[1:]
         copy = np.broadcast_to(batch.frames[i, 0], truth.shape)
         p, s = _mean_metrics(pred, truth)
         bp, bs = _mean_metrics(copy, truth)
-        model_psnr.append(p), model_ssim.append(s), base_psnr.append(bp), base_ssim.append(bs)
+        model_psnr.append(p)
+        model_ssim.append(s)
+        base_psnr.append(bp)
+        base_ssim.append(bs)
     return {
         "episodes": episodes,
         "horizon": horizon,
@@ -86,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     engine = DreamEngine.load(args.spec, weights=args.weights, device="cpu")
     start = time.perf_counter()
-    report = {
+    report: dict[str, Any] = {
         "quality": evaluate_quality(engine, args.episodes, args.horizon, args.seed, args.num_steps),
         "sensitivity": evaluate_sensitivity(engine, max(2, args.episodes // 4), args.horizon, args.seed + 7,
                                             args.num_steps),

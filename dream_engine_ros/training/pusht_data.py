@@ -22,8 +22,9 @@ import os
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
+from collections.abc import Callable, Sequence  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
-from typing import Callable, Sequence  # noqa: E402
+from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -135,7 +136,7 @@ def _policy_pusher(rng: np.random.Generator, start: _Sim) -> Policy:
     speed = rng.uniform(8.0, 16.0)
     push_speed = rng.uniform(5.0, 12.0)
     target = start.agent.copy()
-    plan: dict[str, object] = {}
+    plan: dict[str, Any] = {}  # the current push: direction, offset, radius, phase, ...
 
     def new_push(sim: _Sim) -> None:
         centre = np.array([WORKSPACE / 2, WORKSPACE / 2])
@@ -222,7 +223,7 @@ def _policy_still(rng: np.random.Generator, start: _Sim) -> Policy:
 
 def _policy_jumps(rng: np.random.Generator, start: _Sim) -> Policy:
     """Random waypoints, each held for a few steps (step changes in the action)."""
-    state = {"target": start.agent.copy(), "left": 0}
+    state: dict[str, Any] = {"target": start.agent.copy(), "left": 0}
 
     def act(sim: _Sim) -> np.ndarray:
         if state["left"] <= 0:

@@ -95,10 +95,10 @@ def _pick_crops(frames: np.ndarray, ep: np.ndarray, t0: np.ndarray, crop: int = 
     ys = np.random.randint(0, grid, (len(ep), CROP_CANDIDATES)) * 8
     xs = np.random.randint(0, grid, (len(ep), CROP_CANDIDATES)) * 8
     best_y, best_x = np.empty(len(ep), dtype=int), np.empty(len(ep), dtype=int)
-    for i, (e, t) in enumerate(zip(ep, t0)):
+    for i, (e, t) in enumerate(zip(ep, t0, strict=True)):
         image = frames[e, t].astype(np.int16)
         busy = (np.abs(image - np.median(image.reshape(-1, 3), axis=0)).max(axis=2) > 12)
-        scores = [busy[y:y + crop, x:x + crop].sum() for y, x in zip(ys[i], xs[i])]
+        scores = [busy[y:y + crop, x:x + crop].sum() for y, x in zip(ys[i], xs[i], strict=True)]
         j = int(np.argmax(scores))
         best_y[i], best_x[i] = ys[i, j], xs[i, j]
     return best_y, best_x
@@ -115,7 +115,7 @@ def train_vae(spec: ModelSpec, frames: np.ndarray, run: Path, steps: int, batch:
     """
     torch.manual_seed(seed)
     np.random.seed(seed)
-    vae = WanVAE(spec.tokenizer)
+    vae = WanVAE(spec.vae)
     if init_from is not None:
         vae.load_state_dict(torch.load(run / init_from, weights_only=False)["model"])
     opt = torch.optim.AdamW(vae.parameters(), lr=peak_lr, weight_decay=0.0, betas=(0.9, 0.99))
@@ -133,7 +133,7 @@ def train_vae(spec: ModelSpec, frames: np.ndarray, run: Path, steps: int, batch:
         t0 = np.random.randint(0, length - clip_frames + 1, batch)
         y0, x0 = _pick_crops(frames, ep, t0, crop)
         clip = np.stack([
-            frames[e, t:t + clip_frames, y:y + crop, x:x + crop] for e, t, y, x in zip(ep, t0, y0, x0)
+            frames[e, t:t + clip_frames, y:y + crop, x:x + crop] for e, t, y, x in zip(ep, t0, y0, x0, strict=True)
         ])
         video = pixels_to_unit(torch.from_numpy(clip).permute(0, 4, 1, 2, 3))
         for group in opt.param_groups:
@@ -168,7 +168,7 @@ def train_vae(spec: ModelSpec, frames: np.ndarray, run: Path, steps: int, batch:
 def load_trained_vae(spec: ModelSpec, run: Path) -> WanVAE:
     """The last VAE stage that exists ('vae-long' over 'vae')."""
     path = run / "vae_long_ckpt.pt" if (run / "vae_long_ckpt.pt").exists() else run / "vae_ckpt.pt"
-    vae = WanVAE(spec.tokenizer)
+    vae = WanVAE(spec.vae)
     vae.load_state_dict(torch.load(path, weights_only=False)["model"])
     return vae.eval()
 
@@ -240,7 +240,7 @@ def train_dit(spec: ModelSpec, actions: np.ndarray, run: Path, steps: int, batch
     lat = (data["mu"] - mean) / std
     still = (data["still"] - mean) / std if spec.residual == "still" else None
     acts = torch.from_numpy(spec.normalise_actions(actions))
-    net = ActionDiT(spec.backbone)
+    net = ActionDiT(spec.dit)
     if init_from is not None:
         net.load_state_dict(torch.load(run / init_from, weights_only=False)["ema"])
     ema = copy.deepcopy(net).requires_grad_(False)
@@ -285,7 +285,7 @@ def train_dit(spec: ModelSpec, actions: np.ndarray, run: Path, steps: int, batch
         step += 1
         decay = min(0.999, (1 + step) / (10 + step))
         with torch.no_grad():
-            for pe, pn in zip(ema.parameters(), net.parameters()):
+            for pe, pn in zip(ema.parameters(), net.parameters(), strict=True):
                 pe.lerp_(pn, 1 - decay)
         if step % 50 == 0:
             _log("dit", step=step, loss=round(loss.item(), 5), elapsed_s=round(time.monotonic() - start, 1))
@@ -304,7 +304,7 @@ def export(spec: ModelSpec, run: Path, out_dir: Path) -> None:
     data = torch.load(run / "latents.pt")
     mean, std = data["mean"], data["std"]
     vae = load_trained_vae(spec, run)
-    dit = ActionDiT(spec.backbone)
+    dit = ActionDiT(spec.dit)
     dit.load_state_dict(torch.load(run / "dit_ckpt.pt", weights_only=False)["ema"])
     meta = {"spec": spec.name, "latent_mean": json.dumps(mean.tolist()), "latent_std": json.dumps(std.tolist())}
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -12,15 +12,17 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def dreamdojo_fixture_dir() -> Path:
-    """../shared/fixtures/dreamdojo beside the checkout (CI layout) or $DREAM_ENGINE_FIXTURES."""
-    candidates = [Path(os.environ["DREAM_ENGINE_FIXTURES"])] if os.environ.get("DREAM_ENGINE_FIXTURES") else []
+    """The golden files: test/fixtures/dreamdojo in this repository first (a fresh clone has them),
+    then $DREAM_ENGINE_FIXTURES, then ../shared/fixtures/dreamdojo beside the checkout."""
+    candidates = [REPO / "test" / "fixtures" / "dreamdojo"]
+    if os.environ.get("DREAM_ENGINE_FIXTURES"):
+        candidates.append(Path(os.environ["DREAM_ENGINE_FIXTURES"]))
     candidates.append(REPO.parent / "shared" / "fixtures" / "dreamdojo")
     for path in candidates:
         if (path / "dit_forward.safetensors").is_file():
             return path
     raise FileNotFoundError(
-        "DreamDojo golden fixtures not found; expected ../shared/fixtures/dreamdojo beside the repo "
-        "or DREAM_ENGINE_FIXTURES=<dir>"
+        "DreamDojo golden fixtures not found; looked in " + ", ".join(str(p) for p in candidates)
     )
 
 

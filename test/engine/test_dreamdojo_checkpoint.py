@@ -2,7 +2,8 @@
 
 Part 1 builds the real 2B / 14B ActionDiT and the real Wan2.1 VAE without memory (meta device)
 and compares every state_dict key and shape, in the released files' naming, with the layout
-derived from the reference module definitions (../shared/REFERENCE-DREAMDOJO.md).
+derived from the reference module definitions (public NVIDIA/DreamDojo code; summarised in
+test/fixtures/dreamdojo/README.md).
 
 Part 2 writes a tiny checkpoint folder in the released formats (`model_ema_bf16.pt` with `net.`
 keys and training counters, `Wan2.1_VAE.pth`, `cr1_empty_string_text_embeddings.pt`) from the
@@ -15,8 +16,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytest
@@ -31,7 +32,13 @@ from dream_engine_ros.engine.errors import WeightsError
 from dream_engine_ros.engine.loading import REFERENCE_DIT_KEYMAP, weights_status
 from dream_engine_ros.engine.runner import DreamEngine
 from dream_engine_ros.engine.spec import (
-    DREAMDOJO_GR1_2B, DREAMDOJO_GR1_14B, DitConfig, ModelSpec, VaeConfig, WeightsLocation, register_spec,
+    DREAMDOJO_GR1_2B,
+    DREAMDOJO_GR1_14B,
+    DitConfig,
+    ModelSpec,
+    VaeConfig,
+    WeightsLocation,
+    register_spec,
 )
 from dream_engine_ros.engine.tokenizer import WanVAE, unit_to_pixels
 
@@ -102,7 +109,7 @@ def test_real_dit_matches_released_key_names_and_shapes(spec: ModelSpec, dim: in
     actual = file_layout(net)
     assert sorted(set(expected) ^ set(actual)) == []
     assert {k: v for k, v in actual.items() if expected[k] != v} == {}
-    # Figures from REFERENCE-DREAMDOJO.md, spelled out once more
+    # Figures of the released checkpoints' module definitions, spelled out once more
     if dim == 2048:
         assert actual["net.blocks.27.adaln_modulation_self_attn.2.weight"] == (6144, 256)
         assert actual["net.blocks.0.cross_attn.k_proj.weight"] == (2048, 1024)

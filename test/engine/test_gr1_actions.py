@@ -99,7 +99,7 @@ def test_released_statistics_layout() -> None:
                                           3.9879753589630127, 0.9479697346687317, 1.7448405027389526)
     assert GR1_STATS.action_max[26:] == (0.7853971719741821, 0.523597776889801, 0.0)  # waist
     assert GR1_STATS.state_min[26:] == (-0.8075597882270813, -0.06663085520267487, -0.10379424691200256)
-    assert all(hi > lo for lo, hi in zip(GR1_STATS.action_min, GR1_STATS.action_max))
+    assert all(hi > lo for lo, hi in zip(GR1_STATS.action_min, GR1_STATS.action_max, strict=True))
 
 
 def test_batched_plans_equal_single_plans_and_pass_the_engine_validator() -> None:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import gym_pusht  # noqa: F401  (a required test dependency: fail, never skip)
 import numpy as np
 import pytest
 
-import gym_pusht  # noqa: E402,F401  (a required test dependency: fail, never skip)
-
-from dream_engine_ros.training import pusht_data  # noqa: E402
-from dream_engine_ros.training.pusht_data import generate_episodes, generate_episodes_full  # noqa: E402
+from dream_engine_ros.training import pusht_data
+from dream_engine_ros.training.pusht_data import generate_episodes, generate_episodes_full
 
 
 def test_shapes_dtypes_and_ranges() -> None:

@@ -76,7 +76,8 @@ def test_dit_forward_matches_reference(tiny_dit: ActionDiT, dit_tensors: dict[st
 
 
 def test_rope_angles_match_reference_tiny_and_2b(tiny_dit: ActionDiT, dit_tensors: dict[str, torch.Tensor]) -> None:
-    torch.testing.assert_close(tiny_dit.pos_embedder(4, 3, 4), dit_tensors["intermediate.rope_angles_L_1_1_Dh"][:, 0, 0])
+    torch.testing.assert_close(tiny_dit.pos_embedder(4, 3, 4),
+                               dit_tensors["intermediate.rope_angles_L_1_1_Dh"][:, 0, 0])
     angles = VideoRope3d(DitConfig())(2, 2, 2)  # the real 2B config: head dim 128 -> 44/42/42
     torch.testing.assert_close(angles, dit_tensors["reference.rope_angles_2B_headdim128_T2H2W2"][:, 0, 0])
 
@@ -124,7 +125,8 @@ def test_sampler_trace_matches_reference(guidance: float, tiny_dit: ActionDiT, t
         return torch.cat([noise[:, :, :1] - cond, v[:, :, 1:]], dim=2)
 
     trace: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
-    final = sampler.sample_unipc(velocity, noise.clone(), schedule, on_step=lambda i, xi, v, xo: trace.append((xi, v, xo)))
+    final = sampler.sample_unipc(velocity, noise.clone(), schedule,
+                                 on_step=lambda i, xi, v, xo: trace.append((xi, v, xo)))
     for step, (x_in, v, x_out) in enumerate(trace):
         torch.testing.assert_close(x_in, t[prefix + "latents_in"][step : step + 1], atol=ATOL, rtol=RTOL)
         torch.testing.assert_close(v, t[prefix + "v_guided"][step : step + 1], atol=ATOL, rtol=RTOL)

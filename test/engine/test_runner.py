@@ -57,7 +57,8 @@ def test_predict_batch_equals_k_single_predicts_bit_for_bit(engine: DreamEngine,
         np.testing.assert_array_equal(batch.frames[k], single.frames)
 
 
-def test_same_seed_same_bytes_different_seed_different_video(engine: DreamEngine, pusht_start, rng, tmp_path: Path) -> None:
+def test_same_seed_same_bytes_different_seed_different_video(engine: DreamEngine, pusht_start, rng,
+                                                             tmp_path: Path) -> None:
     frame, _ = pusht_start
     actions = plan(rng)
     first = engine.predict(frame, actions, seed=5, num_steps=STEPS).frames

@@ -8,7 +8,13 @@ import json
 import pytest
 
 from dream_engine_ros.engine.spec import (
-    DEFAULT_SPEC, DREAMDOJO_GR1_2B, DREAMDOJO_GR1_14B, PUSHT_TINY, get_spec, list_specs, spec_problems,
+    DEFAULT_SPEC,
+    DREAMDOJO_GR1_2B,
+    DREAMDOJO_GR1_14B,
+    PUSHT_TINY,
+    get_spec,
+    list_specs,
+    spec_problems,
 )
 
 

@@ -14,7 +14,11 @@ from dream_engine_ros.engine.errors import WeightsError
 from dream_engine_ros.engine.loading import REFERENCE_DIT_KEYMAP, weights_status
 from dream_engine_ros.engine.spec import DREAMDOJO_GR1_2B, PUSHT_TINY
 from dream_engine_ros.engine.weights import (
-    KeyMap, load_weights, module_state_for_file, read_state_file, save_module_weights,
+    KeyMap,
+    load_weights,
+    module_state_for_file,
+    read_state_file,
+    save_module_weights,
 )
 
 
@@ -94,4 +98,5 @@ def test_bf16_load(tmp_path: Path) -> None:
     fresh = ActionDiT(PUSHT_TINY.backbone).to(torch.bfloat16)
     load_weights(fresh, net.state_dict(), dtype=torch.bfloat16)
     assert fresh.final_layer.linear.weight.dtype == torch.bfloat16
-    torch.testing.assert_close(fresh.final_layer.linear.weight.float(), net.final_layer.linear.weight, atol=1e-2, rtol=1e-2)
+    torch.testing.assert_close(fresh.final_layer.linear.weight.float(), net.final_layer.linear.weight,
+                               atol=1e-2, rtol=1e-2)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dream_engine_ros.evaluation import pusht_episodes, pusht_reader as reader
+from dream_engine_ros.evaluation import pusht_episodes
+from dream_engine_ros.evaluation import pusht_reader as reader
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +17,7 @@ def episodes() -> list[pusht_episodes.Episode]:
 def test_block_pose_and_agent_centre_match_the_simulator_on_true_frames(episodes) -> None:
     centre, angle, agent = [], [], []
     for ep in episodes:
-        for frame, state in zip(ep.frames[::3], ep.states[::3]):
+        for frame, state in zip(ep.frames[::3], ep.states[::3], strict=True):
             labels = reader.classify(frame)
             pose = reader.read_block(labels == reader.BLOCK_LABEL)
             seen = reader.read_agent(labels == reader.AGENT_LABEL)

@@ -24,7 +24,7 @@ class NodeProcess:
     namespace: str
 
     @classmethod
-    def start(cls, tmp_path: Path, name: str, *ros_params: str) -> "NodeProcess":
+    def start(cls, tmp_path: Path, name: str, *ros_params: str) -> NodeProcess:
         namespace = f"/{name}_{os.getpid()}_{int(time.time() * 1000) % 100000}"
         env = dict(os.environ, SDL_VIDEODRIVER="dummy", PYTHONUNBUFFERED="1", ROS_LOG_DIR=str(tmp_path / "log"))
         weights = ["--weights", TEST_WEIGHTS] if TEST_WEIGHTS else []

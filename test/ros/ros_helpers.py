@@ -192,7 +192,7 @@ class EngineUnderTest:
     namespace: str
 
     @classmethod
-    def start(cls, context: Any, output_dir: Path, autostart: bool = True, **params: Any) -> "EngineUnderTest":
+    def start(cls, context: Any, output_dir: Path, autostart: bool = True, **params: Any) -> EngineUnderTest:
         namespace = f"/t{next(_namespaces)}_{int(time.time() * 1000) % 100000}"
         values = {"spec": SPEC, "weights": TEST_WEIGHTS, "device": "cpu", "output_dir": str(output_dir), **params}
         overrides = [Parameter(name, value=value) for name, value in values.items()]

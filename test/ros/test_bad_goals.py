@@ -8,10 +8,10 @@ import math
 import numpy as np
 import pytest
 from ros_helpers import STATUS, make_goal, pusht_actions, sample_frame, wait_for_camera
+from sensor_msgs.msg import Image
 
 from dream_engine_msgs.action import Rollout, RolloutBatch
 from dream_engine_ros.ros.image_conversion import rgb_to_image_msg
-from sensor_msgs.msg import Image
 
 R = Rollout.Result
 
@@ -243,5 +243,6 @@ def test_batch_seed_error_names_the_seed_plus_k_rule(shared_engine):
 
 def test_rollout_seed_beyond_2_pow_32_is_refused_up_front(shared_engine):
     goal = make_goal(pusht_actions(shared_engine.spec.chunk_size), start_frame=start_image(), seed=2**40)
-    result = run_expecting(shared_engine.client, goal, R.INVALID_GOAL, "seed 1099511627776 must be an integer in [0, 2**32)")
+    result = run_expecting(shared_engine.client, goal, R.INVALID_GOAL,
+                           "seed 1099511627776 must be an integer in [0, 2**32)")
     assert result.engine_s == 0.0

@@ -79,6 +79,41 @@ def test_node_entry_point_parses_the_same_options_as_the_cli():
     ]
 
 
+def _imported_modules(path: Path) -> set[str]:
+    """Every module a source file imports, at the top or inside a function."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return names
+
+
+def test_node_entry_point_parses_like_the_cli_without_an_import_cycle():
+    import argparse
+
+    from dream_engine_ros.ros.cli_commands import add_ros_subcommands
+    from dream_engine_ros.ros.node_main import node_parser
+
+    argv = ["--params-file", "p.yaml", "--spec", "pusht-tiny", "--camera-topic", "/cam", "--name", "n",
+            "--ros-args", "-r", "__ns:=/robot", "-p", "busy_policy:=queue"]
+    cli = argparse.ArgumentParser()
+    add_ros_subcommands(cli.add_subparsers(dest="command"))
+    from_cli = vars(cli.parse_args(["node", *argv]))
+    del from_cli["command"], from_cli["func"]
+    from_entry_point = vars(node_parser().parse_args(argv))
+    assert from_entry_point == from_cli
+    assert from_entry_point["ros_args"] == ["-r", "__ns:=/robot", "-p", "busy_policy:=queue"]
+
+    ros = REPO / "dream_engine_ros" / "ros"
+    assert "dream_engine_ros.ros.node_main" in _imported_modules(ros / "cli_commands.py")
+    assert "dream_engine_ros.ros.cli_commands" not in _imported_modules(ros / "node_main.py")
+    assert not {"dream_engine_ros.ros.cli_commands", "dream_engine_ros.ros.node_main"} & _imported_modules(
+        ros / "node_args.py"
+    )
+
+
 def test_setup_builds_without_package_warnings_and_ships_the_weights(tmp_path):
     """setup.py once warned that dream_engine_ros.weights was missing from `packages`.
 
@@ -106,3 +141,4 @@ def test_setup_builds_without_package_warnings_and_ships_the_weights(tmp_path):
     in_repo = sorted(path.name for path in (REPO / "dream_engine_ros" / "weights").iterdir()
                      if path.suffix in (".safetensors", ".json"))
     assert shipped == in_repo and any(name.endswith(".safetensors") for name in shipped)
+    assert (tmp_path / "build" / "lib" / "dream_engine_ros" / "py.typed").is_file()  # PEP 561 marker ships

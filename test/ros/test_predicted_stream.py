@@ -45,7 +45,7 @@ def test_best_effort_depth5_subscriber_receives_every_frame_at_the_spec_rate(mak
     wait_until(lambda: len(arrivals) >= HORIZON + 1, 5.0, "every predicted frame")
     time.sleep(0.3)
     with lock:
-        times, stamps = zip(*arrivals)
+        times, stamps = zip(*arrivals, strict=True)
     print(f"received {len(stamps)} of {HORIZON + 1} frames; spacing min {np.diff(times).min():.3f} s, "
           f"median {np.median(np.diff(times)):.3f} s; stream took {times[-1] - times[0]:.2f} s")
     assert list(stamps) == [start_ns + round(k * 1e9 / spec.fps) for k in range(HORIZON + 1)]

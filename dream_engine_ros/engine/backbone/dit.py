@@ -10,6 +10,7 @@ checkpoints (`net.` prefix stripped) so they load without renaming.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -44,7 +45,7 @@ class PerSampleLinear(nn.Linear):
     `predict_batch` bit-identical to K single predictions. Same parameters as nn.Linear.
     """
 
-    def forward(self, x: Tensor) -> Tensor:  # type: ignore[override]
+    def forward(self, x: Tensor) -> Tensor:
         if x.ndim != 3:
             return super().forward(x)
         out = torch.bmm(x, self.weight.t().expand(x.shape[0], -1, -1))
@@ -74,7 +75,8 @@ class PatchEmbed(nn.Module):
         )
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.proj(x)
+        out: Tensor = self.proj(x)
+        return out
 
 
 class Timesteps(nn.Module):
@@ -101,7 +103,8 @@ class TimestepEmbedding(nn.Module):
         self.linear_2 = PerSampleLinear(dim, 3 * dim, bias=False)
 
     def forward(self, sinusoid: Tensor) -> Tensor:
-        return self.linear_2(self.activation(self.linear_1(sinusoid)))
+        out: Tensor = self.linear_2(self.activation(self.linear_1(sinusoid)))
+        return out
 
 
 class ActionMlp(nn.Module):
@@ -112,11 +115,16 @@ class ActionMlp(nn.Module):
         self.fc2 = PerSampleLinear(hidden, out_features)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.fc2(self.act(self.fc1(x)))
+        out: Tensor = self.fc2(self.act(self.fc1(x)))
+        return out
 
 
 class VideoRope3d(nn.Module):
     """3-D rotary angles for a (T, H, W) token grid; NTK-scaled per axis, integer positions."""
+
+    seq: Tensor  # buffers, registered in __init__
+    dim_spatial_range: Tensor
+    dim_temporal_range: Tensor
 
     def __init__(self, cfg: DitConfig) -> None:
         super().__init__()
@@ -130,7 +138,8 @@ class VideoRope3d(nn.Module):
 
     def _freqs(self, ratio: float, dim: int, exponents: Tensor) -> Tensor:
         theta = 10000.0 * ratio ** (dim / (dim - 2))
-        return 1.0 / theta ** exponents
+        freqs: Tensor = 1.0 / theta ** exponents
+        return freqs
 
     def forward(self, t: int, h: int, w: int) -> Tensor:
         """Angles [T*H*W, head_dim] in (t, h, w) token order."""
@@ -180,7 +189,8 @@ class Attention(nn.Module):
             cos, sin = rope
             q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
-        return self.output_proj(out.transpose(1, 2).reshape(b, length, -1))
+        projected: Tensor = self.output_proj(out.transpose(1, 2).reshape(b, length, -1))
+        return projected
 
 
 class FeedForward(nn.Module):
@@ -191,11 +201,13 @@ class FeedForward(nn.Module):
         self.layer2 = nn.Linear(hidden, dim, bias=False)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.layer2(self.activation(self.layer1(x)))
+        out: Tensor = self.layer2(self.activation(self.layer1(x)))
+        return out
 
 
 def _modulation(dim: int, rank: int, chunks: int) -> nn.Sequential:
-    return nn.Sequential(nn.SiLU(), PerSampleLinear(dim, rank, bias=False), PerSampleLinear(rank, chunks * dim, bias=False))
+    return nn.Sequential(nn.SiLU(), PerSampleLinear(dim, rank, bias=False),
+                         PerSampleLinear(rank, chunks * dim, bias=False))
 
 
 def _modulate(x: Tensor, shift: Tensor, scale: Tensor) -> Tensor:
@@ -221,14 +233,18 @@ class Block(nn.Module):
         self.mlp = FeedForward(dim, int(dim * cfg.mlp_ratio))
         self.adaln_modulation_mlp = _modulation(dim, rank, 3)
 
-    def _branch(self, x: Tensor, emb: Tensor, lora: Tensor, norm: nn.Module, mod: nn.Module, fn) -> Tensor:  # type: ignore[no-untyped-def]
+    def _branch(self, x: Tensor, emb: Tensor, lora: Tensor, norm: nn.Module, mod: nn.Module,
+                fn: Callable[[Tensor], Tensor]) -> Tensor:
         b, t, s, d = x.shape
-        shift, scale, gate = (mod(emb) + lora).float().chunk(3, dim=-1)
-        h = _modulate(norm(x).float(), shift, scale).to(x.dtype)
+        modulation: Tensor = mod(emb) + lora
+        shift, scale, gate = modulation.float().chunk(3, dim=-1)
+        normed: Tensor = norm(x)
+        h = _modulate(normed.float(), shift, scale).to(x.dtype)
         out = fn(h.reshape(b, t * s, d)).reshape(b, t, s, d)
         return x + (gate.unsqueeze(2) * out.float()).to(x.dtype)
 
-    def forward(self, x: Tensor, emb: Tensor, lora: Tensor, rope: tuple[Tensor, Tensor], context: Tensor | None) -> Tensor:
+    def forward(self, x: Tensor, emb: Tensor, lora: Tensor, rope: tuple[Tensor, Tensor],
+                context: Tensor | None) -> Tensor:
         x = self._branch(x, emb, lora, self.layer_norm_self_attn, self.adaln_modulation_self_attn,
                          lambda h: self.self_attn(h, rope=rope))
         if self.use_cross_attn:
@@ -250,7 +266,8 @@ class FinalLayer(nn.Module):
         shift, scale = (self.adaln_modulation(emb) + lora[..., : 2 * dim]).float().chunk(2, dim=-1)
         b, t, s, d = x.shape
         h = _modulate(self.layer_norm(x).float(), shift, scale).to(x.dtype)
-        return self.linear(h)
+        out: Tensor = self.linear(h)
+        return out
 
 
 class ActionDiT(nn.Module):
@@ -275,7 +292,8 @@ class ActionDiT(nn.Module):
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.num_blocks))
         self.final_layer = FinalLayer(cfg)
 
-    def embed_actions(self, actions: Tensor | None, batch: int, latent_frames: int, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+    def embed_actions(self, actions: Tensor | None, batch: int, latent_frames: int,
+                      dtype: torch.dtype) -> tuple[Tensor, Tensor]:
         """Per-latent-frame action terms [B, T, D] and [B, T, 3D]; frame 0 (condition) gets zeros.
 
         `actions` [B, (T-1)*actions_per_latent, action_dim]; None means "no action" (the

@@ -18,6 +18,8 @@ Output: the clean change (x0 prediction), so one step already gives the conditio
 from __future__ import annotations
 
 import math
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -41,14 +43,16 @@ class ResBlock(nn.Module):
         self.conv2 = nn.Conv2d(cout, cout, 3, padding=1)
         self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
         nn.init.zeros_(self.conv2.weight)
+        assert self.conv2.bias is not None  # Conv2d's default bias=True
         nn.init.zeros_(self.conv2.bias)
 
     def forward(self, x: Tensor, emb: Tensor) -> Tensor:
-        h = self.conv1(F.silu(self.norm1(x)))
+        h: Tensor = self.conv1(F.silu(self.norm1(x)))
         scale, shift = self.film(emb)[:, :, None, None].chunk(2, dim=1)
         h = self.norm2(h) * (1.0 + scale) + shift
         h = self.conv2(F.silu(h))
-        return self.skip(x) + h
+        skip: Tensor = self.skip(x)
+        return skip + h
 
 
 def timestep_embedding(t: Tensor, dim: int) -> Tensor:
@@ -74,7 +78,7 @@ class FrameDenoiser(nn.Module):
         self.down_blocks = nn.ModuleList()
         self.downsamples = nn.ModuleList()
         width = config.channels[0]
-        for level, (ch, n) in enumerate(zip(config.channels, config.blocks)):
+        for level, (ch, n) in enumerate(zip(config.channels, config.blocks, strict=True)):
             if level > 0:
                 self.downsamples.append(nn.Conv2d(width, ch, 3, stride=2, padding=1))
                 width = ch
@@ -90,6 +94,7 @@ class FrameDenoiser(nn.Module):
         self.head_norm = nn.GroupNorm(_groups(width), width)
         self.head = nn.Conv2d(width, cell, 3, padding=1)
         nn.init.zeros_(self.head.weight)
+        assert self.head.bias is not None  # Conv2d's default bias=True
         nn.init.zeros_(self.head.bias)
 
     def action_bumps(self, actions: Tensor, grid: int) -> Tensor:
@@ -114,14 +119,14 @@ class FrameDenoiser(nn.Module):
         for level, blocks in enumerate(self.down_blocks):
             if level > 0:
                 x = self.downsamples[level - 1](x)
-            for block in blocks:
+            for block in cast(nn.ModuleList, blocks):
                 x = block(x, emb)
             skips.append(x)
         skips.pop()
-        for upsample, blocks in zip(self.upsamples, self.up_blocks):
+        for upsample, blocks in zip(self.upsamples, self.up_blocks, strict=True):
             x = upsample(F.interpolate(x, scale_factor=2.0, mode="nearest"))
             x = torch.cat([x, skips.pop()], dim=1)
-            for block in blocks:
+            for block in cast(nn.ModuleList, blocks):
                 x = block(x, emb)
         out = self.head(F.silu(self.head_norm(x)))
         return F.pixel_shuffle(out, cfg.patch)

@@ -12,8 +12,8 @@ that is what lets the rollout runner decode chunk by chunk and stream frames out
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -36,10 +36,10 @@ class StreamState:
     started: dict[int, bool] = field(default_factory=dict)
     calls: int = 0
 
-    def detach(self) -> "StreamState":
+    def detach(self) -> StreamState:
         return StreamState({k: v.detach() for k, v in self.history.items()}, dict(self.started), self.calls)
 
-    def expand_batch(self, repeats: int) -> "StreamState":
+    def expand_batch(self, repeats: int) -> StreamState:
         """Copy a batch-1 state to `repeats` streams (K candidates from one start frame)."""
         return StreamState(
             {k: v.expand(repeats, *v.shape[1:]).contiguous() for k, v in self.history.items()},
@@ -64,7 +64,7 @@ class CausalConv3d(nn.Conv3d, CausalSlot):
         self.time_pad = 2 * pad[0]
         self.space_pad = (pad[2], pad[2], pad[1], pad[1])
 
-    def forward(self, x: Tensor, state: StreamState | None = None) -> Tensor:  # type: ignore[override]
+    def forward(self, x: Tensor, state: StreamState | None = None) -> Tensor:
         if self.time_pad == 0:
             return super().forward(F.pad(x, self.space_pad) if any(self.space_pad) else x)
         past = state.history.get(self.slot) if state is not None else None
@@ -88,7 +88,8 @@ class RMSNorm(nn.Module):
         self.gamma = nn.Parameter(torch.ones(shape))
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.normalize(x, dim=1) * self.scale * self.gamma
+        out: Tensor = F.normalize(x, dim=1) * self.scale * self.gamma
+        return out
 
 
 class ResidualBlock(nn.Module):
@@ -102,7 +103,7 @@ class ResidualBlock(nn.Module):
         self.shortcut: nn.Module = CausalConv3d(in_dim, out_dim, 1) if in_dim != out_dim else nn.Identity()
 
     def forward(self, x: Tensor, state: StreamState | None) -> Tensor:
-        skip = self.shortcut(x)
+        skip: Tensor = self.shortcut(x)
         for layer in self.residual:
             x = layer(x, state) if isinstance(layer, CausalConv3d) else layer(x)
         return x + skip
@@ -120,11 +121,11 @@ class AttentionBlock(nn.Module):
     def forward(self, x: Tensor, state: StreamState | None = None) -> Tensor:
         b, c, t, h, w = x.shape
         frames = x.permute(0, 2, 1, 3, 4).reshape(b * t, c, h, w)
-        qkv = self.to_qkv(self.norm(frames)).reshape(b * t, 3 * c, h * w).transpose(1, 2)
+        qkv: Tensor = self.to_qkv(self.norm(frames)).reshape(b * t, 3 * c, h * w).transpose(1, 2)
         q, k, v = qkv.unsqueeze(1).chunk(3, dim=-1)
         out = F.scaled_dot_product_attention(q, k, v).squeeze(1).transpose(1, 2).reshape(b * t, c, h, w)
-        out = self.proj(out).reshape(b, t, c, h, w).permute(0, 2, 1, 3, 4)
-        return x + out
+        projected: Tensor = self.proj(out)
+        return x + projected.reshape(b, t, c, h, w).permute(0, 2, 1, 3, 4)
 
 
 class Resample(CausalSlot):
@@ -153,8 +154,8 @@ class Resample(CausalSlot):
     def _spatial(self, x: Tensor) -> Tensor:
         b, c, t, h, w = x.shape
         frames = x.permute(0, 2, 1, 3, 4).reshape(b * t, c, h, w)
-        frames = self.resample(frames)
-        return frames.reshape(b, t, *frames.shape[1:]).permute(0, 2, 1, 3, 4)
+        resampled: Tensor = self.resample(frames)
+        return resampled.reshape(b, t, *resampled.shape[1:]).permute(0, 2, 1, 3, 4)
 
     def _first_of_stream(self, state: StreamState | None) -> bool:
         if state is None:
@@ -201,8 +202,8 @@ class Resample(CausalSlot):
         return out if head is None else torch.cat([head, out], dim=2)
 
 
-def _run(layers: nn.Module, x: Tensor, state: StreamState | None) -> Tensor:
-    for layer in layers:  # type: ignore[union-attr]
+def _run(layers: Iterable[nn.Module], x: Tensor, state: StreamState | None) -> Tensor:
+    for layer in layers:
         if isinstance(layer, (ResidualBlock, AttentionBlock, Resample, CausalConv3d)):
             x = layer(x, state)
         else:
@@ -217,7 +218,7 @@ class Encoder3d(nn.Module):
         self.conv1 = CausalConv3d(3, dims[0], 3, padding=1)
         layers: list[nn.Module] = []
         scale = 1.0
-        for level, (in_dim, out_dim) in enumerate(zip(dims[:-1], dims[1:])):
+        for level, (in_dim, out_dim) in enumerate(zip(dims[:-1], dims[1:], strict=True)):
             for _ in range(cfg.num_res_blocks):
                 layers.append(ResidualBlock(in_dim, out_dim))
                 if scale in cfg.attn_scales:
@@ -245,10 +246,11 @@ class Decoder3d(nn.Module):
         dims = [cfg.dim * m for m in (mult[-1], *mult[::-1])]
         temporal_upsample = tuple(reversed(cfg.temporal_downsample))
         self.conv1 = CausalConv3d(cfg.z_dim, dims[0], 3, padding=1)
-        self.middle = nn.Sequential(ResidualBlock(dims[0], dims[0]), AttentionBlock(dims[0]), ResidualBlock(dims[0], dims[0]))
+        self.middle = nn.Sequential(ResidualBlock(dims[0], dims[0]), AttentionBlock(dims[0]),
+                                    ResidualBlock(dims[0], dims[0]))
         layers: list[nn.Module] = []
         scale = 1.0 / 2 ** (len(mult) - 2)
-        for level, (in_dim, out_dim) in enumerate(zip(dims[:-1], dims[1:])):
+        for level, (in_dim, out_dim) in enumerate(zip(dims[:-1], dims[1:], strict=True)):
             if level in (1, 2, 3):
                 in_dim //= 2  # the previous upsampler halved the width
             for _ in range(cfg.num_res_blocks + 1):
@@ -272,6 +274,9 @@ class Decoder3d(nn.Module):
 class WanVAE(nn.Module):
     """Encoder + decoder with Wan's latent normalisation ((mu - mean) / std)."""
 
+    latent_mean: Tensor  # buffers, registered in __init__
+    latent_std: Tensor
+
     def __init__(self, cfg: VaeConfig) -> None:
         super().__init__()
         self.cfg = cfg
@@ -292,7 +297,8 @@ class WanVAE(nn.Module):
         self.latent_mean.copy_(mean.view_as(self.latent_mean))
         self.latent_std.copy_(std.view_as(self.latent_std))
 
-    def encode_moments(self, video: Tensor, state: StreamState | None = None, window: int = 16) -> tuple[Tensor, Tensor]:
+    def encode_moments(self, video: Tensor, state: StreamState | None = None,
+                       window: int = 16) -> tuple[Tensor, Tensor]:
         """Un-normalised posterior mean and log-variance of a video in [-1, 1], [B, 3, T, H, W].
 
         A fresh stream needs T = 1 + 4k frames; a continued stream (state already used) 4k.
