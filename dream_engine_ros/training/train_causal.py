@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from ..engine.backbone.frame_unet import FrameDenoiser
+from ..engine.frame_rollout import gate, to_pixels, to_unit
 from ..engine.spec import ModelSpec, get_spec
 from ..engine.weights import save_module_weights
 from .train_pusht import _Checkpoint, _log
@@ -39,21 +40,72 @@ CHANGE_WEIGHT = 10.0  # extra loss weight on pixels whose value changes (dilated
 CONTEXT_NOISE = 0.03  # max std of the Gaussian noise added to context frames, in [-1, 1] units
 
 
+def _unit(a: np.ndarray) -> torch.Tensor:
+    """uint8 (..., H, W, 3) -> float (..., 3, H, W) in [-1, 1]."""
+    return torch.from_numpy(a).float().div(127.5).sub(1.0).movedim(-1, -3)
+
+
+def _action_window(actions: np.ndarray, ep: np.ndarray, k: np.ndarray, count: int, spec: ModelSpec) -> torch.Tensor:
+    """Normalised actions k - count + 1 .. k of each sample (action 0 standing in before the start)."""
+    idx = np.clip(k[:, None] + np.arange(-count + 1, 1)[None], 0, None)
+    return torch.from_numpy(spec.normalise_actions(actions[ep[:, None], idx])).float()
+
+
+def contact_steps(states: np.ndarray) -> np.ndarray:
+    """(episode, k) pairs where the block moves between frames k and k + 1 (the agent pushes it)."""
+    step = np.abs(np.diff(states[:, :, 2:5], axis=1))
+    moving = (np.hypot(step[..., 0], step[..., 1]) > 0.5) | (step[..., 2] > 0.005)
+    return np.argwhere(moving)
+
+
+Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor, np.ndarray, np.ndarray]
+
+
 def sample_batch(frames: np.ndarray, actions: np.ndarray, rng: np.random.Generator, batch: int, context: int,
-                 context_actions: int, spec: ModelSpec) -> tuple[torch.Tensor, ...]:
-    """(context (B, F, 3, H, W), actions (B, A, D), target change (B, 3, H, W)) in [-1, 1]."""
+                 context_actions: int, spec: ModelSpec, min_k: int = 0, contacts: np.ndarray | None = None,
+                 contact_share: float = 0.0) -> Batch:
+    """(context (B, F, 3, H, W), actions (B, A, D), target change (B, 3, H, W), ep, k) in [-1, 1].
+
+    A `contact_share` of the samples is drawn from `contacts` (see `contact_steps`): pushes are
+    a minority of all frames but the hardest thing to learn.
+    """
     episodes, length = frames.shape[0], actions.shape[1]
     ep = rng.integers(0, episodes, size=batch)
-    k = rng.integers(0, length, size=batch)  # predict frame k + 1
+    k = rng.integers(min_k, length, size=batch)  # predict frame k + 1
+    if contacts is not None and contact_share > 0:
+        pool = contacts[contacts[:, 1] >= min_k]
+        chosen = rng.random(batch) < contact_share
+        picks = pool[rng.integers(0, len(pool), size=int(chosen.sum()))]
+        ep[chosen], k[chosen] = picks[:, 0], picks[:, 1]
     ctx_idx = np.clip(k[:, None] + np.arange(-context + 1, 1)[None], 0, None)
-    act_idx = np.clip(k[:, None] + np.arange(-context_actions + 1, 1)[None], 0, None)
-    ctx = frames[ep[:, None], ctx_idx]  # (B, F, H, W, 3)
-    nxt = frames[ep, k + 1]
-    acts = spec.normalise_actions(actions[ep[:, None], act_idx])
-    to_unit = lambda a: torch.from_numpy(a).float().div(127.5).sub(1.0)  # noqa: E731
-    ctx_t = to_unit(ctx).permute(0, 1, 4, 2, 3)
-    target = to_unit(nxt).permute(0, 3, 1, 2) - ctx_t[:, -1]
-    return ctx_t, torch.from_numpy(acts).float(), target
+    ctx_t = _unit(frames[ep[:, None], ctx_idx])
+    target = _unit(frames[ep, k + 1]) - ctx_t[:, -1]
+    return ctx_t, _action_window(actions, ep, k, context_actions, spec), target, ep, k
+
+
+@torch.no_grad()
+def self_forced_context(net: FrameDenoiser, frames: np.ndarray, actions: np.ndarray, ep: np.ndarray, k: np.ndarray,
+                        unroll: int, spec: ModelSpec, gen: torch.Generator) -> torch.Tensor:
+    """The context for predicting frame k + 1 as the model itself would have made it: start from
+    the true frames up to k - unroll and predict the last `unroll` frames with the network (one
+    step from noise, gated and rounded to uint8 exactly as a rollout does).
+
+    Why: trained only on true contexts, the model never learns to clean up its own small errors
+    (a faint trail behind the agent, a slightly wrong edge), which then pile up over 48 frames.
+    Here the target stays the true next frame, so the model learns to pull a drifting rollout back.
+    """
+    cfg = spec.frame_model
+    assert cfg is not None
+    start = k - unroll
+    idx = np.clip(start[:, None] + np.arange(-cfg.context_frames + 1, 1)[None], 0, None)
+    ctx = _unit(frames[ep[:, None], idx])
+    for j in range(unroll):
+        acts = _action_window(actions, ep, start + j, cfg.context_actions, spec)
+        noise = torch.randn(ctx[:, -1].shape, generator=gen)
+        change = gate(net(ctx, noise, torch.ones(len(ep)), acts), spec.change_floor)
+        nxt = to_unit(to_pixels(ctx[:, -1] + change), torch.device("cpu"))
+        ctx = torch.cat([ctx[:, 1:], nxt[:, None]], dim=1)
+    return ctx
 
 
 def change_weight(target: torch.Tensor) -> torch.Tensor:
@@ -63,15 +115,24 @@ def change_weight(target: torch.Tensor) -> torch.Tensor:
 
 
 def train(spec: ModelSpec, data_path: Path, run: Path, steps: int, batch: int, minutes: float, seed: int,
-          lr: float = 1e-3) -> None:
+          lr: float = 1e-3, self_forcing: float = 0.0, max_unroll: int = 6, init_from: Path | None = None,
+          contact_share: float = 0.0) -> None:
+    """`self_forcing` = share of steps whose context the model made itself (1..max_unroll frames);
+    `init_from` = start a new run (own checkpoint, own schedule) from another run's EMA weights;
+    `contact_share` = share of samples taken where the block moves."""
     cfg = spec.frame_model
     assert cfg is not None
     data = np.load(data_path)
     frames, actions = data["frames"], data["actions"]
+    contacts = contact_steps(data["states"]) if contact_share > 0 else None
     torch.manual_seed(seed)
     net = FrameDenoiser(cfg)
     ema = copy.deepcopy(net).requires_grad_(False)
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.01)
+    if init_from is not None and not (run / "ckpt.pt").exists():
+        init = torch.load(init_from, weights_only=False)["ema"]
+        net.load_state_dict(init)
+        ema.load_state_dict(init)
     ckpt = _Checkpoint(run / "ckpt.pt")
     step, rng_state = 0, None
     if (state := ckpt.load()) is not None:
@@ -86,7 +147,13 @@ def train(spec: ModelSpec, data_path: Path, run: Path, steps: int, batch: int, m
     deadline = time.time() + minutes * 60
     tic, losses = time.time(), []
     while step < steps and time.time() < deadline:
-        ctx, acts, target = sample_batch(frames, actions, rng, batch, cfg.context_frames, cfg.context_actions, spec)
+        unroll = int(rng.integers(1, max_unroll + 1)) if rng.random() < self_forcing else 0
+        ctx, acts, target, ep, k = sample_batch(frames, actions, rng, batch, cfg.context_frames,
+                                                cfg.context_actions, spec, min_k=unroll, contacts=contacts,
+                                                contact_share=contact_share)
+        if unroll:
+            ctx = self_forced_context(net, frames, actions, ep, k, unroll, spec, gen)
+            target = _unit(frames[ep, k + 1]) - ctx[:, -1]
         sigma = torch.rand(batch, 1, 1, 1, 1, generator=gen) * CONTEXT_NOISE
         ctx = ctx + sigma * torch.randn(ctx.shape, generator=gen)
         t = torch.rand(batch, generator=gen)
@@ -103,14 +170,15 @@ def train(spec: ModelSpec, data_path: Path, run: Path, steps: int, batch: int, m
         opt.step()
         with torch.no_grad():
             decay = min(0.999, (1 + step) / (10 + step))
-            for pe, p in zip(ema.parameters(), net.parameters()):
+            for pe, p in zip(ema.parameters(), net.parameters(), strict=True):
                 pe.lerp_(p, 1.0 - decay)
         step += 1
         losses.append(loss.item())
         if step % 100 == 0 or step == steps:
             ckpt.save(model=net.state_dict(), ema=ema.state_dict(), opt=opt.state_dict(), step=step,
                       rng=rng.bit_generator.state)
-            _log("causal", step=step, loss=round(float(np.mean(losses)), 5), s_per_step=round((time.time() - tic) / 100, 3))
+            _log("causal", step=step, loss=round(float(np.mean(losses)), 5),
+                 s_per_step=round((time.time() - tic) / 100, 3))
             tic, losses = time.time(), []
     ckpt.save(model=net.state_dict(), ema=ema.state_dict(), opt=opt.state_dict(), step=step,
               rng=rng.bit_generator.state)
@@ -141,12 +209,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--self-forcing", type=float, default=0.0,
+                        help="share of steps trained on contexts the model predicted itself")
+    parser.add_argument("--max-unroll", type=int, default=6, help="most self-predicted context frames")
+    parser.add_argument("--init", type=Path, default=None, help="start from this checkpoint's EMA weights")
+    parser.add_argument("--contact-share", type=float, default=0.0,
+                        help="share of samples drawn from frames where the block moves")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     spec = get_spec(args.spec)
     args.run.mkdir(parents=True, exist_ok=True)
     if args.stage == "train":
-        train(spec, args.data, args.run, args.steps, args.batch, args.minutes, args.seed, args.lr)
+        train(spec, args.data, args.run, args.steps, args.batch, args.minutes, args.seed, args.lr,
+              args.self_forcing, args.max_unroll, args.init, args.contact_share)
     else:
         print(json.dumps({"weights": str(export(spec, args.run, args.out))}))
     return 0
