@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from .engine.spec import DEFAULT_SPEC
+
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_WEIGHTS, EXIT_IO = 0, 1, 2, 3, 4
 
 
@@ -151,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     predict = sub.add_parser("predict", help="predict a rollout video from a start frame and actions")
-    predict.add_argument("--spec", default="pusht-tiny")
+    predict.add_argument("--spec", default=DEFAULT_SPEC)
     predict.add_argument("--frame", required=True,
                          help="start frame image (PNG/JPEG, any size; 8- or 16-bit, RGB or grayscale)")
     predict.add_argument("--actions", required=True, help="actions (T, D) as .npy or .csv")

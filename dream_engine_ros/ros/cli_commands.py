@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from dream_engine_ros.engine.spec import DEFAULT_SPEC
 from dream_engine_ros.ros.node_args import NODE_DESCRIPTION, NODE_HELP, add_node_arguments
 
 
@@ -42,7 +43,7 @@ def add_ros_subcommands(subparsers: Any) -> None:
         help="start the node on pusht-tiny, feed a PushT frame, run a goal, print the mp4 path",
         description="End-to-end ROS demo; the last line printed is the mp4 path.",
     )
-    demo.add_argument("--spec", default="pusht-tiny")
+    demo.add_argument("--spec", default=DEFAULT_SPEC)
     demo.add_argument("--weights", default=None)
     demo.add_argument("--device", default="auto")
     demo.add_argument("--horizon", type=int, default=0, help="actions (0 = 4 chunks)")

@@ -1,4 +1,4 @@
-"""``dream-engine demo``: the whole ROS loop on the embedded pusht-tiny spec, in one process.
+"""``dream-engine demo``: the whole ROS loop on the embedded default spec, in one process.
 
 Starts the engine node, publishes a rendered PushT frame on the camera topic (10 Hz, fresh
 stamps), sends a Rollout goal that uses the camera frame, prints feedback and the result,
@@ -14,6 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from dream_engine_ros.engine.spec import DEFAULT_SPEC
+
 DEMO_NAMESPACE = "/dream_demo"
 
 
@@ -25,7 +27,7 @@ def _isolate_ros_traffic() -> None:
 
 
 def run_demo(
-    spec: str = "pusht-tiny",
+    spec: str = DEFAULT_SPEC,
     weights: str | None = None,
     device: str = "auto",
     horizon: int = 0,

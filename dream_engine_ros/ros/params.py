@@ -14,6 +14,8 @@ from typing import Any
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 
+from dream_engine_ros.engine.spec import DEFAULT_SPEC
+
 BUSY_POLICIES: tuple[str, ...] = ("reject", "queue", "preempt")
 RELIABILITIES: tuple[str, ...] = ("best_effort", "reliable")
 
@@ -22,7 +24,7 @@ RELIABILITIES: tuple[str, ...] = ("best_effort", "reliable")
 class EngineParams:
     """Every parameter of the ``dream_engine`` node, with its default."""
 
-    spec: str = "pusht-tiny"
+    spec: str = DEFAULT_SPEC
     weights: str = ""
     device: str = "auto"
     autostart: bool = True

@@ -20,7 +20,7 @@ from dream_engine_ros.engine.spec import (
 
 def test_catalog_lists_default_first_and_real_models() -> None:
     names = [spec.name for spec in list_specs()]
-    assert names[0] == DEFAULT_SPEC == "pusht-tiny"
+    assert names[0] == DEFAULT_SPEC == "pusht-causal"
     assert {"dreamdojo-gr1-2b", "dreamdojo-gr1-14b"} <= set(names)
 
 

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from ros_helpers import TEST_WEIGHTS, EngineClient, make_goal, pusht_actions, sample_frame
+from ros_helpers import SPEC, TEST_WEIGHTS, EngineClient, make_goal, pusht_actions, sample_frame
 
 from dream_engine_msgs.action import Rollout
 from dream_engine_ros.video import read_mp4
@@ -47,6 +47,8 @@ def test_node_command_serves_goals_with_the_params_file(ros_context, tmp_path, d
             str(REPO / "config" / "engine.yaml"),
             "--namespace",
             namespace,
+            "--spec",
+            SPEC,  # the ROS tests run pusht-tiny (DREAM_ENGINE_TEST_WEIGHTS may swap its checkpoint)
             "--device",
             "cpu",
             "--camera-topic",
@@ -95,7 +97,7 @@ def test_node_command_serves_goals_with_the_params_file(ros_context, tmp_path, d
             process.kill()
             output, _ = process.communicate()
     assert process.returncode == 0, output
-    assert "configured: spec pusht-tiny" in output
+    assert f"configured: spec {SPEC}" in output
 
 
 def test_node_command_refuses_missing_params_file(tmp_path, dream_engine_cli):

@@ -1,0 +1,61 @@
+"""Regression gate for the shipped default model's physics (held-out episodes made here).
+
+The thresholds sit a margin below what the shipped pusht-causal measured on exactly this set
+(seed 31337, 3 episodes per kind, 48 steps; figures in the comments), so a retrained or broken
+default fails CI. Issue 8's goals that the model already meets are asserted as the goals
+(agent centre error <= 1.5 px); the ones it does not meet yet (pushed T pose at frame 48) are
+gated at today's level and listed in the README.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dream_engine_ros.engine.runner import DreamEngine
+from dream_engine_ros.engine.spec import DEFAULT_SPEC
+from dream_engine_ros.evaluation import pusht_episodes
+from dream_engine_ros.evaluation.evaluate_physics import copy_first_frame, engine_predictor, evaluate
+
+SEED = 31337  # never used by training data (seeds 100000+, 200000+) nor by the README table (777)
+Report = dict[str, dict[str, dict[int, dict[str, float]]]]
+
+
+@pytest.fixture(scope="module")
+def report() -> Report:
+    engine = DreamEngine.load(DEFAULT_SPEC, device="cpu")
+    episodes = {kind: pusht_episodes.generate(kind, 3, 48, seed=SEED) for kind in pusht_episodes.KINDS}
+    return evaluate({"model": engine_predictor(engine), "copy": copy_first_frame}, episodes, (12, 48))
+
+
+def test_the_default_is_the_causal_video_model() -> None:
+    assert DEFAULT_SPEC == "pusht-causal"
+
+
+@pytest.mark.parametrize("kind", pusht_episodes.KINDS)
+def test_agent_is_where_the_simulator_puts_it(report: Report, kind: str) -> None:
+    row = report["model"][kind][48]
+    assert row["agent_error"] <= 1.5, row  # issue goal; measured 0.19-0.35 px
+    assert row["agent_once"] >= 0.8, row  # measured 0.86 (sweep) to 1.0
+
+
+@pytest.mark.parametrize("kind", pusht_episodes.KINDS)
+def test_image_metrics_beat_holding_the_start_frame(report: Report, kind: str) -> None:
+    model, copy = report["model"][kind][48], report["copy"][kind][48]
+    assert model["psnr"] > copy["psnr"] + 2.0, (model, copy)  # measured +3.3 to +8.0 dB
+    if kind != "sweep":  # sweep: SSIM 0.963 vs 0.974, the one image metric not beaten yet
+        assert model["ssim"] > copy["ssim"], (model, copy)
+
+
+@pytest.mark.parametrize("kind", ["walk", "sweep", "still"])
+def test_a_block_nobody_pushes_keeps_its_shape_and_place(report: Report, kind: str) -> None:
+    row = report["model"][kind][48]
+    assert row["block_iou_mean"] >= 0.85 and row["block_pose_ok_end"] == 1.0, row  # measured 0.889-0.979
+
+
+def test_pushed_block_regression_gate(report: Report) -> None:
+    """Below the issue's goals (IoU 0.8, pose ok in 80 %): gated at today's level."""
+    at12, at48 = report["model"]["push"][12], report["model"]["push"][48]
+    assert at12["block_iou_mean"] >= 0.5, at12  # measured 0.614
+    assert at48["block_iou_end"] > report["copy"]["push"][48]["block_iou_end"], at48  # 0.22 vs 0.096
+    assert np.isfinite(at48["block_centre_end"]) and at48["block_centre_end"] < 10.0, at48  # measured 6.1 px
