@@ -154,7 +154,7 @@ class ModelSpec:
     # relative to the latents of the condition frame held still for the whole chunk, so that a
     # motionless scene is exactly the zero target.
     residual: ResidualMode = "none"
-    # Residual 'still' only: how a pixel's decoded change m = max over channels of
+    # Residual 'still': how a pixel's decoded change m = max over channels of
     # |D(z) - D(z_still)| (8-bit levels) picks its source. Below change_floor it is decoder
     # noise and the pixel keeps the condition frame's exact value (no VAE blur piling up on a
     # static scene chunk after chunk); from change_full up the pixel takes the model's own
