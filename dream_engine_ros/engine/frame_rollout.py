@@ -32,7 +32,6 @@ from .sampler import seeded_noise
 from .spec import ModelSpec
 
 MAX_SEED = 2**32
-FrameCallback = Callable[[int, np.ndarray], None]  # (candidate, frames so far (T+1, H, W, 3))
 
 
 def to_unit(frames_uint8: np.ndarray, device: torch.device) -> Tensor:
