@@ -95,8 +95,6 @@ class FrameRollout:
         prediction only up to the convolutions' batch-dependent rounding (a pixel may land one
         level apart, and the difference can grow along the rollout).
         """
-        if fused:
-            return self._run_fused(start, actions, seeds, num_steps, on_chunk, should_cancel)
         cfg = self.spec.frame_model
         assert cfg is not None
         k_count, horizon = actions.shape[0], actions.shape[1]
@@ -104,48 +102,22 @@ class FrameRollout:
         out = np.empty((k_count, horizon + 1, *start.shape), dtype=np.uint8)
         out[:, 0] = start
         acts = torch.from_numpy(np.ascontiguousarray(actions)).to(self.device).float()
-        contexts = [to_unit(np.repeat(start[None], cfg.context_frames, axis=0), self.device)[None]
-                    for _ in range(k_count)]
+        # candidates that share one network call: all of them when fused, else one by one
+        groups = [list(range(k_count))] if fused else [[i] for i in range(k_count)]
+        still = to_unit(np.repeat(start[None], cfg.context_frames, axis=0), self.device)[None]
+        contexts = [still.repeat(len(group), 1, 1, 1, 1) for group in groups]
         denoise_s = 0.0
         for k in range(horizon):
             # actions k - A + 1 .. k, the first action standing in for those before the start
             history = acts[:, np.clip(np.arange(k - cfg.context_actions + 1, k + 1), 0, None)]
             tic = time.perf_counter()
-            for i, seed in enumerate(seeds):
-                noise = seeded_noise((int(seed) + k) % MAX_SEED, (1, 3, *start.shape[:2])).to(self.device)
-                change = self.denoise(contexts[i], history[i:i + 1], noise, num_steps, should_cancel)
-                change = gate(change, self.spec.change_floor)
-                pixels = to_pixels(contexts[i][:, -1] + change)
-                out[i, k + 1] = pixels[0]
-                contexts[i] = torch.cat([contexts[i][:, 1:], to_unit(pixels, self.device)[:, None]], dim=1)
-            denoise_s += time.perf_counter() - tic
-            if on_chunk is not None and (k + 1) % chunk == 0:
-                on_chunk((k + 1) // chunk - 1, out[:, k + 2 - chunk:k + 2])
-        return out, {"encode_s": 0.0, "denoise_s": denoise_s, "decode_s": 0.0}
-
-    def _run_fused(self, start: np.ndarray, actions: np.ndarray, seeds: Sequence[int], num_steps: int,
-                   on_chunk: Callable[[int, np.ndarray], None] | None,
-                   should_cancel: Callable[[], bool] | None) -> tuple[np.ndarray, dict[str, float]]:
-        """`run` with the candidate dimension as the network's batch (same steps 1-6)."""
-        cfg = self.spec.frame_model
-        assert cfg is not None
-        k_count, horizon = actions.shape[0], actions.shape[1]
-        chunk = self.spec.chunk_size
-        out = np.empty((k_count, horizon + 1, *start.shape), dtype=np.uint8)
-        out[:, 0] = start
-        acts = torch.from_numpy(np.ascontiguousarray(actions)).to(self.device).float()
-        context = to_unit(np.repeat(start[None], cfg.context_frames, axis=0), self.device)[None].repeat(
-            k_count, 1, 1, 1, 1)
-        denoise_s = 0.0
-        for k in range(horizon):
-            history = acts[:, np.clip(np.arange(k - cfg.context_actions + 1, k + 1), 0, None)]
-            tic = time.perf_counter()
-            noise = torch.cat([seeded_noise((int(seed) + k) % MAX_SEED, (1, 3, *start.shape[:2])) for seed in seeds])
-            change = gate(self.denoise(context, history, noise.to(self.device), num_steps, should_cancel),
-                          self.spec.change_floor)
-            pixels = to_pixels(context[:, -1] + change)
-            out[:, k + 1] = pixels
-            context = torch.cat([context[:, 1:], to_unit(pixels, self.device)[:, None]], dim=1)
+            for g, group in enumerate(groups):
+                noise = torch.cat([seeded_noise((int(seeds[i]) + k) % MAX_SEED, (1, 3, *start.shape[:2]))
+                                   for i in group]).to(self.device)
+                change = self.denoise(contexts[g], history[group], noise, num_steps, should_cancel)
+                pixels = to_pixels(contexts[g][:, -1] + gate(change, self.spec.change_floor))
+                out[group, k + 1] = pixels
+                contexts[g] = torch.cat([contexts[g][:, 1:], to_unit(pixels, self.device)[:, None]], dim=1)
             denoise_s += time.perf_counter() - tic
             if on_chunk is not None and (k + 1) % chunk == 0:
                 on_chunk((k + 1) // chunk - 1, out[:, k + 2 - chunk:k + 2])
