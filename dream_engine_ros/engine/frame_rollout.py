@@ -1,7 +1,9 @@
 """Rollout of the causal-video family: one frame at a time, each seeing its recent history.
 
     1. the context is the start frame repeated `context_frames` times (a robot at rest), the
-       action history the first action repeated `context_actions` times;
+       action history the first action repeated `context_actions` times; a caller that knows
+       what came before (a closed-loop planner) passes the frames and actions that led to the
+       start frame instead, and the context begins with them;
     2. for frame k = 1..T: draw the frame's noise from seed + k - 1 (numpy's legacy generator);
     3. denoise the change relative to the last context frame with `num_steps` x0-prediction
        steps on the rectified-flow path (cancel is polled before every step);
@@ -86,8 +88,12 @@ class FrameRollout:
 
     def run(self, start: np.ndarray, actions: np.ndarray, seeds: Sequence[int], num_steps: int,
             on_chunk: Callable[[int, np.ndarray], None] | None,
-            should_cancel: Callable[[], bool] | None, fused: bool = False) -> tuple[np.ndarray, dict[str, float]]:
+            should_cancel: Callable[[], bool] | None, fused: bool = False,
+            history: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, dict[str, float]]:
         """start (H, W, 3) uint8, actions (K, T, D) normalised -> frames (K, T + 1, H, W, 3).
+
+        `history` = (frames (n, H, W, 3) uint8 oldest first, normalised actions (n, D)): what
+        led to the start frame, shared by all candidates; None means a robot at rest.
 
         `on_chunk(c, frames)` gets every candidate's chunk c: frames (K, chunk_size, H, W, 3).
         `fused` runs all candidates through each network call together (for planners scoring
@@ -101,20 +107,26 @@ class FrameRollout:
         chunk = self.spec.chunk_size
         out = np.empty((k_count, horizon + 1, *start.shape), dtype=np.uint8)
         out[:, 0] = start
-        acts = torch.from_numpy(np.ascontiguousarray(actions)).to(self.device).float()
+        past_frames = np.empty((0, *start.shape), np.uint8) if history is None else history[0]
+        past_actions = np.empty((0, actions.shape[2]), np.float32) if history is None else history[1]
+        lead = past_actions.shape[0]
+        acts = torch.from_numpy(np.concatenate(
+            [np.broadcast_to(past_actions, (k_count, *past_actions.shape)), actions], axis=1)).to(self.device).float()
         # candidates that share one network call: all of them when fused, else one by one
         groups = [list(range(k_count))] if fused else [[i] for i in range(k_count)]
-        still = to_unit(np.repeat(start[None], cfg.context_frames, axis=0), self.device)[None]
-        contexts = [still.repeat(len(group), 1, 1, 1, 1) for group in groups]
+        seen = np.concatenate([past_frames, start[None]])[-cfg.context_frames:]
+        seen = np.concatenate([np.repeat(seen[:1], cfg.context_frames - len(seen), axis=0), seen])
+        first_context = to_unit(seen, self.device)[None]
+        contexts = [first_context.repeat(len(group), 1, 1, 1, 1) for group in groups]
         denoise_s = 0.0
         for k in range(horizon):
-            # actions k - A + 1 .. k, the first action standing in for those before the start
-            history = acts[:, np.clip(np.arange(k - cfg.context_actions + 1, k + 1), 0, None)]
+            # actions k - A + 1 .. k, the earliest known action standing in for those before it
+            window = acts[:, np.clip(np.arange(k - cfg.context_actions + 1, k + 1) + lead, 0, None)]
             tic = time.perf_counter()
             for g, group in enumerate(groups):
                 noise = torch.cat([seeded_noise((int(seeds[i]) + k) % MAX_SEED, (1, 3, *start.shape[:2]))
                                    for i in group]).to(self.device)
-                change = self.denoise(contexts[g], history[group], noise, num_steps, should_cancel)
+                change = self.denoise(contexts[g], window[group], noise, num_steps, should_cancel)
                 pixels = to_pixels(contexts[g][:, -1] + gate(change, self.spec.change_floor))
                 out[group, k + 1] = pixels
                 contexts[g] = torch.cat([contexts[g][:, 1:], to_unit(pixels, self.device)[:, None]], dim=1)

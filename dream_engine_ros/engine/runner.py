@@ -167,7 +167,9 @@ class DreamEngine:
     def predict_batch(self, frame: np.ndarray, actions: np.ndarray, seeds: Sequence[int] | int = 0,
                       num_steps: int | None = None, guidance: float | None = None,
                       on_chunk: ChunkCallback | None = None,
-                      should_cancel: CancelCheck | None = None, fused: bool = False) -> BatchRolloutResult:
+                      should_cancel: CancelCheck | None = None, fused: bool = False,
+                      history_frames: np.ndarray | None = None,
+                      history_actions: np.ndarray | None = None) -> BatchRolloutResult:
         """Predict K candidates (K, T, D) from one start frame in one fused pass per step.
 
         `seeds` is one seed per candidate, or one int that seeds candidate k with seed + k.
@@ -175,13 +177,22 @@ class DreamEngine:
         causal-video family) also batches the candidates through the frame network: faster for
         planners, with rows equal to single predictions only up to batch-dependent rounding.
         The latent families already fuse their denoiser and ignore the flag.
+
+        `history_frames` (n, H, W, 3) and `history_actions` (n, D) (causal-video only): the
+        frames before `frame`, oldest first, and the actions that led from each to the next, so
+        a moving robot is not predicted as one at rest (closed-loop planning).
         """
         validator = self.validator
         actions = validator.actions(actions, batched=True)
         k = actions.shape[0]
         seed_list = [int(seeds) + i for i in range(k)] if isinstance(seeds, (int, np.integer)) else list(seeds)
         validator.request(frame, actions, num_steps, guidance, seed_list, batched=True)
-        return self._rollout(frame, actions, seed_list, num_steps, guidance, on_chunk, should_cancel, fused)
+        history = None
+        if history_frames is not None or history_actions is not None:
+            past, past_actions = validator.history(history_frames, history_actions)
+            history = (np.stack([self._fit(f) for f in past]), self.spec.normalise_actions(past_actions))
+        return self._rollout(frame, actions, seed_list, num_steps, guidance, on_chunk, should_cancel, fused,
+                             history)
 
     @torch.inference_mode()
     def frame_distance(self, frames: np.ndarray, goal: np.ndarray) -> np.ndarray:
@@ -307,7 +318,8 @@ class DreamEngine:
     @torch.inference_mode()
     def _rollout(self, frame: np.ndarray, actions: np.ndarray, seeds: list[int], num_steps: int | None,
                  guidance: float | None, on_chunk: ChunkCallback | None,
-                 should_cancel: CancelCheck | None, fused: bool = False) -> BatchRolloutResult:
+                 should_cancel: CancelCheck | None, fused: bool = False,
+                 history: tuple[np.ndarray, np.ndarray] | None = None) -> BatchRolloutResult:
         spec = self.spec
         steps = int(num_steps) if num_steps is not None else spec.num_steps
         scale = float(guidance) if guidance is not None else spec.guidance
@@ -319,7 +331,8 @@ class DreamEngine:
 
         start = self._fit(frame)
         if not spec.is_latent:
-            return self._frame_rollout(start, actions, seeds, steps, on_chunk, should_cancel, start_time, fused)
+            return self._frame_rollout(start, actions, seeds, steps, on_chunk, should_cancel, start_time, fused,
+                                       history)
         tic = time.perf_counter()
         cond_frames = np.repeat(start[None], k, axis=0)  # each candidate's chunk condition frame
         still: Tensor | None = None
@@ -390,7 +403,8 @@ class DreamEngine:
 
     def _frame_rollout(self, start: np.ndarray, actions: np.ndarray, seeds: list[int], steps: int,
                        on_chunk: ChunkCallback | None, should_cancel: CancelCheck | None,
-                       start_time: float, fused: bool) -> BatchRolloutResult:
+                       start_time: float, fused: bool,
+                       history: tuple[np.ndarray, np.ndarray] | None = None) -> BatchRolloutResult:
         """causal-video family: frame by frame in pixel space (see `frame_rollout`)."""
         spec = self.spec
         chunks = actions.shape[1] // spec.chunk_size
@@ -405,6 +419,6 @@ class DreamEngine:
         sampler_ = FrameRollout(spec, self.frame_model.net, self.device, self.dtype)
         frames_all = np.repeat(start[None, None], len(seeds), axis=0)
         out, timings = sampler_.run(start, spec.normalise_actions(actions), seeds, steps, chunk_done, should_cancel,
-                                    fused)
+                                    fused, history)
         timings["total_s"] = time.perf_counter() - start_time
         return BatchRolloutResult(out, seeds, steps, 0.0, {key: round(v, 6) for key, v in timings.items()})

@@ -137,6 +137,33 @@ class RequestValidator:
             self.seed_range(seeds[0], len(values))  # seed + k batches: name the batch rule
         return [self.seed_range(seed) for seed in seeds]
 
+    def history(self, frames: object, actions: object) -> tuple[np.ndarray, np.ndarray]:
+        """Frames seen before the start frame (n, H, W, 3) uint8, oldest first, and the n actions
+        that led from each of them to the next (the last one into the start frame).
+
+        Why: a causal-video model sees its recent history; a robot that is already moving when
+        a planner asks (closed-loop control) is not a robot at rest, and one frame cannot show
+        its velocity. Only the causal-video family reads a history.
+        """
+        if self.spec.is_latent:
+            raise InputError("history", self.spec.family, f"spec {self.spec.name!r} ({self.spec.family}) "
+                             "starts from one frame; a history needs the causal-video family")
+        arr = np.asarray(frames)
+        if arr.ndim != 4 or arr.shape[0] < 1:
+            raise InputError("history_frames", tuple(arr.shape), "shape must be (n, H, W, 3) with n >= 1")
+        for i, frame in enumerate(arr):
+            self.frame(frame, f"history_frames[{i}]")
+        acts = np.asarray(actions)
+        if acts.ndim != 2 or acts.shape[0] != arr.shape[0]:
+            raise InputError("history_actions", tuple(acts.shape),
+                             f"shape must be ({arr.shape[0]}, {self.spec.action_dim}): one action per history frame")
+        if acts.shape[1] != self.spec.action_dim:
+            raise InputError("history_actions", acts.shape[1],
+                             f"action_dim {acts.shape[1]} does not match the spec's action_dim {self.spec.action_dim}")
+        if not np.issubdtype(acts.dtype, np.number) or not np.isfinite(acts).all():
+            raise InputError("history_actions", str(acts.dtype), "all values must be finite numbers")
+        return arr, acts.astype(np.float32)
+
     def request(self, frame: object, actions: object, num_steps: object = None, guidance: object = None,
                 seeds: Sequence[object] = (0,), batched: bool = False) -> np.ndarray:
         """Validate a whole request; returns the float32 actions."""

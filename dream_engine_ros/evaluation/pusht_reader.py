@@ -158,3 +158,80 @@ def read_agent(mask: np.ndarray, min_blob: int = 3) -> AgentReading | None:
 def angle_difference(a: float, b: float) -> float:
     """|a - b| wrapped to [0, pi]."""
     return float(abs((a - b + np.pi) % (2 * np.pi) - np.pi))
+
+
+# ---------------------------------------------------------------------- many frames at once
+
+_LUT_BITS = 6  # quantise each channel to 64 levels: a nearest-colour table of 2**18 entries
+_lut_cache: list[np.ndarray] = []
+
+
+def _label_table() -> np.ndarray:
+    """Nearest-palette label of every quantised colour (built once, ~30 ms)."""
+    if not _lut_cache:
+        step = 256 // (1 << _LUT_BITS)
+        levels = np.arange(1 << _LUT_BITS, dtype=np.float32) * step + (step - 1) / 2.0
+        grid = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), axis=-1).reshape(-1, 3)
+        dist = ((grid[:, None, :] - _PALETTE[None]) ** 2).sum(axis=2)
+        _lut_cache.append(_LABELS[dist.argmin(axis=1)].astype(np.uint8))
+    return _lut_cache[0]
+
+
+def classify_many(frames: np.ndarray) -> np.ndarray:
+    """(..., H, W, 3) uint8 -> (..., H, W) labels through a quantised colour table: the same
+    classes as `classify` up to half a quantisation step at class borders, ~50x faster."""
+    q = (np.asarray(frames, dtype=np.uint8) >> (8 - _LUT_BITS)).astype(np.int32)
+    index = (q[..., 0] << (2 * _LUT_BITS)) | (q[..., 1] << _LUT_BITS) | q[..., 2]
+    return _label_table()[index]
+
+
+@dataclass(frozen=True)
+class SceneReadings:
+    """Agent and T read from many frames at once, in world units (x right, y down), NaN where
+    the object is not visible. Built for planners scoring thousands of predicted frames: all
+    T pixels count (no largest-blob filter), so stray T pixels shift the reading a little."""
+
+    agent: np.ndarray  # (..., 2) centre of the agent's saturated blue pixels
+    block: np.ndarray  # (..., 2) area centroid of the T pixels
+    angle: np.ndarray  # (...,) body angle of the T (same convention as `read_block`)
+    block_area: np.ndarray  # (...,) T pixel count
+
+
+def read_scenes(frames: np.ndarray, min_block_pixels: int = 8) -> SceneReadings:
+    """Vectorised reading of (..., H, W, 3) uint8 frames: moments of the class masks, summed
+    per frame over the (few) object pixels only."""
+    frames = np.asarray(frames)
+    lead, (h, w) = frames.shape[:-3], frames.shape[-3:-1]
+    labels = classify_many(frames).reshape(-1, h, w)
+    count = labels.shape[0]
+    scale = WORLD_SIZE / w
+
+    def pixels_of(label: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        frame, y, x = np.nonzero(labels == label)
+        n = np.bincount(frame, minlength=count).astype(np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cx = np.bincount(frame, x, minlength=count) / n
+            cy = np.bincount(frame, y, minlength=count) / n
+        return frame, x - np.nan_to_num(cx)[frame], y - np.nan_to_num(cy)[frame], np.stack([cx, cy, n])
+
+    _, _, _, (ax, ay, _) = pixels_of(AGENT_LABEL)
+    frame, dx, dy, (bx, by, area) = pixels_of(BLOCK_LABEL)
+    n = np.maximum(area, 1.0)
+
+    def moment(values: np.ndarray) -> np.ndarray:
+        return np.bincount(frame, values, minlength=count) / n
+
+    theta = 0.5 * np.arctan2(2.0 * moment(dx * dy), moment(dx * dx) - moment(dy * dy))  # stem axis
+    ux, uy = np.cos(theta), np.sin(theta)
+    proj = dx * ux[frame] + dy * uy[frame]
+    flip = moment(proj**3) < 0  # the mass is skewed towards the stem's free end
+    ux, uy = np.where(flip, -ux, ux), np.where(flip, -uy, uy)
+    angle = np.arctan2(-ux, uy)
+    missing = area < min_block_pixels
+    bx, by, angle = (np.where(missing, np.nan, v) for v in (bx, by, angle))
+    return SceneReadings(
+        agent=(np.stack([ax, ay], axis=-1).reshape(*lead, 2) + 0.5) * scale,
+        block=(np.stack([bx, by], axis=-1).reshape(*lead, 2) + 0.5) * scale,
+        angle=angle.reshape(lead),
+        block_area=area.astype(np.int64).reshape(lead),
+    )

@@ -1,0 +1,158 @@
+"""MPC benchmark on DINO-WM's PushT protocol: prints what this run measured.
+
+    1. tasks: start from a held-out trajectory's state, goal = the state 25 control steps later
+       (block moved >= 20 units or turned >= pi/9; `planning.pusht_tasks`);
+    2. each method runs closed loop on the real simulator for at most 50 control steps;
+       success = agent and block within 20 units and block angle within pi/9 of the goal at
+       any step;
+    3. methods: CEM and random shooting over the Dream Engine (predicted frames, objects read
+       from the pixels), CEM with the simulator itself as the model (the planner's upper
+       bound, same budget and cost), driving the agent straight to the goal's agent position,
+       and doing nothing;
+    4. one JSON line per finished episode (resumable partial results), then a markdown table.
+
+Usage: python bench/bench_mpc.py [--tasks 50] [--seed 4242] [--methods cem-dream,rs-dream,...]
+       [--samples 24] [--iterations 3] [--execute 4] [--jsonl out/mpc.jsonl]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+
+from dream_engine_ros.engine.runner import DreamEngine  # noqa: E402
+from dream_engine_ros.engine.spec import DEFAULT_SPEC, get_spec  # noqa: E402
+from dream_engine_ros.planning.cem import CEMConfig, CrossEntropyPlanner  # noqa: E402
+from dream_engine_ros.planning.mpc import (  # noqa: E402
+    Controller,
+    GoalAgentController,
+    HoldController,
+    PlanningController,
+    run_episode,
+)
+from dream_engine_ros.planning.pusht_goal import SceneGoal  # noqa: E402
+from dream_engine_ros.planning.pusht_robot import PushTRobot  # noqa: E402
+from dream_engine_ros.planning.pusht_tasks import reach_tasks  # noqa: E402
+from dream_engine_ros.planning.world_models import DreamScorer, SimulatorScorer  # noqa: E402
+
+METHODS = ("cem-dream", "rs-dream", "cem-sim", "drive-to-goal", "do-nothing")
+
+
+def make_controller(method: str, goal_state: np.ndarray, engine: DreamEngine | None, args: argparse.Namespace,
+                    seed: int) -> Controller:
+    goal = SceneGoal.from_state(goal_state)
+    spec = get_spec(args.spec)
+    low, high = np.asarray(spec.action_low), np.asarray(spec.action_high)
+    cem = CEMConfig(horizon=args.horizon, hold=args.hold, samples=args.samples, elites=args.elites,
+                    iterations=args.iterations)
+    shooting = CEMConfig.random_shooting(args.samples * args.iterations, args.horizon, args.hold)
+    if method == "cem-dream":
+        assert engine is not None
+        return PlanningController(method, CrossEntropyPlanner(cem, low, high), DreamScorer(engine, goal, seed=seed),
+                                  args.execute, seed)
+    if method == "rs-dream":
+        assert engine is not None
+        return PlanningController(method, CrossEntropyPlanner(shooting, low, high),
+                                  DreamScorer(engine, goal, seed=seed), args.execute, seed)
+    if method == "cem-sim":
+        return PlanningController(method, CrossEntropyPlanner(cem, low, high), SimulatorScorer(goal), args.execute,
+                                  seed)
+    if method == "drive-to-goal":
+        return GoalAgentController(goal_state[:2], args.execute)
+    if method == "do-nothing":
+        return HoldController(args.execute)
+    raise ValueError(f"unknown method {method!r}; choose from {METHODS}")
+
+
+def summarise(rows: list[dict]) -> dict:
+    success = [r["success"] for r in rows]
+    steps = [r["steps"] for r in rows if r["success"]]
+    replan = [s for r in rows for s in r["plan_seconds"]]
+    return {"episodes": len(rows), "success_rate": float(np.mean(success)) if rows else 0.0,
+            "mean_steps_to_success": float(np.mean(steps)) if steps else None,
+            "seconds_per_replan": float(np.mean(replan)) if replan else 0.0,
+            "replans": len(replan)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--spec", default=DEFAULT_SPEC)
+    parser.add_argument("--weights", default=None)
+    parser.add_argument("--tasks", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=4242)
+    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--budget", type=int, default=50)
+    parser.add_argument("--horizon", type=int, default=12)
+    parser.add_argument("--hold", type=int, default=3)
+    parser.add_argument("--samples", type=int, default=24)
+    parser.add_argument("--elites", type=int, default=5)
+    parser.add_argument("--iterations", type=int, default=3)
+    parser.add_argument("--execute", type=int, default=4)
+    parser.add_argument("--jsonl", type=Path, default=Path("out/mpc.jsonl"))
+    args = parser.parse_args()
+    methods = [m for m in args.methods.split(",") if m]
+    for method in methods:
+        if method not in METHODS:
+            parser.error(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+
+    tasks = reach_tasks(args.tasks, args.seed)
+    engine = None
+    if any(m.endswith("-dream") for m in methods):
+        engine = DreamEngine.load(args.spec, weights=args.weights, device="cpu")
+    args.jsonl.parent.mkdir(parents=True, exist_ok=True)
+    settings = {key: getattr(args, key) for key in ("spec", "weights", "seed", "budget", "horizon", "hold", "samples",
+                                                     "elites", "iterations", "execute")}
+    done: dict[tuple[str, int], dict] = {}
+    if args.jsonl.exists():  # resume: keep the episodes already measured with these settings
+        for line in args.jsonl.read_text().splitlines():
+            row = json.loads(line)
+            if row.get("settings", settings) == settings:
+                done[(row["method"], row["task"])] = row
+    robot = PushTRobot()
+    results: dict[str, list[dict]] = {m: [] for m in methods}
+    with args.jsonl.open("a") as log:
+        for method in methods:
+            for i, task in enumerate(tasks):
+                if (method, i) in done:
+                    results[method].append(done[(method, i)])
+                    continue
+                controller = make_controller(method, task.goal, engine, args, seed=args.seed + i)
+                outcome = run_episode(robot, controller, task.start, task.goal, budget=args.budget)
+                row = {"method": method, "task": i, "success": outcome.success, "steps": outcome.steps,
+                       "plan_seconds": [round(s, 4) for s in outcome.plan_seconds], "source": task.source,
+                       "settings": settings}
+                log.write(json.dumps(row) + "\n")
+                log.flush()
+                results[method].append(row)
+                print(f"{method:14s} task {i:3d}: {'success' if outcome.success else 'failure'} after "
+                      f"{outcome.steps} steps, {outcome.seconds_per_replan:.2f} s/replan", flush=True)
+    robot.close()
+
+    print(f"\nPushT goal reaching, {args.tasks} tasks (seed {args.seed}), budget {args.budget} control steps; "
+          f"CEM {args.samples} samples x {args.iterations} iterations, horizon {args.horizon} (knots held "
+          f"{args.hold} steps), {args.execute} actions executed per replan; random shooting "
+          f"{args.samples * args.iterations} samples; {platform.processor() or platform.machine()}, "
+          f"{torch.get_num_threads()} torch threads\n")
+    print("| method | model | success | mean steps to success | s per replan |")
+    print("| --- | --- | --- | --- | --- |")
+    model_of = {"cem-dream": args.spec, "rs-dream": args.spec, "cem-sim": "simulator (upper bound)"}
+    for method in methods:
+        s = summarise(results[method])
+        steps = f"{s['mean_steps_to_success']:.1f}" if s["mean_steps_to_success"] is not None else "-"
+        print(f"| {method} | {model_of.get(method, 'none')} | {s['success_rate']:.2f} ({s['episodes']} tasks) | "
+              f"{steps} | {s['seconds_per_replan']:.3f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,98 @@
+"""What a planner asks a model: "score these K action sequences from here".
+
+Two answers with one interface (`Scorer`): the Dream Engine (predicted frames, read back with
+the PushT reader) and the simulator itself (the planner's upper bound: perfect physics, same
+cost). Both are told where the robot is by `observe` before a replan.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from ..engine.runner import DreamEngine
+from .pusht_goal import GoalCost, SceneGoal, rollout_costs, states_to_scenes
+from .pusht_robot import PushTRobot, Snapshot
+
+
+@dataclass
+class Observation:
+    """What the robot offers a planner at a replan: the camera and what led to it. `snapshot`
+    is the simulator's full state (only the simulator-as-model planner may read it)."""
+
+    frame: np.ndarray  # (H, W, 3) uint8
+    history_frames: np.ndarray  # (n, H, W, 3) uint8, oldest first (n may be 0)
+    history_actions: np.ndarray  # (n, D) actions that led from each history frame to the next
+    snapshot: Snapshot | None = None
+
+
+class Scorer(Protocol):
+    def observe(self, observation: Observation) -> None: ...
+
+    def __call__(self, actions: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass
+class DreamScorer:
+    """Scores candidates by rolling them out in the Dream Engine in one fused batch and reading
+    agent and T from every `read_every`-th predicted frame (and the last)."""
+
+    engine: DreamEngine
+    goal: SceneGoal
+    cost: GoalCost = field(default_factory=GoalCost)
+    seed: int = 0
+    read_every: int = 3
+    fused: bool = True
+    observation: Observation | None = None
+    last_frames: np.ndarray | None = None  # (K, T + 1, H, W, 3) of the last call
+    rollout_seconds: float = 0.0
+    read_seconds: float = 0.0
+
+    def observe(self, observation: Observation) -> None:
+        self.observation = observation
+
+    def __call__(self, actions: np.ndarray) -> np.ndarray:
+        if self.observation is None:
+            raise RuntimeError("observe() the robot before scoring")
+        obs = self.observation
+        history = len(obs.history_frames) > 0
+        tic = time.perf_counter()
+        result = self.engine.predict_batch(
+            obs.frame, actions, seeds=self.seed, fused=self.fused,
+            history_frames=obs.history_frames if history else None,
+            history_actions=obs.history_actions if history else None)
+        self.rollout_seconds += time.perf_counter() - tic
+        self.last_frames = result.frames
+        tic = time.perf_counter()
+        costs = rollout_costs(result.frames, self.goal, self.cost, self.read_every)
+        self.read_seconds += time.perf_counter() - tic
+        return costs
+
+
+@dataclass
+class SimulatorScorer:
+    """Scores candidates in a private copy of the simulator, from the robot's exact snapshot."""
+
+    goal: SceneGoal
+    cost: GoalCost = field(default_factory=GoalCost)
+    robot: PushTRobot = field(default_factory=PushTRobot)
+    snapshot: Snapshot | None = None
+
+    def observe(self, observation: Observation) -> None:
+        if observation.snapshot is None:
+            raise ValueError("the simulator-as-model planner needs the simulator's snapshot")
+        self.snapshot = observation.snapshot
+
+    def __call__(self, actions: np.ndarray) -> np.ndarray:
+        if self.snapshot is None:
+            raise RuntimeError("observe() the robot before scoring")
+        states = np.empty((actions.shape[0], actions.shape[1], 5))
+        for k, plan in enumerate(actions):
+            self.robot.restore(self.snapshot)
+            for t, action in enumerate(plan):
+                self.robot.advance(action)
+                states[k, t] = self.robot.state
+        return self.cost(states_to_scenes(states), self.goal)

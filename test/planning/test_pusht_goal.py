@@ -1,0 +1,56 @@
+"""The PushT goal cost: read from pixels like the simulator states it, zero at the goal."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dream_engine_ros.engine.errors import InputError
+from dream_engine_ros.evaluation.pusht_episodes import generate
+from dream_engine_ros.evaluation.pusht_reader import classify, classify_many, read_scenes
+from dream_engine_ros.planning.goal_scoring import check_cost, score_rollouts
+from dream_engine_ros.planning.pusht_goal import GoalCost, SceneGoal, rollout_costs, states_to_scenes
+
+
+@pytest.fixture(scope="module")
+def episodes() -> list:
+    return generate("push", 3, 24, seed=11) + generate("walk", 2, 24, seed=11)
+
+
+def test_batch_reader_matches_the_simulator(episodes: list) -> None:
+    frames = np.stack([e.frames for e in episodes])
+    truth = states_to_scenes(np.stack([e.states for e in episodes]))
+    read = read_scenes(frames)
+    agent = np.hypot(*np.moveaxis(read.agent - truth.agent, -1, 0))
+    block = np.hypot(*np.moveaxis(read.block - truth.block, -1, 0))
+    angle = np.degrees(np.abs((read.angle - truth.angle + np.pi) % (2 * np.pi) - np.pi))
+    assert agent.mean() < 1.0 and agent.max() < 3.0  # world units (one pixel = 5.3 units); measured 0.65 / 1.9
+    assert block.mean() < 1.5 and block.max() < 4.0  # measured 1.07 / 2.7
+    assert angle.mean() < 2.0 and angle.max() < 6.0  # degrees; measured 1.2 / 4.3
+    assert np.array_equal(classify_many(frames[0, 5]), classify(frames[0, 5]))
+
+
+def test_cost_is_lowest_at_the_goal_and_grows_with_distance(episodes: list) -> None:
+    episode = episodes[0]
+    goal = SceneGoal.from_image(episode.frames[-1])
+    from_state = SceneGoal.from_state(episode.states[-1])
+    assert np.hypot(*(goal.block - from_state.block)) < 4.0 and abs(goal.angle - from_state.angle) < 0.1
+    costs = rollout_costs(episode.frames[None], goal, GoalCost(final_weight=0.0), every=1)
+    per_frame = GoalCost().per_frame(read_scenes(episode.frames[None]), goal)[0]
+    assert costs[0] == pytest.approx(per_frame[1:].min())
+    assert per_frame[-1] < 0.3 and per_frame[0] > 2.0  # the pushed block moved by more than the tolerance
+    blank = np.full_like(episode.frames[:1], 255)
+    assert GoalCost().per_frame(read_scenes(blank[None]), goal)[0, 0] == GoalCost().missing_cost
+
+
+def test_named_costs_and_their_errors(episodes: list) -> None:
+    assert check_cost("") == "last-frame"
+    with pytest.raises(InputError, match="not one of"):
+        check_cost("psnr")
+    frames = np.stack([e.frames for e in episodes[:2]])
+    with pytest.raises(InputError, match="no agent or no T"):
+        score_rollouts(None, "pusht-pose", frames, np.full((96, 96, 3), 255, np.uint8))
+    with pytest.raises(InputError, match="resolution"):
+        score_rollouts(None, "pusht-pose", frames, np.full((64, 64, 3), 255, np.uint8))
+    scores = score_rollouts(None, "pusht-pose", frames, episodes[0].frames[-1])
+    assert scores.shape == (2,) and scores[0] < scores[1]
