@@ -37,6 +37,8 @@ setup(
             "dream-engine = dream_engine_ros.cli:main",
             "dream_engine_node = dream_engine_ros.ros.node_main:main",
             "planner_example = dream_engine_ros.ros.planner_example:main",
+            "pusht_sim = dream_engine_ros.ros.pusht_sim_node:main",
+            "mpc_planner = dream_engine_ros.ros.mpc_planner_node:main",
         ],
     },
 )

@@ -10,7 +10,13 @@ import argparse
 from typing import Any
 
 from dream_engine_ros.engine.spec import DEFAULT_SPEC
-from dream_engine_ros.ros.node_args import NODE_DESCRIPTION, NODE_HELP, add_node_arguments
+from dream_engine_ros.ros.node_args import (
+    NODE_DESCRIPTION,
+    NODE_HELP,
+    add_node_arguments,
+    add_planner_arguments,
+    add_pusht_sim_arguments,
+)
 
 
 def _node_command(args: argparse.Namespace) -> int:
@@ -32,8 +38,27 @@ def _demo_command(args: argparse.Namespace) -> int:
     )
 
 
+def _demo_mpc_command(args: argparse.Namespace) -> int:
+    from dream_engine_ros.ros.mpc_demo import run_mpc_demo
+
+    return run_mpc_demo(spec=args.spec, weights=args.weights, device=args.device, task_seed=args.task_seed,
+                        task_index=args.task, budget=args.budget, output_dir=args.output_dir)
+
+
+def _pusht_sim_command(args: argparse.Namespace) -> int:
+    from dream_engine_ros.ros.pusht_sim_node import run_pusht_sim_with_args
+
+    return run_pusht_sim_with_args(args)
+
+
+def _mpc_planner_command(args: argparse.Namespace) -> int:
+    from dream_engine_ros.ros.mpc_planner_node import run_planner_with_args
+
+    return run_planner_with_args(args)
+
+
 def add_ros_subcommands(subparsers: Any) -> None:
-    """Register ``node`` and ``demo`` on the console script's subparsers."""
+    """Register ``node``, ``demo``, ``demo-mpc``, ``pusht-sim`` and ``mpc-planner``."""
     node = subparsers.add_parser("node", help=NODE_HELP, description=NODE_DESCRIPTION)
     add_node_arguments(node)
     node.set_defaults(func=_node_command)
@@ -50,3 +75,27 @@ def add_ros_subcommands(subparsers: Any) -> None:
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--output-dir", default=None, help="where the mp4 goes (default ./out/demo)")
     demo.set_defaults(func=_demo_command)
+
+    demo_mpc = subparsers.add_parser(
+        "demo-mpc",
+        help="simulated PushT robot + engine + MPC planner: reach a held-out goal, write the mp4",
+        description="Model-predictive control through the engine node; the last line printed is the mp4 "
+                    "(real camera | dreamed plan).",
+    )
+    demo_mpc.add_argument("--spec", default=DEFAULT_SPEC)
+    demo_mpc.add_argument("--weights", default=None)
+    demo_mpc.add_argument("--device", default="auto")
+    demo_mpc.add_argument("--task-seed", type=int, default=4242, help="held-out task set (bench/bench_mpc.py's)")
+    demo_mpc.add_argument("--task", type=int, default=4, help="which task of the set")
+    demo_mpc.add_argument("--budget", type=int, default=50, help="control steps allowed")
+    demo_mpc.add_argument("--output-dir", default=None, help="where the mp4 goes (default ./out/demo_mpc)")
+    demo_mpc.set_defaults(func=_demo_mpc_command)
+
+    text = "the gym-pusht simulator as a ROS robot (image, state, goal_image; cmd_target; ~/reset, ~/set_goal)"
+    sim = subparsers.add_parser("pusht-sim", help=text, description=text)
+    add_pusht_sim_arguments(sim)
+    sim.set_defaults(func=_pusht_sim_command)
+    text = "the MPC planner node (~/reach_goal) over the engine's rollout_batch"
+    planner = subparsers.add_parser("mpc-planner", help=text, description=text)
+    add_planner_arguments(planner)
+    planner.set_defaults(func=_mpc_planner_command)

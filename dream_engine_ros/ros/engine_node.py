@@ -31,6 +31,7 @@ from dream_engine_msgs.action import Rollout, RolloutBatch
 from dream_engine_msgs.srv import DescribeModel
 from dream_engine_ros.engine.errors import InputError, RolloutCancelled
 from dream_engine_ros.engine.validation import RequestValidator
+from dream_engine_ros.planning.goal_scoring import check_cost, pusht_goal, score_rollouts
 from dream_engine_ros.ros.busy_policy import Decision, RolloutSlots, Ticket
 from dream_engine_ros.ros.camera_cache import LatestFrameCache, NoFrameError, StaleFrameError
 from dream_engine_ros.ros.describe import spec_to_msg
@@ -87,6 +88,10 @@ class RolloutJob:
     write_video: bool
     publish_frames: bool = False
     goal_rgb: np.ndarray | None = None  # batch scoring target
+    cost: str = "last-frame"  # how a batch is scored against goal_rgb (planning.goal_scoring)
+    fused: bool = False  # planning mode: candidates share each network call
+    return_best_frames: bool = False
+    history: tuple[np.ndarray, np.ndarray] | None = None  # frames (n, H, W, 3) and actions (n, D)
 
 
 @dataclass
@@ -97,6 +102,7 @@ class RolloutOutcome:
     video_s: float = 0.0
     scores: list[float] = field(default_factory=list)
     best_index: int = -1
+    best_frames: list[Image] = field(default_factory=list)
 
 
 class StopRequested(Exception):
@@ -426,9 +432,40 @@ class DreamEngineNode(LifecycleNode):
                 goal_rgb = image_msg_to_rgb(goal.goal_image, "goal_image")
             except ImageConversionError as error:
                 raise GoalFailure(ErrorCode.INVALID_GOAL, str(error)) from error
+        try:
+            cost = check_cost(str(goal.cost))
+            if cost == "pusht-pose" and goal_rgb is not None:
+                pusht_goal(goal_rgb, (spec.height, spec.width, 3))
+        except InputError as error:
+            raise failure_from_input_error(error) from error
+        if goal.return_best_frames and goal_rgb is None:
+            raise GoalFailure(ErrorCode.INVALID_GOAL, "return_best_frames needs a goal_image to rank the candidates")
         return RolloutJob(
-            goal_id, start, actions, int(goal.seed), sampling, write_video=bool(goal.write_video), goal_rgb=goal_rgb
+            goal_id, start, actions, int(goal.seed), sampling, write_video=bool(goal.write_video), goal_rgb=goal_rgb,
+            cost=cost, fused=bool(goal.fused), return_best_frames=bool(goal.return_best_frames),
+            history=self._history(goal),
         )
+
+    def _history(self, goal: RolloutBatch.Goal) -> tuple[np.ndarray, np.ndarray] | None:
+        """The frames and actions before the start frame (causal-video specs), checked up front."""
+        if not goal.history_frames and not len(goal.history_actions):
+            return None
+        spec = self._engine.spec
+        try:
+            frames = [image_msg_to_rgb(image, f"history_frames[{i}]") for i, image in enumerate(goal.history_frames)]
+        except ImageConversionError as error:
+            raise GoalFailure(ErrorCode.INVALID_GOAL, str(error)) from error
+        if len({frame.shape for frame in frames}) > 1:
+            raise GoalFailure(ErrorCode.INVALID_GOAL, "history_frames must all have the same size")
+        flat = np.asarray(goal.history_actions, dtype=np.float32)
+        if flat.size != len(frames) * spec.action_dim:
+            raise GoalFailure(ErrorCode.INVALID_GOAL, f"history_actions has {flat.size} values; expected "
+                              f"len(history_frames) * action_dim = {len(frames)} * {spec.action_dim}")
+        try:
+            return self._engine.validator.history(np.stack(frames) if frames else np.empty((0, 0, 0, 3), np.uint8),
+                                                  flat.reshape(len(frames), spec.action_dim))
+        except InputError as error:
+            raise failure_from_input_error(error) from error
 
     # ------------------------------------------------------------------ execution
     async def _execute_rollout(self, goal_handle: ServerGoalHandle) -> Rollout.Result:
@@ -553,6 +590,7 @@ class DreamEngineNode(LifecycleNode):
             result.mp4_paths = [str(path) for path in outcome.video_paths]
             result.scores = [float(score) for score in outcome.scores]
             result.best_index = int(outcome.best_index)
+            result.best_frames = outcome.best_frames
 
     @staticmethod
     def _clear_outputs(result: Any) -> None:
@@ -562,6 +600,7 @@ class DreamEngineNode(LifecycleNode):
             result.mp4_paths = []
             result.scores = []
             result.best_index = -1
+            result.best_frames = []
         result.num_frames = 0
 
     # ------------------------------------------------------------------ worker side
@@ -654,6 +693,7 @@ class DreamEngineNode(LifecycleNode):
         fps = float(engine.spec.fps)
         num_candidates = int(job.actions.shape[0])
         seeds = [job.seed + k for k in range(num_candidates)]  # seed + K - 1 < 2**32 checked up front
+        history_frames, history_actions = job.history if job.history is not None else (None, None)
         batch = engine.predict_batch(
             job.start.rgb,
             job.actions,
@@ -662,15 +702,24 @@ class DreamEngineNode(LifecycleNode):
             guidance=job.sampling.guidance,
             on_chunk=send_feedback,
             should_cancel=lambda: self._should_stop(goal_handle, ticket),
+            fused=job.fused,
+            history_frames=history_frames,
+            history_actions=history_actions,
         )
         frames = batch.frames
         outcome = RolloutOutcome(num_frames=int(frames.shape[1]), timings=dict(batch.timings))
         if job.goal_rgb is not None:
             if self._should_stop(goal_handle, ticket):
                 raise StopRequested()
-            scores = np.asarray(engine.frame_distance(frames[:, -1], job.goal_rgb), dtype=np.float64).reshape(-1)
+            scoring_started = time.perf_counter()
+            scores = score_rollouts(engine, job.cost, frames, job.goal_rgb)
+            outcome.timings["total_s"] = outcome.timings.get("total_s", 0.0) + time.perf_counter() - scoring_started
             outcome.scores = [float(score) for score in scores]
             outcome.best_index = int(np.argmin(scores))
+            if job.return_best_frames:
+                outcome.best_frames = [
+                    rgb_to_image_msg(frame, predicted_frame_stamp(job.start.stamp_ns, i, fps), job.start.frame_id)
+                    for i, frame in enumerate(frames[outcome.best_index])]
         if self._should_stop(goal_handle, ticket):
             raise StopRequested()
         if job.write_video:

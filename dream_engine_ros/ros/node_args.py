@@ -1,7 +1,7 @@
-"""The options of ``dream-engine node`` and ``dream_engine_node``, defined once.
+"""The options of ``dream-engine node`` / ``pusht-sim`` / ``mpc-planner``, defined once.
 
-Both the console script's ``node`` subcommand (``ros/cli_commands.py``) and the node entry
-point (``ros/node_main.py``) add these arguments; this module imports neither of them.
+Both the console script's subcommands (``ros/cli_commands.py``) and the nodes' own entry points
+add these arguments; this module imports neither of them (nor rclpy: the CLI starts fast).
 """
 
 from __future__ import annotations
@@ -31,3 +31,30 @@ def add_node_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         help="everything after it goes to the node as ROS arguments (-p name:=value, -r from:=to)",
     )
+
+
+def add_pusht_sim_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``pusht_sim`` (for the ``dream-engine pusht-sim`` subcommand too)."""
+    parser.add_argument("--params-file", default=None, help="ROS parameter YAML (/**: ros__parameters: ...)")
+    parser.add_argument("--image-size", type=int, default=None, help="override the image_size parameter")
+    parser.add_argument("--rate-hz", type=float, default=None, help="override the rate_hz parameter")
+    parser.add_argument("--start-seed", type=int, default=None, help="override the start_seed parameter")
+    parser.add_argument("--timer", action="store_true", help="step at rate_hz instead of once per command")
+    parser.add_argument("--name", default="pusht_sim", help="node name (default pusht_sim)")
+    parser.add_argument("--namespace", default="", help="node namespace")
+    parser.add_argument(
+        "--ros-args",
+        dest="ros_args",
+        nargs=argparse.REMAINDER,
+        default=[],
+        help="everything after it goes to the node as ROS arguments (-p name:=value, -r from:=to)",
+    )
+
+
+def add_planner_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``dream-engine mpc-planner``."""
+    parser.add_argument("--params-file", default=None, help="ROS parameter YAML (/**: ros__parameters: ...)")
+    parser.add_argument("--name", default="mpc_planner", help="node name (default mpc_planner)")
+    parser.add_argument("--namespace", default="", help="node namespace (put it beside the robot and the engine)")
+    parser.add_argument("--ros-args", dest="ros_args", nargs=argparse.REMAINDER, default=[],
+                        help="everything after it goes to the node as ROS arguments (-p name:=value, -r from:=to)")

@@ -27,7 +27,8 @@ def test_interfaces_listed_in_cmake_exist():
     cmake = (REPO / "msg" / "CMakeLists.txt").read_text()
     listed = re.findall(r'"((?:msg|srv|action)/\w+\.(?:msg|srv|action))"', cmake)
     assert sorted(listed) == sorted(
-        ["msg/ModelSpec.msg", "srv/DescribeModel.srv", "action/Rollout.action", "action/RolloutBatch.action"]
+        ["msg/ModelSpec.msg", "msg/PushTState.msg", "srv/DescribeModel.srv", "srv/ResetPushT.srv",
+         "srv/SetPushTGoal.srv", "action/Rollout.action", "action/RolloutBatch.action", "action/ReachGoal.action"]
     )
     for relative in listed:
         assert (REPO / "msg" / relative).is_file()

@@ -49,3 +49,88 @@ def test_batch_without_goal_image_has_no_scores(shared_engine):
     result = shared_engine.client.run(batch_goal(shared_engine, 2), batch=True).wait()
     assert result.error_code == RolloutBatch.Result.OK, result.error_msg
     assert list(result.scores) == [] and result.best_index == -1 and list(result.mp4_paths) == []
+
+
+def planning_goal(frames: list[np.ndarray], candidates: np.ndarray, goal_rgb: np.ndarray,
+                  history: int = 2) -> RolloutBatch.Goal:
+    """A planner's scoring goal: fused, PushT pose cost, best frames back, the frames before."""
+    goal = RolloutBatch.Goal()
+    goal.start_frame = rgb_to_image_msg(frames[-1], ns_to_time(10_000_000_000), "pusht_camera")
+    goal.actions = candidates.reshape(-1).tolist()
+    goal.num_candidates, goal.horizon, goal.action_dim = candidates.shape
+    goal.seed = 5
+    goal.guidance = math.nan
+    goal.goal_image = rgb_to_image_msg(goal_rgb, ns_to_time(0), "pusht_camera")
+    goal.cost, goal.fused, goal.return_best_frames = "pusht-pose", True, True
+    goal.history_frames = [rgb_to_image_msg(f, ns_to_time(0), "pusht_camera") for f in frames[-1 - history:-1]]
+    return goal
+
+
+def test_planning_mode_matches_the_engine_in_process(make_engine):
+    """What the MPC planner asks over ROS equals the in-process fused rollout + PushT cost."""
+    from dream_engine_ros.planning.pusht_goal import SceneGoal, rollout_costs
+    from dream_engine_ros.planning.pusht_robot import PushTRobot
+    from dream_engine_ros.planning.pusht_tasks import reach_tasks
+
+    engine = make_engine(spec="pusht-causal")
+    task = reach_tasks(1, seed=7)[0]
+    robot = PushTRobot()
+    frames = [robot.reset(task.start)]
+    pushed = np.array([task.start[:2] + [20.0 * (k + 1), 10.0] for k in range(2)], np.float32)
+    for target in pushed:
+        frames.append(robot.step(target))
+    goal_rgb = PushTRobot().reset(task.goal)
+    rng = np.random.default_rng(0)
+    candidates = np.repeat(np.clip(task.start[:2] + rng.normal(0, 60, (4, 4, 2)), 0, 512), 3, axis=1)
+    candidates = candidates.astype(np.float32)
+    goal = planning_goal(frames, candidates, goal_rgb)
+    goal.history_actions = pushed.reshape(-1).tolist()
+    result = engine.client.run(goal, batch=True).wait()
+    assert result.error_code == RolloutBatch.Result.OK, result.error_msg
+
+    local = engine.node.engine.predict_batch(frames[-1], candidates, seeds=5, fused=True,
+                                             history_frames=np.stack(frames[:2]), history_actions=pushed)
+    costs = rollout_costs(local.frames, SceneGoal.from_image(goal_rgb))
+    np.testing.assert_allclose(result.scores, costs, rtol=1e-6)
+    assert result.best_index == int(np.argmin(costs))
+    best = np.stack([np.frombuffer(bytes(image.data), np.uint8).reshape(96, 96, 3) for image in result.best_frames])
+    assert np.array_equal(best, local.frames[result.best_index])
+    assert list(result.mp4_paths) == []
+
+
+def test_planning_goal_errors_name_the_field(make_engine, shared_engine):
+    engine = make_engine(spec="pusht-causal")
+    frames = [sample_frame(96, 96)] * 3
+    candidates = np.stack([pusht_actions(12, seed=k) for k in range(2)])
+    cases = []
+    bad_cost = planning_goal(frames, candidates, pusht_goal_frame())
+    bad_cost.cost = "psnr"
+    bad_cost.history_actions = [100.0] * 4
+    cases.append((engine, bad_cost, "cost"))
+    no_goal = planning_goal(frames, candidates, pusht_goal_frame())
+    no_goal.goal_image = RolloutBatch.Goal().goal_image
+    no_goal.history_actions = [100.0] * 4
+    cases.append((engine, no_goal, "return_best_frames needs a goal_image"))
+    short = planning_goal(frames, candidates, pusht_goal_frame())
+    short.history_actions = [100.0] * 3
+    cases.append((engine, short, "history_actions has 3 values"))
+    blank_goal = planning_goal(frames, candidates, np.full((96, 96, 3), 255, np.uint8))
+    blank_goal.history_actions = [100.0] * 4
+    cases.append((engine, blank_goal, "no agent or no T"))
+    latent = planning_goal(frames, candidates, pusht_goal_frame())
+    latent.history_actions = [100.0] * 4
+    cases.append((shared_engine, latent, "causal-video"))
+    for target, goal, message in cases:
+        result = target.client.run(goal, batch=True).wait()
+        assert result.error_code == RolloutBatch.Result.INVALID_GOAL, (message, result.error_msg)
+        assert message in result.error_msg
+    ok = planning_goal(frames, candidates, pusht_goal_frame())
+    ok.history_actions = [100.0] * 4
+    assert engine.client.run(ok, batch=True).wait().error_code == RolloutBatch.Result.OK  # the node kept serving
+
+
+
+def pusht_goal_frame() -> np.ndarray:
+    from dream_engine_ros.planning.pusht_robot import PushTRobot
+
+    return PushTRobot().reset(np.array([100.0, 100.0, 300.0, 300.0, 0.5]))

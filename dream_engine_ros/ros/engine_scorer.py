@@ -1,0 +1,102 @@
+"""A planning `Scorer` that asks the engine node: one RolloutBatch goal per CEM iteration.
+
+Why over ROS and not in-process: the engine is a shared node on the robot (one model in GPU
+memory, many clients); a planner is one of its clients. Every call is timed twice, wall clock
+here and the engine's own `engine_s` from the result, so the ROS share of a replan is measured,
+not guessed. Blocking: call it from a worker thread while an executor spins the client node.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from rclpy.action import ActionClient
+from rclpy.node import Node
+from sensor_msgs.msg import Image
+
+from dream_engine_msgs.action import RolloutBatch
+from dream_engine_ros.planning.world_models import Observation
+from dream_engine_ros.ros.image_conversion import image_msg_to_rgb, rgb_to_image_msg
+from dream_engine_ros.ros.spinning import wait_for_future
+
+ERROR_NAMES = {v: k for k, v in vars(RolloutBatch.Result).items() if k.isupper() and isinstance(v, int)}
+
+
+class EngineCallError(RuntimeError):
+    """The engine refused or failed a scoring goal (its error code and message)."""
+
+
+@dataclass
+class EngineScorer:
+    """Scores candidate action sequences with the engine node's `rollout_batch` action."""
+
+    node: Node
+    client: ActionClient
+    goal_image: Image
+    seed: int = 0
+    cost: str = "pusht-pose"
+    timeout_s: float = 60.0
+    stop: threading.Event | None = None
+    observation: Observation | None = None
+    calls: int = 0
+    wall_s: float = 0.0
+    engine_s: float = 0.0
+    best_cost: float = math.inf
+    best_frames: list[np.ndarray] = field(default_factory=list)  # dreamed frames of the cheapest candidate
+
+    def observe(self, observation: Observation) -> None:
+        self.observation = observation
+        self.best_cost, self.best_frames = math.inf, []
+
+    def reset_timers(self) -> None:
+        self.calls, self.wall_s, self.engine_s = 0, 0.0, 0.0
+
+    def _goal(self, actions: np.ndarray) -> RolloutBatch.Goal:
+        obs = self.observation
+        assert obs is not None
+        stamp = self.node.get_clock().now().to_msg()
+        goal = RolloutBatch.Goal()
+        goal.start_frame = rgb_to_image_msg(obs.frame, stamp, "pusht_camera")
+        goal.actions = np.ascontiguousarray(actions, dtype=np.float32).reshape(-1).tolist()
+        goal.num_candidates, goal.horizon, goal.action_dim = (int(n) for n in actions.shape)
+        goal.seed = int(self.seed)
+        goal.num_steps = 0
+        goal.guidance = math.nan
+        goal.goal_image = self.goal_image
+        goal.cost = self.cost
+        goal.fused = True
+        goal.return_best_frames = True
+        goal.write_video = False
+        goal.history_frames = [rgb_to_image_msg(f, stamp, "pusht_camera") for f in obs.history_frames]
+        goal.history_actions = np.asarray(obs.history_actions, dtype=np.float32).reshape(-1).tolist()
+        return goal
+
+    def __call__(self, actions: np.ndarray) -> np.ndarray:
+        if self.observation is None:
+            raise RuntimeError("observe() the robot before scoring")
+        started = time.perf_counter()
+        handle = wait_for_future(self.client.send_goal_async(self._goal(actions)), self.timeout_s,
+                                 "rollout_batch goal", self.stop)
+        if handle is None or not handle.accepted:
+            raise EngineCallError("the engine rejected the scoring goal (not active?)")
+        response = wait_for_future(handle.get_result_async(), self.timeout_s, "rollout_batch result", self.stop)
+        if response is None:
+            raise EngineCallError("the scoring goal's result future was cancelled")
+        result = response.result
+        self.wall_s += time.perf_counter() - started
+        self.calls += 1
+        if result.error_code != 0:
+            name = ERROR_NAMES.get(result.error_code, str(result.error_code))
+            raise EngineCallError(f"engine answered {name}: {result.error_msg}")
+        self.engine_s += float(result.engine_s)
+        scores = np.asarray(result.scores, dtype=np.float64)
+        if scores.shape != (actions.shape[0],):
+            raise EngineCallError(f"engine returned {scores.shape[0]} scores for {actions.shape[0]} candidates")
+        if result.best_frames and float(scores.min()) < self.best_cost:
+            self.best_cost = float(scores.min())
+            self.best_frames = [image_msg_to_rgb(image, "best_frames") for image in result.best_frames]
+        return scores
