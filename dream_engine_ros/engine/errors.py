@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 
@@ -42,7 +43,15 @@ class InputError(EngineError, ValueError):
 
 
 class RolloutCancelled(EngineError):
-    """The caller's cancel check returned True between two denoising steps."""
+    """The caller's cancel check returned True between two steps of a rollout."""
+
+
+def check_cancel(should_cancel: Callable[[], bool] | None, where: str = "between denoising steps") -> None:
+    """Raise RolloutCancelled when the caller asked to stop. The one place every stage polls
+    (denoising steps, per-candidate decode and re-encode, per frame of a causal rollout), so a
+    cancel is answered within one step's work, not one stage's."""
+    if should_cancel is not None and should_cancel():
+        raise RolloutCancelled(f"rollout cancelled {where}")
 
 
 class WeightsError(EngineError):

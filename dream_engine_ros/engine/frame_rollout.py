@@ -29,7 +29,7 @@ import torch
 from torch import Tensor
 
 from .backbone.frame_unet import FrameDenoiser
-from .errors import RolloutCancelled
+from .errors import check_cancel
 from .sampler import seeded_noise
 from .spec import ModelSpec
 
@@ -77,8 +77,7 @@ class FrameRollout:
         x = noise
         x0 = torch.zeros_like(noise)
         for i in range(num_steps):
-            if should_cancel is not None and should_cancel():
-                raise RolloutCancelled("rollout cancelled between denoising steps")
+            check_cancel(should_cancel)
             t, t_next = times[i], times[i + 1]
             t_batch = torch.full((x.shape[0],), t, device=self.device)
             x0 = self.net(context.to(self.dtype), x.to(self.dtype), t_batch, actions.to(self.dtype)).float()

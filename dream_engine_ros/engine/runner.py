@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from . import sampler
-from .errors import InputError, RolloutCancelled
+from .errors import InputError, check_cancel
 from .frame_rollout import FrameRollout
 from .loading import LoadedFrameModel, LoadedModel, build_frame_model, build_model
 from .preprocess import fit_frame
@@ -65,13 +65,6 @@ class BatchRolloutResult:
 
 ChunkCallback = Callable[[ChunkEvent], None]
 CancelCheck = Callable[[], bool]
-
-
-def _check_cancel(should_cancel: CancelCheck | None, where: str) -> None:
-    """Raise RolloutCancelled when the caller asked to stop: polled per candidate in the decode
-    and encode loops, so a cancel is answered within one candidate's work, not one stage's."""
-    if should_cancel is not None and should_cancel():
-        raise RolloutCancelled(f"rollout cancelled {where}")
 
 
 def resolve_device(device: str) -> torch.device:
@@ -273,7 +266,7 @@ class DreamEngine:
         vae = self.model.vae
         out = []
         for i, state in enumerate(states):
-            _check_cancel(should_cancel, "while decoding")
+            check_cancel(should_cancel, "while decoding")
             if state.calls == 0:
                 video = vae.decode(torch.cat([head[i:i + 1], new[i:i + 1]], dim=2).to(self.dtype), state,
                                    window=1 + new.shape[2])[:, :, 1:]
@@ -305,7 +298,7 @@ class DreamEngine:
         floor, full = spec.change_floor * level, spec.change_full * level
         out = []
         for i in range(latents.shape[0]):
-            _check_cancel(should_cancel, "while decoding")
+            check_cancel(should_cancel, "while decoding")
             pair = torch.cat([latents[i:i + 1], still[i:i + 1]]).to(self.dtype)
             video = vae.decode(pair, StreamState(), window=pair.shape[2])[:, :, 1:].float()
             change = (video[0] - video[1]).abs().amax(dim=0, keepdim=True)
@@ -382,7 +375,7 @@ class DreamEngine:
                 cond_frames = pixels[:, -1].copy()
                 encoded = []
                 for i in range(k):
-                    _check_cancel(should_cancel, "while encoding the next chunk's condition")
+                    check_cancel(should_cancel, "while encoding the next chunk's condition")
                     if still is not None:
                         encoded.append(self._encode_still(cond_frames[i]))
                     else:

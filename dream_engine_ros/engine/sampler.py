@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .errors import RolloutCancelled
+from .errors import check_cancel
 
 NUM_TRAIN_TIMESTEPS = 1000
 SIGMA_MAX = 1.0 - 1.0 / NUM_TRAIN_TIMESTEPS
@@ -65,11 +65,6 @@ def _lambda(sigma: float) -> float:
     return math.log(1.0 - sigma) - math.log(sigma)
 
 
-def _check_cancel(should_cancel: Callable[[], bool] | None) -> None:
-    if should_cancel is not None and should_cancel():
-        raise RolloutCancelled("rollout cancelled between denoising steps")
-
-
 StepHook = Callable[[int, Tensor, Tensor, Tensor], None]  # (step, x_in, v, x_out)
 
 
@@ -78,7 +73,7 @@ def sample_euler(velocity: VelocityFn, x: Tensor, schedule: FlowSchedule,
     """First-order flow ODE integration; the simplest baseline solver."""
     sig = schedule.sigmas
     for i in range(schedule.num_steps):
-        _check_cancel(should_cancel)
+        check_cancel(should_cancel)
         v = velocity(x, i)
         x_next = x + (sig[i + 1] - sig[i]) * v
         if on_step is not None:
@@ -116,7 +111,7 @@ def sample_unipc(velocity: VelocityFn, x: Tensor, schedule: FlowSchedule, order:
     last_x: Tensor | None = None
     prev_order = 1
     for i in range(n):
-        _check_cancel(should_cancel)
+        check_cancel(should_cancel)
         x_in = x
         v = velocity(x, i)
         x0 = x - sig[i] * v

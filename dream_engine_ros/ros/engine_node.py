@@ -35,11 +35,10 @@ from dream_engine_ros.planning.goal_scoring import check_cost, pusht_goal, score
 from dream_engine_ros.ros.busy_policy import Decision, RolloutSlots, Ticket
 from dream_engine_ros.ros.camera_cache import LatestFrameCache, NoFrameError, StaleFrameError
 from dream_engine_ros.ros.describe import spec_to_msg
+from dream_engine_ros.ros.error_codes import ErrorCode, GoalFailure
 from dream_engine_ros.ros.frame_pacer import FramePacer
 from dream_engine_ros.ros.frame_stamps import ns_to_time, predicted_frame_stamp, time_to_ns
 from dream_engine_ros.ros.goal_validation import (
-    ErrorCode,
-    GoalFailure,
     SamplingOverrides,
     WorkLimits,
     actions_array,
@@ -382,9 +381,15 @@ class DreamEngineNode(LifecycleNode):
             raise RuntimeError("the node is not added to an executor")
         return executor
 
-    def _validate_with_engine(self, start: StartFrame, actions: np.ndarray, sampling: SamplingOverrides) -> None:
+    def _validate_with_engine(self, start: StartFrame, actions: np.ndarray, sampling: SamplingOverrides,
+                              seed: int) -> None:
+        """The engine's own rules (one place: engine/validation.py) on the whole request, every
+        candidate of a batch included, before any model work."""
+        batched = actions.ndim == 3
+        seeds = [seed + k for k in range(actions.shape[0])] if batched else [seed]
         try:
-            self._engine.validate(start.rgb, actions, num_steps=sampling.num_steps, guidance=sampling.guidance)
+            self._engine.validator.request(start.rgb, actions, sampling.num_steps, sampling.guidance, seeds,
+                                           batched=batched)
         except InputError as error:
             raise failure_from_input_error(error) from error
 
@@ -400,12 +405,11 @@ class DreamEngineNode(LifecycleNode):
 
     def _prepare_rollout(self, goal_id: bytes, goal: Rollout.Goal) -> RolloutJob:
         self._require_params()
-        spec = self._engine.spec
         self._check_bounds(goal, 1)
-        actions = actions_array(goal.actions, int(goal.horizon), int(goal.action_dim), spec)
+        actions = actions_array(goal.actions, int(goal.horizon), int(goal.action_dim))
         sampling = sampling_overrides(int(goal.num_steps), float(goal.guidance))
         start = self._start_frame(goal.start_frame)
-        self._validate_with_engine(start, actions, sampling)
+        self._validate_with_engine(start, actions, sampling, int(goal.seed))
         return RolloutJob(
             goal_id,
             start,
@@ -420,12 +424,11 @@ class DreamEngineNode(LifecycleNode):
         self._require_params()
         spec = self._engine.spec
         self._check_bounds(goal, int(goal.num_candidates))
-        actions = actions_array(
-            goal.actions, int(goal.horizon), int(goal.action_dim), spec, num_candidates=int(goal.num_candidates)
-        )
+        actions = actions_array(goal.actions, int(goal.horizon), int(goal.action_dim),
+                                num_candidates=int(goal.num_candidates))
         sampling = sampling_overrides(int(goal.num_steps), float(goal.guidance))
         start = self._start_frame(goal.start_frame)
-        self._validate_with_engine(start, actions[0], sampling)
+        self._validate_with_engine(start, actions, sampling, int(goal.seed))
         goal_rgb = None
         if goal.goal_image.width > 0 or goal.goal_image.height > 0:
             try:

@@ -1,8 +1,10 @@
-"""Turn action goals into engine inputs, or into an error code + message naming the rule.
+"""What only the ROS face checks: the flat ``actions`` field against its declared shape, the
+goal encoding of "spec default" (num_steps 0, guidance NaN) and the node's work limits.
 
-Why separate from the node: every rule here is checked before any model work, and the
-mapping from failures to ``Result`` codes is the contract planners program against, so it
-is kept small, pure and unit-tested.
+Every rule about the request itself (horizon a multiple of chunk_size, action_dim, finite
+values inside the action bounds, steps, guidance, seeds) lives once, in
+``engine/validation.py``; the node runs it before any model work and answers its InputError
+as INVALID_GOAL with the engine's own wording (``failure_from_input_error``).
 """
 
 from __future__ import annotations
@@ -10,36 +12,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import IntEnum
 from typing import Any, Protocol
 
 import numpy as np
 
-from dream_engine_ros.engine.errors import plain_value
-
-
-class ErrorCode(IntEnum):
-    """Mirror of the ``Result`` constants in Rollout.action / RolloutBatch.action."""
-
-    OK = 0
-    INVALID_GOAL = 1
-    NO_START_FRAME = 2
-    STALE_START_FRAME = 3
-    BUSY = 4
-    CANCELED = 5
-    PREEMPTED = 6
-    ENGINE_ERROR = 7
-    IO_ERROR = 8
-    NOT_ACTIVE = 9
-
-
-class GoalFailure(Exception):
-    """A goal ends with this code and message (raised anywhere, answered as a result)."""
-
-    def __init__(self, code: ErrorCode, message: str) -> None:
-        self.code = code
-        self.message = message
-        super().__init__(f"{code.name}: {message}")
+from dream_engine_ros.ros.error_codes import GoalFailure, invalid
 
 
 class SpecLike(Protocol):
@@ -56,10 +33,6 @@ class SamplingOverrides:
 
     num_steps: int | None
     guidance: float | None
-
-
-def invalid(field: str, rule: str) -> GoalFailure:
-    return GoalFailure(ErrorCode.INVALID_GOAL, f"{field}: {rule}")
 
 
 @dataclass(frozen=True)
@@ -100,25 +73,11 @@ def actions_array(
     flat: Sequence[float] | np.ndarray,
     horizon: int,
     action_dim: int,
-    spec: SpecLike,
     num_candidates: int | None = None,
 ) -> np.ndarray:
-    """Check the flat ``actions`` field against the declared shape and the spec.
-
-    Returns ``(T, D)`` float32, or ``(K, T, D)`` when ``num_candidates`` is given.
-    """
+    """The flat ``actions`` field as ``(T, D)`` float32, or ``(K, T, D)`` when ``num_candidates``
+    is given: only the size is checked here (the engine's validator checks the values)."""
     values = np.asarray(flat, dtype=np.float32).reshape(-1)
-    if horizon <= 0:
-        raise invalid("horizon", f"horizon {horizon} must be > 0")
-    if horizon % spec.chunk_size:
-        raise invalid(
-            "horizon", f"horizon {horizon} is not a multiple of chunk_size {spec.chunk_size} (spec {spec.name})"
-        )
-    if action_dim != spec.action_dim:
-        raise invalid(
-            "action_dim",
-            f"action_dim {action_dim} does not match the spec's action_dim {spec.action_dim} (spec {spec.name})",
-        )
     shape: tuple[int, ...] = (horizon, action_dim)
     label = "horizon*action_dim"
     if num_candidates is not None:
@@ -132,20 +91,12 @@ def actions_array(
             "actions",
             f"actions has {values.size} values, expected {label} = {' x '.join(map(str, shape))} = {expected}",
         )
-    bad = np.flatnonzero(~np.isfinite(values))
-    if bad.size:
-        raise invalid(
-            "actions",
-            f"actions[{int(bad[0])}] is {plain_value(values[bad[0]])}; every action value must be finite "
-            f"({bad.size} are not)",
-        )
     return values.reshape(shape)
 
 
 def sampling_overrides(num_steps: int, guidance: float) -> SamplingOverrides:
-    """Goal encoding: num_steps 0 and guidance NaN mean 'spec default'."""
-    if not math.isnan(guidance) and not math.isfinite(guidance):
-        raise invalid("guidance", f"guidance {guidance} must be finite (NaN = spec default)")
+    """Goal encoding: num_steps 0 and guidance NaN mean 'spec default' (other values are
+    checked by the engine's validator)."""
     return SamplingOverrides(
         num_steps=int(num_steps) if num_steps > 0 else None,
         guidance=None if math.isnan(guidance) else float(guidance),

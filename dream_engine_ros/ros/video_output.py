@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dream_engine_ros.ros.goal_validation import ErrorCode, GoalFailure
+from dream_engine_ros.ros.error_codes import ErrorCode, GoalFailure
 
 
 def rollout_video_path(output_dir: Path, goal_id: bytes, candidate: int | None = None) -> Path:

@@ -66,7 +66,8 @@ def test_non_finite_action(shared_engine, bad_value):
     actions = pusht_actions(spec.chunk_size)
     actions[2, 0] = bad_value
     goal = make_goal(actions, start_frame=start_image())
-    result = run_expecting(shared_engine.client, goal, R.INVALID_GOAL, f"actions[4] is {bad_value}", "finite")
+    result = run_expecting(shared_engine.client, goal, R.INVALID_GOAL, f"actions has {bad_value} at index (2, 0)",
+                           "finite")
     assert "np." not in result.error_msg  # plain values, not numpy's repr
 
 
