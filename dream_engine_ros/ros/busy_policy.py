@@ -26,6 +26,7 @@ class Ticket:
 
     name: str
     preempted: bool = False
+    orphaned: bool = False  # no client of the goal's action is left to receive its result
     waiter: Any = None  # the node's wake-up future while queued
     data: dict[str, Any] = field(default_factory=dict)
 

@@ -58,6 +58,7 @@ from dream_engine_ros.ros.worker_bridge import WorkerThreads, wake_when_done
 
 EngineLoader = Callable[[str, "str | None", str], Any]
 PredictedFrame = tuple[np.ndarray, Time, str]  # rgb, stamp, frame_id
+CLIENT_WATCH_PERIOD_S = 1.0  # how often goals are checked for a client still listening
 WORKER_JOIN_TIMEOUT_S = 10.0  # a worker polls its stop hook per step and per candidate (~1 s)
 
 
@@ -155,6 +156,8 @@ class DreamEngineNode(LifecycleNode):
         self._describe_service = self.create_service(
             DescribeModel, "~/describe", self._on_describe, callback_group=group
         )
+        self.goals_orphaned = 0  # goals stopped because every client of their action was gone
+        self._client_watch = self.create_timer(CLIENT_WATCH_PERIOD_S, self._watch_clients, callback_group=group)
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -495,7 +498,7 @@ class DreamEngineNode(LifecycleNode):
                 raise GoalFailure(ErrorCode.NOT_ACTIVE, f"node is {self.lifecycle_state}, not active")
             job = prepare(goal_id, goal_handle.request)
             result.start_frame_stamp = ns_to_time(job.start.stamp_ns)
-            ticket = Ticket(name=goal_id.hex())
+            ticket = Ticket(name=goal_id.hex(), data={"feedback_topic": self._feedback_topic(action)})
             self._tickets[goal_id] = ticket
             await self._wait_for_turn(ticket, goal_handle)
             result.wait_s = time.monotonic() - accepted_at
@@ -557,7 +560,7 @@ class DreamEngineNode(LifecycleNode):
             ticket.waiter = None
             if reason != "run":
                 raise self._stop_reason(goal_handle, ticket, waited=True)
-        if goal_handle.is_cancel_requested or ticket.preempted or not self._active:
+        if self._should_stop(goal_handle, ticket):
             raise self._stop_reason(goal_handle, ticket, waited=True)
 
     def _start_next(self, ticket: Ticket | None) -> None:
@@ -567,7 +570,27 @@ class DreamEngineNode(LifecycleNode):
     def _should_stop(self, goal_handle: ServerGoalHandle, ticket: Ticket) -> bool:
         """Polled by the engine per denoising step and per candidate decode/encode, and by the
         node per mp4 and while the frame stream drains (worker thread)."""
-        return goal_handle.is_cancel_requested or ticket.preempted or not self._active
+        return goal_handle.is_cancel_requested or ticket.preempted or ticket.orphaned or not self._active
+
+    def _feedback_topic(self, action: Any) -> str:
+        name = "rollout_batch" if action is RolloutBatch else "rollout"
+        return f"{self.get_fully_qualified_name()}/{name}/_action/feedback"
+
+    def _watch_clients(self) -> None:
+        """Every action client subscribes to its action's feedback topic. When nobody does any
+        more, every client of that action is gone (a planner that died or exited without
+        canceling): its goals stop at their next check instead of holding the node busy for a
+        result nobody will read. (A client killed without a goodbye is noticed when DDS drops
+        its participant, after the lease duration.)"""
+        for ticket in list(self._tickets.values()):
+            topic = ticket.data.get("feedback_topic")
+            if topic and not ticket.orphaned and self.count_subscribers(topic) == 0:
+                ticket.orphaned = True
+                self.goals_orphaned += 1
+                self.get_logger().warning(f"goal {ticket.name[:8]}: no client of {topic.rsplit('/_action', 1)[0]} "
+                                          "is left; stopping it")
+                if ticket.waiter is not None and self.executor is not None:
+                    wake_when_done(self.executor, ticket.waiter, "orphaned")
 
     def _stop_reason(self, goal_handle: ServerGoalHandle, ticket: Ticket | None, waited: bool = False) -> GoalFailure:
         where = "while queued" if waited else "during the rollout"
@@ -575,6 +598,9 @@ class DreamEngineNode(LifecycleNode):
             return GoalFailure(ErrorCode.CANCELED, f"canceled by the client {where}")
         if ticket is not None and ticket.preempted:
             return GoalFailure(ErrorCode.PREEMPTED, f"preempted by a newer goal {where} (busy_policy=preempt)")
+        if ticket is not None and ticket.orphaned:
+            return GoalFailure(ErrorCode.CANCELED, f"stopped {where}: no client of this action is left to receive "
+                               "the result")
         if self._shutting_down:
             return GoalFailure(ErrorCode.NOT_ACTIVE, f"node is shutting down (signal) {where}")
         return GoalFailure(ErrorCode.NOT_ACTIVE, f"node left the active state {where} ({self.lifecycle_state})")

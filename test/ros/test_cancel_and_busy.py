@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 
-from ros_helpers import STATUS, make_goal, pusht_actions, sample_frame, wait_until_running
+from ros_helpers import STATUS, EngineClient, make_goal, pusht_actions, sample_frame, wait_until_running
 
 from dream_engine_msgs.action import Rollout
 from dream_engine_ros.ros.frame_stamps import ns_to_time
@@ -144,3 +147,49 @@ def test_busy_policy_preempt_aborts_running_goal(make_engine):
     assert second_result.error_code == R.OK, second_result.error_msg
     assert second.status == STATUS.STATUS_SUCCEEDED
     assert [p.name for p in engine.mp4_files()] == [second_result.mp4_path.rsplit("/", 1)[-1]]
+
+
+LEAVING_CLIENT = """
+import math, sys, numpy as np, rclpy
+from rclpy.action import ActionClient
+from dream_engine_msgs.action import RolloutBatch
+from dream_engine_ros.ros.frame_stamps import ns_to_time
+from dream_engine_ros.ros.image_conversion import rgb_to_image_msg
+from dream_engine_ros.ros.spinning import wait_for_future
+rclpy.init()
+node = rclpy.create_node("leaving_planner")
+client = ActionClient(node, RolloutBatch, sys.argv[1] + "/dream_engine/rollout_batch")
+assert client.wait_for_server(timeout_sec=20.0)
+goal = RolloutBatch.Goal(num_candidates=16, horizon=48, action_dim=2, seed=1, num_steps=100, guidance=math.nan,
+                         write_video=True)
+goal.start_frame = rgb_to_image_msg(np.full((96, 96, 3), 200, np.uint8), ns_to_time(0), "cam")
+goal.actions = np.full(16 * 48 * 2, 256.0, np.float32).tolist()
+future = client.send_goal_async(goal)
+rclpy.spin_until_future_complete(node, future, timeout_sec=20.0)
+assert future.result().accepted
+print("accepted", flush=True)
+node.destroy_node()
+rclpy.shutdown()  # the planner exits without canceling its goal (minutes of work on this CPU)
+"""
+
+
+def test_goal_of_a_client_that_went_away_stops_and_frees_the_node(make_engine, tmp_path):
+    """A planner process that exits without canceling: nobody will read the result, so the goal
+    must not hold the node busy until its rollout ends."""
+    engine = make_engine(max_num_steps=MAX_STEPS)
+    engine.client.close()
+    engine.client.rollout.destroy()  # the fixture's own action clients would keep the feedback
+    engine.client.batch.destroy()  # topics subscribed: nobody but the leaving planner may listen
+    env = dict(os.environ, ROS_LOG_DIR=str(tmp_path / "log"))
+    done = subprocess.run([sys.executable, "-c", LEAVING_CLIENT, engine.namespace], env=env, capture_output=True,
+                          text=True, timeout=60.0)
+    assert done.returncode == 0 and "accepted" in done.stdout, done.stdout + done.stderr
+    exited = time.monotonic()
+    wait_until(lambda: engine.node._slots.running is None, 15.0, "the orphaned goal to stop")
+    assert time.monotonic() - exited < 10.0
+    assert engine.node.goals_orphaned == 1  # it ran and was stopped for this reason, not another
+    assert engine.mp4_files() == []  # stopped, not finished: a finished goal leaves its mp4s
+    engine.client = EngineClient(engine.node.context, engine.namespace)  # a new client finds the node free
+    engine.client.wait_ready()
+    result = engine.client.run(short_goal(engine)).wait()
+    assert result.error_code == R.OK, result.error_msg
