@@ -125,7 +125,8 @@ class DreamEngineNode(LifecycleNode):
         self._engine_loader = engine_loader or load_dream_engine
         self._engine: Any = None
         self._params: EngineParams | None = None
-        self._active = False
+        self._active = False  # serving goals; cleared first on deactivate/shutdown (the workers' stop signal)
+        self._lifecycle_label = "unconfigured"
         self._shutting_down = False
         self._publish_lock = threading.Lock()  # no predicted frame leaves after the publisher is gone
         self._slots = RolloutSlots("reject", 1)
@@ -162,7 +163,9 @@ class DreamEngineNode(LifecycleNode):
     # ------------------------------------------------------------------ lifecycle
     @property
     def lifecycle_state(self) -> str:
-        return str(self._state_machine.current_state[1])
+        """The primary state the last transition callback left the node in (rclpy has no public
+        getter; its state machine is private)."""
+        return self._lifecycle_label
 
     @property
     def engine(self) -> Any:
@@ -187,7 +190,9 @@ class DreamEngineNode(LifecycleNode):
         self._params = params
         self._slots = RolloutSlots(params.busy_policy, params.max_queue)
         self._create_camera_subscriptions(params)
-        self._predicted_publisher = self.create_publisher(
+        # a lifecycle publisher: it publishes only while the node is active (the base class's
+        # on_activate / on_deactivate switch it)
+        self._predicted_publisher = self.create_lifecycle_publisher(
             Image,
             "~/predicted/image",
             QoSProfile(depth=params.predicted_qos_depth, reliability=ReliabilityPolicy.RELIABLE),
@@ -198,31 +203,38 @@ class DreamEngineNode(LifecycleNode):
             f"action_dim {spec.action_dim}, {spec.fps:g} fps) on {self._engine.device}; "
             f"busy_policy={params.busy_policy}"
         )
+        self._lifecycle_label = "inactive"
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         if self._engine is None and (self._params is None or not self._load_engine(self._params)):
             return TransitionCallbackReturn.FAILURE
-        self._active = True
-        self.get_logger().info("active: serving ~/rollout and ~/rollout_batch")
-        return super().on_activate(state)
+        outcome = super().on_activate(state)  # activates the lifecycle publisher
+        if outcome == TransitionCallbackReturn.SUCCESS:
+            self._active, self._lifecycle_label = True, "active"
+            self.get_logger().info("active: serving ~/rollout and ~/rollout_batch")
+        return outcome
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._stop_serving()
         if self._params is not None and self._params.release_on_deactivate:
             self._close_engine()
+        self._lifecycle_label = "inactive"
         return super().on_deactivate(state)
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._release_everything()
+        self._lifecycle_label = "unconfigured"
         return TransitionCallbackReturn.SUCCESS
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._release_everything()
+        self._lifecycle_label = "finalized"
         return TransitionCallbackReturn.SUCCESS
 
     def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._release_everything()
+        self._lifecycle_label = "unconfigured"  # error processing succeeded
         return TransitionCallbackReturn.SUCCESS
 
     def destroy_node(self) -> None:
@@ -282,7 +294,7 @@ class DreamEngineNode(LifecycleNode):
         with self._publish_lock:
             publisher, self._predicted_publisher = self._predicted_publisher, None
         if publisher is not None:
-            self.destroy_publisher(publisher)
+            self.destroy_lifecycle_publisher(publisher)
         self._camera.clear()
         self._close_engine()
 
