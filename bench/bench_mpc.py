@@ -9,7 +9,8 @@
        from the pixels), CEM with the simulator itself as the model (the planner's upper
        bound, same budget and cost), driving the agent straight to the goal's agent position,
        and doing nothing;
-    4. one JSON line per finished episode (resumable partial results), then a markdown table.
+    4. one JSON line per finished episode (resumable partial results), then a markdown table;
+    5. batched scoring on its own: K=64 candidates x 24 steps, fused vs K single predicts.
 
 Usage: python bench/bench_mpc.py [--tasks 50] [--seed 4242] [--methods cem-dream,rs-dream,...]
        [--samples 24] [--iterations 3] [--execute 4] [--jsonl out/mpc.jsonl]
@@ -22,6 +23,7 @@ import json
 import os
 import platform
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -40,10 +42,10 @@ from dream_engine_ros.planning.mpc import (  # noqa: E402
     PlanningController,
     run_episode,
 )
-from dream_engine_ros.planning.pusht_goal import SceneGoal  # noqa: E402
+from dream_engine_ros.planning.pusht_goal import SceneGoal, rollout_costs  # noqa: E402
 from dream_engine_ros.planning.pusht_robot import PushTRobot  # noqa: E402
 from dream_engine_ros.planning.pusht_tasks import reach_tasks  # noqa: E402
-from dream_engine_ros.planning.world_models import DreamScorer, SimulatorScorer  # noqa: E402
+from dream_engine_ros.planning.world_models import DreamScorer, Observation, SimulatorScorer  # noqa: E402
 
 METHODS = ("cem-dream", "rs-dream", "cem-sim", "drive-to-goal", "do-nothing")
 
@@ -75,13 +77,41 @@ def make_controller(method: str, goal_state: np.ndarray, engine: DreamEngine | N
 
 
 def summarise(rows: list[dict]) -> dict:
+    """Success rate, mean steps of the successes, median seconds per replan (the median: a replan
+    that shared the CPU with another job must not move the figure)."""
     success = [r["success"] for r in rows]
     steps = [r["steps"] for r in rows if r["success"]]
     replan = [s for r in rows for s in r["plan_seconds"]]
     return {"episodes": len(rows), "success_rate": float(np.mean(success)) if rows else 0.0,
             "mean_steps_to_success": float(np.mean(steps)) if steps else None,
-            "seconds_per_replan": float(np.mean(replan)) if replan else 0.0,
+            "seconds_per_replan": float(np.median(replan)) if replan else 0.0,
             "replans": len(replan)}
+
+
+def measure_scoring(engine: DreamEngine, candidates: int = 64, horizon: int = 24, repeats: int = 2) -> None:
+    """K candidates x horizon steps: one fused call vs K single predicts (exact rows)."""
+    task = reach_tasks(1, 4242)[0]
+    frame = PushTRobot().reset(task.start)
+    goal = SceneGoal.from_state(task.goal)
+    rng = np.random.default_rng(0)
+    actions = np.clip(task.start[:2] + rng.normal(0.0, 80.0, (candidates, horizon, 2)), 0, 512).astype(np.float32)
+    observation = Observation(frame, np.zeros((0, *frame.shape), np.uint8), np.zeros((0, 2), np.float32))
+    fused = DreamScorer(engine, goal, fused=True)
+    fused.observe(observation)
+    times = []
+    for _ in range(repeats):
+        tic = time.perf_counter()
+        fused_costs = fused(actions)
+        times.append(time.perf_counter() - tic)
+    fused_s = min(times)
+    tic = time.perf_counter()
+    singles = np.stack([engine.predict(frame, actions[k], seed=k).frames for k in range(candidates)])
+    single_s = time.perf_counter() - tic
+    single_costs = rollout_costs(singles, goal)
+    print(f"scoring {candidates} candidates x {horizon} steps: fused {fused_s:.2f} s (rollout + reading the "
+          f"scene), {candidates} single predicts {single_s:.2f} s -> x{single_s / fused_s:.2f} throughput; "
+          f"fused vs single costs: max |diff| {np.abs(fused_costs - single_costs).max():.3f} tolerance units, "
+          f"same best candidate: {int(np.argmin(fused_costs)) == int(np.argmin(single_costs))}", flush=True)
 
 
 def main() -> int:
@@ -99,6 +129,7 @@ def main() -> int:
     parser.add_argument("--iterations", type=int, default=3)
     parser.add_argument("--execute", type=int, default=4)
     parser.add_argument("--jsonl", type=Path, default=Path("out/mpc.jsonl"))
+    parser.add_argument("--no-scoring", action="store_true", help="skip the batched-scoring measurement")
     args = parser.parse_args()
     methods = [m for m in args.methods.split(",") if m]
     for method in methods:
@@ -137,13 +168,15 @@ def main() -> int:
                 print(f"{method:14s} task {i:3d}: {'success' if outcome.success else 'failure'} after "
                       f"{outcome.steps} steps, {outcome.seconds_per_replan:.2f} s/replan", flush=True)
     robot.close()
+    if not args.no_scoring:
+        measure_scoring(engine or DreamEngine.load(args.spec, weights=args.weights, device="cpu"))
 
     print(f"\nPushT goal reaching, {args.tasks} tasks (seed {args.seed}), budget {args.budget} control steps; "
           f"CEM {args.samples} samples x {args.iterations} iterations, horizon {args.horizon} (knots held "
           f"{args.hold} steps), {args.execute} actions executed per replan; random shooting "
           f"{args.samples * args.iterations} samples; {platform.processor() or platform.machine()}, "
           f"{torch.get_num_threads()} torch threads\n")
-    print("| method | model | success | mean steps to success | s per replan |")
+    print("| method | model | success | mean steps to success | s per replan (median) |")
     print("| --- | --- | --- | --- | --- |")
     model_of = {"cem-dream": args.spec, "rs-dream": args.spec, "cem-sim": "simulator (upper bound)"}
     for method in methods:

@@ -48,11 +48,14 @@ class DreamScorer:
     fused: bool = True
     observation: Observation | None = None
     last_frames: np.ndarray | None = None  # (K, T + 1, H, W, 3) of the last call
+    best_frames: np.ndarray | None = None  # (T + 1, H, W, 3): the cheapest candidate since `observe`
+    best_cost: float = float("inf")
     rollout_seconds: float = 0.0
     read_seconds: float = 0.0
 
     def observe(self, observation: Observation) -> None:
         self.observation = observation
+        self.best_frames, self.best_cost = None, float("inf")
 
     def __call__(self, actions: np.ndarray) -> np.ndarray:
         if self.observation is None:
@@ -69,6 +72,9 @@ class DreamScorer:
         tic = time.perf_counter()
         costs = rollout_costs(result.frames, self.goal, self.cost, self.read_every)
         self.read_seconds += time.perf_counter() - tic
+        best = int(np.argmin(costs))
+        if costs[best] < self.best_cost:
+            self.best_cost, self.best_frames = float(costs[best]), result.frames[best]
         return costs
 
 

@@ -26,7 +26,7 @@ NAMESPACE = "/dream_mpc"
 
 
 def run_mpc_demo(spec: str = DEFAULT_SPEC, weights: str | None = None, device: str = "auto", task_seed: int = 4242,
-                 task_index: int = 4, budget: int = 50, output_dir: str | None = None) -> int:
+                 task_index: int = 2, budget: int = 50, output_dir: str | None = None) -> int:
     _isolate_ros_traffic()
     import rclpy
     from rclpy.action import ActionClient
@@ -80,7 +80,8 @@ def run_mpc_demo(spec: str = DEFAULT_SPEC, weights: str | None = None, device: s
             print(f"[demo-mpc] replan {f.replan}: step {f.step}, best cost {f.best_cost:.2f}, "
                   f"{f.seconds_per_replan:.2f} s per replan", flush=True)
 
-        handle = wait_for_future(reach.send_goal_async(ReachGoal.Goal(seed=task_seed), feedback_callback=on_feedback),
+        seed = task_seed + task_index  # the benchmark seeds task i with seed + i
+        handle = wait_for_future(reach.send_goal_async(ReachGoal.Goal(seed=seed), feedback_callback=on_feedback),
                                  30.0, "reach_goal")
         if handle is None or not handle.accepted:
             print("[demo-mpc] the planner rejected the goal", file=sys.stderr)
