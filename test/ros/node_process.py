@@ -24,9 +24,10 @@ class NodeProcess:
     namespace: str
 
     @classmethod
-    def start(cls, tmp_path: Path, name: str, *ros_params: str) -> NodeProcess:
+    def start(cls, tmp_path: Path, name: str, *ros_params: str, env_extra: dict[str, str] | None = None) -> NodeProcess:
         namespace = f"/{name}_{os.getpid()}_{int(time.time() * 1000) % 100000}"
-        env = dict(os.environ, SDL_VIDEODRIVER="dummy", PYTHONUNBUFFERED="1", ROS_LOG_DIR=str(tmp_path / "log"))
+        env = dict(os.environ, SDL_VIDEODRIVER="dummy", PYTHONUNBUFFERED="1", ROS_LOG_DIR=str(tmp_path / "log"),
+                   **(env_extra or {}))
         weights = ["--weights", TEST_WEIGHTS] if TEST_WEIGHTS else []
         params = [item for value in ("output_dir:=" + str(tmp_path / "videos"), *ros_params) for item in ("-p", value)]
         command = [str(DREAM_ENGINE), "node", "--namespace", namespace, "--device", "cpu", *weights, "--ros-args"]
