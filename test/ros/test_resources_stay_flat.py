@@ -1,4 +1,4 @@
-"""Fifty goals in a row: the node process's memory and open file descriptors stay flat.
+"""Sixty goals in a row: the node process's memory and open file descriptors stay flat.
 
 Why: a node on a robot serves goals for days. A descriptor leaked per goal (an mp4 writer, a
 temp file) or memory kept per goal (frames, futures, tickets) ends it eventually; counting
@@ -32,7 +32,7 @@ def open_fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
-def test_fifty_goals_leave_memory_and_descriptors_flat(ros_context, tmp_path):
+def test_sixty_goals_leave_memory_and_descriptors_flat(ros_context, tmp_path):
     # glibc keeps freed blocks below its (self-raising) mmap threshold in the heap, so RSS swings by
     # +-150 MB with the allocation pattern (measured: 500-655 MB over 120 goals, no trend). A fixed
     # 64 KiB threshold returns every large freed buffer at once: RSS then follows live memory.
