@@ -55,6 +55,14 @@ def test_rviz_config_shows_camera_and_predicted_stream():
     assert topics == {"/image", "/dream_engine/predicted/image"}
 
 
+def test_mpc_rviz_config_shows_the_robot_goal_and_dreamed_plan():
+    """The README's MPC commands run the three nodes in /robot; the config shows their topics."""
+    config = yaml.safe_load((REPO / "rviz" / "mpc.rviz").read_text())
+    displays = {d["Topic"]["Value"]: d["Topic"] for d in config["Visualization Manager"]["Displays"]}
+    assert set(displays) == {"/robot/image", "/robot/goal_image", "/robot/mpc_planner/dreamed_plan"}
+    assert displays["/robot/goal_image"]["Durability Policy"] == "Transient Local"  # the goal is latched
+
+
 def test_node_entry_point_parses_the_same_options_as_the_cli():
     import argparse
 
