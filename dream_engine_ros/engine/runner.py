@@ -136,11 +136,6 @@ class DreamEngine:
             return RequestValidator(self.spec)
         return RequestValidator(self.spec, has_negative_context=self.model.negative_context is not None)
 
-    def validate(self, frame: np.ndarray, actions: np.ndarray, num_steps: int | None = None,
-                 guidance: float | None = None, seed: int = 0) -> None:
-        """Raise InputError for the first rule the request breaks; no model work happens."""
-        self.validator.request(frame, actions, num_steps, guidance, [seed])
-
     # ------------------------------------------------------------------ public API
 
     def predict(self, frame: np.ndarray, actions: np.ndarray, seed: int = 0, num_steps: int | None = None,

@@ -41,7 +41,7 @@ from sensor_msgs.msg import Image
 from dream_engine_msgs.action import ReachGoal, RolloutBatch
 from dream_engine_msgs.msg import PushTState
 from dream_engine_ros.planning.cem import CEMConfig, CrossEntropyPlanner
-from dream_engine_ros.planning.mpc import agent_position
+from dream_engine_ros.planning.mpc import PlanningController
 from dream_engine_ros.planning.world_models import Observation
 from dream_engine_ros.ros.engine_scorer import EngineCallError, EngineScorer
 from dream_engine_ros.ros.image_conversion import ImageConversionError, image_msg_to_rgb, rgb_to_image_msg
@@ -197,35 +197,33 @@ class MpcPlannerNode(Node):
                                  "is not available")
         state, frame = self._wait_for(lambda: self._latest_observed(0), "robot state with its camera frame",
                                       ReachGoal.Result.NO_CAMERA, self._step_timeout_s)
-        planner = CrossEntropyPlanner(self._cem, ACTION_LOW, ACTION_HIGH)
         scorer = EngineScorer(self, self._engine, goal_image, seed=int(request.seed), stop=self._stop)
-        rng = np.random.default_rng(int(request.seed))
+        controller = PlanningController("mpc", CrossEntropyPlanner(self._cem, ACTION_LOW, ACTION_HIGH), scorer,
+                                        execute=execute, seed=int(request.seed))
         past: deque[tuple[np.ndarray, np.ndarray]] = deque(maxlen=self._history)  # (frame, action that left it)
         outcome = ReachOutcome(success=bool(state.goal_reached), real=[frame])
-        warm: np.ndarray | None = None
         while outcome.steps < budget and not outcome.success:
             if goal_handle.is_cancel_requested:
                 raise PlannerFailure(ReachGoal.Result.CANCELED, "canceled by the client")
             history_frames = np.asarray([f for f, _ in past], dtype=np.uint8).reshape(len(past), *frame.shape)
             history_actions = np.asarray([a for _, a in past], dtype=np.float32).reshape(len(past), 2)
-            scorer.observe(Observation(frame, history_frames, history_actions))
             scorer.reset_timers()
             tic = time.perf_counter()
-            mean = warm if warm is not None else planner.initial_mean(agent_position(frame))
-            try:
-                plan = planner.plan(scorer, mean, rng)
+            try:  # the same planning step as the in-process MPC loop (planning/mpc.py)
+                actions = controller.act(Observation(frame, history_frames, history_actions))
             except EngineCallError as error:
                 raise PlannerFailure(ReachGoal.Result.ENGINE_ERROR, str(error)) from error
             except (Interrupted, TimeoutError) as error:
                 raise PlannerFailure(ReachGoal.Result.ENGINE_ERROR, f"engine call did not finish: {error}") from error
+            plan = controller.last_plan
+            assert plan is not None
             outcome.plan_s += time.perf_counter() - tic
             outcome.engine_s += scorer.engine_s
             outcome.replans += 1
-            warm = planner.shift(plan.knots, execute)
             dreamed = scorer.best_frames
             for image in dreamed[1:]:
                 self._dreamed.publish(rgb_to_image_msg(image, self.get_clock().now().to_msg(), "pusht_camera"))
-            for i, action in enumerate(plan.actions[:min(execute, budget - outcome.steps)]):
+            for i, action in enumerate(actions[:budget - outcome.steps]):
                 past.append((frame, action))
                 state, frame = self._command_and_wait(action, int(state.step) + 1)
                 outcome.steps += 1

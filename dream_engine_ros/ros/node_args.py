@@ -15,46 +15,38 @@ NODE_DESCRIPTION = (
 )
 
 
+def add_common_node_arguments(parser: argparse.ArgumentParser, default_name: str) -> None:
+    """--params-file, --name, --namespace, --ros-args: what every node entry point takes."""
+    parser.add_argument("--params-file", default=None, help="ROS parameter YAML (/**: ros__parameters: ...)")
+    parser.add_argument("--name", default=default_name, help=f"node name (default {default_name})")
+    parser.add_argument("--namespace", default="", help="node namespace")
+    parser.add_argument(
+        "--ros-args",
+        dest="ros_args",
+        nargs=argparse.REMAINDER,
+        default=[],
+        help="everything after it goes to the node as ROS arguments (-p name:=value, -r from:=to)",
+    )
+
+
 def add_node_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the node's options to ``parser`` (a subcommand's parser or a whole program's)."""
-    parser.add_argument("--params-file", default=None, help="ROS parameter YAML (/**: ros__parameters: ...)")
     parser.add_argument("--spec", default=None, help="override the spec parameter")
     parser.add_argument("--weights", default=None, help="override the weights parameter")
     parser.add_argument("--device", default=None, help="override the device parameter")
     parser.add_argument("--camera-topic", default=None, help="remap the image subscription to this topic")
-    parser.add_argument("--name", default="dream_engine", help="node name (default dream_engine)")
-    parser.add_argument("--namespace", default="", help="node namespace")
-    parser.add_argument(
-        "--ros-args",
-        dest="ros_args",
-        nargs=argparse.REMAINDER,
-        default=[],
-        help="everything after it goes to the node as ROS arguments (-p name:=value, -r from:=to)",
-    )
+    add_common_node_arguments(parser, "dream_engine")
 
 
 def add_pusht_sim_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``pusht_sim`` (for the ``dream-engine pusht-sim`` subcommand too)."""
-    parser.add_argument("--params-file", default=None, help="ROS parameter YAML (/**: ros__parameters: ...)")
     parser.add_argument("--image-size", type=int, default=None, help="override the image_size parameter")
     parser.add_argument("--rate-hz", type=float, default=None, help="override the rate_hz parameter")
     parser.add_argument("--start-seed", type=int, default=None, help="override the start_seed parameter")
     parser.add_argument("--timer", action="store_true", help="step at rate_hz instead of once per command")
-    parser.add_argument("--name", default="pusht_sim", help="node name (default pusht_sim)")
-    parser.add_argument("--namespace", default="", help="node namespace")
-    parser.add_argument(
-        "--ros-args",
-        dest="ros_args",
-        nargs=argparse.REMAINDER,
-        default=[],
-        help="everything after it goes to the node as ROS arguments (-p name:=value, -r from:=to)",
-    )
+    add_common_node_arguments(parser, "pusht_sim")
 
 
 def add_planner_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``dream-engine mpc-planner``."""
-    parser.add_argument("--params-file", default=None, help="ROS parameter YAML (/**: ros__parameters: ...)")
-    parser.add_argument("--name", default="mpc_planner", help="node name (default mpc_planner)")
-    parser.add_argument("--namespace", default="", help="node namespace (put it beside the robot and the engine)")
-    parser.add_argument("--ros-args", dest="ros_args", nargs=argparse.REMAINDER, default=[],
-                        help="everything after it goes to the node as ROS arguments (-p name:=value, -r from:=to)")
+    add_common_node_arguments(parser, "mpc_planner")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
@@ -86,6 +86,8 @@ class EngineParams:
         return Path(self.output_dir).expanduser()
 
 
+P = TypeVar("P")
+
 PARAMETER_HELP: dict[str, str] = {
     "spec": "model spec name (see `dream-engine specs`); read at configure",
     "weights": "weights file or directory; empty = the spec's default location",
@@ -109,20 +111,23 @@ PARAMETER_HELP: dict[str, str] = {
 }
 
 
-def declare_engine_parameters(node: Node) -> None:
-    """Declare every parameter with its default and a description."""
-    for item in fields(EngineParams):
+def declare_dataclass_parameters(node: Node, params_type: type, help_texts: dict[str, str],
+                                 read_only: bool = False) -> None:
+    """Declare one ROS parameter per field of a parameters dataclass, with its default and
+    description (``read_only`` for nodes that read them once at start-up)."""
+    for item in fields(params_type):
         node.declare_parameter(
             item.name,
             item.default,
-            ParameterDescriptor(description=PARAMETER_HELP[item.name], dynamic_typing=True),
+            ParameterDescriptor(description=help_texts[item.name], dynamic_typing=True, read_only=read_only),
         )
 
 
-def read_engine_parameters(node: Node) -> EngineParams:
-    """Read the declared parameters; raises ValueError listing every bad value."""
+def read_dataclass_parameters(node: Node, params_type: type[P]) -> P:
+    """Read the declared parameters into ``params_type``; raises ValueError naming every bad
+    value (an integer is accepted for a float parameter: ``-p rate_hz:=50``)."""
     values: dict[str, Any] = {}
-    for item in fields(EngineParams):
+    for item in fields(params_type):  # type: ignore[arg-type]
         value = node.get_parameter(item.name).value
         expected = type(item.default)
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
@@ -130,8 +135,18 @@ def read_engine_parameters(node: Node) -> EngineParams:
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
             raise ValueError(f"{item.name}: {value!r} is not a {expected.__name__}")
         values[item.name] = value
-    params = EngineParams(**values)
-    problems = params.problems()
+    params = params_type(**values)
+    problems = params.problems()  # type: ignore[attr-defined]
     if problems:
         raise ValueError("; ".join(problems))
     return params
+
+
+def declare_engine_parameters(node: Node) -> None:
+    """Declare every engine parameter with its default and a description."""
+    declare_dataclass_parameters(node, EngineParams, PARAMETER_HELP)
+
+
+def read_engine_parameters(node: Node) -> EngineParams:
+    """Read the declared parameters; raises ValueError listing every bad value."""
+    return read_dataclass_parameters(node, EngineParams)

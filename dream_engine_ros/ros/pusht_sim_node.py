@@ -22,13 +22,12 @@ import math
 import sys
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import rclpy
 from geometry_msgs.msg import PointStamped
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
@@ -44,6 +43,7 @@ from dream_engine_ros.planning.pusht_robot import PushTRobot, reached
 from dream_engine_ros.ros.image_conversion import rgb_to_image_msg
 from dream_engine_ros.ros.node_args import add_pusht_sim_arguments
 from dream_engine_ros.ros.node_main import node_cli_args
+from dream_engine_ros.ros.params import declare_dataclass_parameters, read_dataclass_parameters
 from dream_engine_ros.ros.shutdown import ShutdownSignals, spin_until
 
 STATE_SIZE = 5  # [agent x, agent y, block x, block y, block angle]
@@ -84,33 +84,13 @@ PARAMETER_HELP: dict[str, str] = {
 
 
 def declare_sim_parameters(node: Node) -> None:
-    """Declare every parameter with its default and a description. Read-only: the node reads
-    them once, so a later change would be silently ignored; refusing it says so."""
-    for item in fields(SimParams):
-        node.declare_parameter(
-            item.name,
-            item.default,
-            ParameterDescriptor(description=PARAMETER_HELP[item.name], dynamic_typing=True, read_only=True),
-        )
+    """Read-only: the node reads them once, so a later change would be silently ignored;
+    refusing it says so."""
+    declare_dataclass_parameters(node, SimParams, PARAMETER_HELP, read_only=True)
 
 
 def read_sim_parameters(node: Node) -> SimParams:
-    """Read the declared parameters; raises ValueError listing every bad value. An integer is
-    accepted for rate_hz (``-p rate_hz:=50``)."""
-    values: dict[str, Any] = {}
-    for item in fields(SimParams):
-        value = node.get_parameter(item.name).value
-        expected = type(item.default)
-        if expected is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-            raise ValueError(f"{item.name}: {value!r} is not a {expected.__name__}")
-        values[item.name] = value
-    params = SimParams(**values)
-    problems = params.problems()
-    if problems:
-        raise ValueError("; ".join(problems))
-    return params
+    return read_dataclass_parameters(node, SimParams)
 
 
 def state_problem(values: Sequence[float], field: str = "state") -> str | None:
