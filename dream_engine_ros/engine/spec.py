@@ -99,6 +99,9 @@ class FrameNetConfig:
     blocks: tuple[int, ...] = (1, 2, 2)
     embed_dim: int = 128
     bump_sigma: float = 0.75  # action bump width in grid cells
+    # predict a per-pixel displacement and move the last frame's pixels along it before the
+    # residual change is added: a pushed object is transported whole instead of being redrawn
+    warp: bool = False
 
 
 @dataclass(frozen=True)
@@ -465,7 +468,8 @@ PUSHT_CAUSAL = ModelSpec(
     description=(
         "Embedded default: PushT (gym-pusht) 96x96 RGB at 10 Hz, action = absolute target (x, y) in env "
         "units [0, 512]. Frame-autoregressive pixel-space denoiser: sees the last 3 frames and actions, "
-        "predicts the next frame's change in one rectified-flow step; no VAE, so small objects keep their pixels."
+        "predicts the next frame in one rectified-flow step as a displacement of the last frame's pixels plus a "
+        "residual change; no VAE, so small objects keep their pixels."
     ),
     height=96,
     width=96,
@@ -496,6 +500,7 @@ PUSHT_CAUSAL = ModelSpec(
         channels=(48, 96, 160),
         blocks=(1, 2, 2),
         embed_dim=128,
+        warp=True,
     ),
 )
 

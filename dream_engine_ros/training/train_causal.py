@@ -13,6 +13,10 @@ output is the conditional mean of the change. Context frames get a little Gaussi
 model tolerates its own small errors when it is fed back its predictions. Pixels that change
 weigh more in the loss (the agent and the T are a few percent of the image).
 
+The shipped network is a warp model (`FrameNetConfig.warp`): it also predicts where each pixel
+comes from in the last frame. That displacement is supervised with the simulator's own rigid
+motions of the T and the agent (`pusht_flow`), and the pixel loss trains only the residual.
+
 Seeded; checkpoints every 100 steps (atomically) and resumes from `runs/pusht-causal/ckpt.pt`.
 """
 
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import json
 import os
 import time
@@ -34,10 +39,14 @@ from ..engine.backbone.frame_unet import FrameDenoiser
 from ..engine.frame_rollout import gate, to_pixels, to_unit
 from ..engine.spec import ModelSpec, get_spec
 from ..engine.weights import save_module_weights
+from .pusht_flow import backward_flow
 from .train_pusht import _Checkpoint, _log
 
 CHANGE_WEIGHT = 10.0  # extra loss weight on pixels whose value changes (dilated by 2 px)
 CONTEXT_NOISE = 0.03  # max std of the Gaussian noise added to context frames, in [-1, 1] units
+FLOW_WEIGHT = 0.2  # loss weight of the displacement supervision (pixels, L1) of a warp model
+FLOW_HEAD_LR_SCALE = 10.0  # learning-rate multiple of the displacement head
+FLOW_FLOOR_WEIGHT = 0.2  # relative weight of floor / goal pixels (should stay put) in that loss
 
 
 def _unit(a: np.ndarray) -> torch.Tensor:
@@ -114,6 +123,26 @@ def change_weight(target: torch.Tensor) -> torch.Tensor:
     return 1.0 + CHANGE_WEIGHT * moving
 
 
+def flow_loss(flow: torch.Tensor, states: np.ndarray, frames: np.ndarray, ep: np.ndarray,
+              k: np.ndarray) -> torch.Tensor:
+    """Weighted mean L1 distance (pixels per component) of a warp model's displacements to the
+    simulator's (`pusht_flow`): objects count fully, the floor (which must stay put) by
+    FLOW_FLOOR_WEIGHT. A weighted mean, so the few object pixels are not drowned by the floor."""
+    truth, labels = backward_flow(frames[ep, k + 1], states[ep, k], states[ep, k + 1])
+    weight = torch.from_numpy(np.where(labels >= 2, 1.0, FLOW_FLOOR_WEIGHT).astype(np.float32))[:, None]
+    return (weight * (flow - torch.from_numpy(truth)).abs()).sum() / (2.0 * weight.sum())
+
+
+def load_init(net: torch.nn.Module, path: Path) -> list[str]:
+    """Load another run's EMA weights; a new warp head missing there keeps its zero start.
+    Returns the keys that were not in the file."""
+    init = torch.load(path, weights_only=False)["ema"]
+    missing, unexpected = net.load_state_dict(init, strict=False)
+    if unexpected or any(not key.startswith("flow_head.") for key in missing):
+        raise ValueError(f"{path}: does not fit this network (missing {missing}, unexpected {unexpected})")
+    return list(missing)
+
+
 def train(spec: ModelSpec, data_path: Path, run: Path, steps: int, batch: int, minutes: float, seed: int,
           lr: float = 1e-3, self_forcing: float = 0.0, max_unroll: int = 6, init_from: Path | None = None,
           contact_share: float = 0.0) -> None:
@@ -123,16 +152,20 @@ def train(spec: ModelSpec, data_path: Path, run: Path, steps: int, batch: int, m
     cfg = spec.frame_model
     assert cfg is not None
     data = np.load(data_path)
-    frames, actions = data["frames"], data["actions"]
-    contacts = contact_steps(data["states"]) if contact_share > 0 else None
+    frames, actions, states = data["frames"], data["actions"], data["states"]
+    contacts = contact_steps(states) if contact_share > 0 else None
     torch.manual_seed(seed)
     net = FrameDenoiser(cfg)
     ema = copy.deepcopy(net).requires_grad_(False)
-    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.01)
+    # a new displacement head learns from zero next to a trunk that is already trained: faster
+    head = [p for name, p in net.named_parameters() if name.startswith("flow_head.")]
+    trunk = [p for name, p in net.named_parameters() if not name.startswith("flow_head.")]
+    opt = torch.optim.AdamW([{"params": trunk, "lr_scale": 1.0}, {"params": head, "lr_scale": FLOW_HEAD_LR_SCALE}],
+                            lr=lr, weight_decay=0.01)
     if init_from is not None and not (run / "ckpt.pt").exists():
-        init = torch.load(init_from, weights_only=False)["ema"]
-        net.load_state_dict(init)
-        ema.load_state_dict(init)
+        fresh = load_init(net, init_from)
+        ema.load_state_dict(net.state_dict())
+        _log("causal", init=str(init_from), fresh=len(fresh))
     ckpt = _Checkpoint(run / "ckpt.pt")
     step, rng_state = 0, None
     if (state := ckpt.load()) is not None:
@@ -145,7 +178,7 @@ def train(spec: ModelSpec, data_path: Path, run: Path, steps: int, batch: int, m
         rng.bit_generator.state = rng_state
     gen = torch.Generator().manual_seed(seed + step)
     deadline = time.time() + minutes * 60
-    tic, losses = time.time(), []
+    tic, losses, flow_losses = time.time(), [], []
     while step < steps and time.time() < deadline:
         unroll = int(rng.integers(1, max_unroll + 1)) if rng.random() < self_forcing else 0
         ctx, acts, target, ep, k = sample_batch(frames, actions, rng, batch, cfg.context_frames,
@@ -160,10 +193,15 @@ def train(spec: ModelSpec, data_path: Path, run: Path, steps: int, batch: int, m
         t = torch.where(torch.rand(batch, generator=gen) < 0.5, torch.ones_like(t), t)
         noise = torch.randn(target.shape, generator=gen)
         noisy = (1.0 - t[:, None, None, None]) * target + t[:, None, None, None] * noise
-        pred = net(ctx, noisy, t, acts)
+        pred, flow = net.change_and_flow(ctx, noisy, t, acts, flow_gradient=False)
         loss = (change_weight(target) * (pred - target) ** 2).mean()
+        if flow is not None:
+            displacement = flow_loss(flow, states, frames, ep, k)
+            flow_losses.append(displacement.item())
+            loss = loss + FLOW_WEIGHT * displacement
         for group in opt.param_groups:
-            group["lr"] = lr * min(1.0, (step + 1) / 300) * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * step / steps)))
+            schedule = min(1.0, (step + 1) / 300) * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * step / steps)))
+            group["lr"] = group["lr_scale"] * lr * schedule
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -178,8 +216,9 @@ def train(spec: ModelSpec, data_path: Path, run: Path, steps: int, batch: int, m
             ckpt.save(model=net.state_dict(), ema=ema.state_dict(), opt=opt.state_dict(), step=step,
                       rng=rng.bit_generator.state)
             _log("causal", step=step, loss=round(float(np.mean(losses)), 5),
+                 flow_px=round(float(np.mean(flow_losses)), 4) if flow_losses else None,
                  s_per_step=round((time.time() - tic) / 100, 3))
-            tic, losses = time.time(), []
+            tic, losses, flow_losses = time.time(), [], []
     ckpt.save(model=net.state_dict(), ema=ema.state_dict(), opt=opt.state_dict(), step=step,
               rng=rng.bit_generator.state)
     _log("causal", done=step)
@@ -215,9 +254,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--init", type=Path, default=None, help="start from this checkpoint's EMA weights")
     parser.add_argument("--contact-share", type=float, default=0.0,
                         help="share of samples drawn from frames where the block moves")
+    parser.add_argument("--no-warp", action="store_true",
+                        help="train the plain network (change only, no displacement head), as stages 1-4 were")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     spec = get_spec(args.spec)
+    if args.no_warp and spec.frame_model is not None:
+        spec = dataclasses.replace(spec, frame_model=dataclasses.replace(spec.frame_model, warp=False))
     args.run.mkdir(parents=True, exist_ok=True)
     if args.stage == "train":
         train(spec, args.data, args.run, args.steps, args.batch, args.minutes, args.seed, args.lr,

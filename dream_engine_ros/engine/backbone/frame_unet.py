@@ -13,6 +13,13 @@ Inputs, per predicted frame:
             global embedding (FiLM on every block) and as one Gaussian bump per action on the
             grid at the target's position (where the agent is being pulled to).
 Output: the clean change (x0 prediction), so one step already gives the conditional mean.
+
+With `warp` the network also predicts where every pixel of the next frame comes from in the
+last context frame (a displacement in pixels); the change is then "move the last frame's
+pixels along that field" plus a residual. Why: the conditional mean of an uncertain push is a
+blur when the change is drawn pixel by pixel, but an averaged displacement still carries the
+whole T, so its shape survives (the idea of flow-based video predictors such as Finn et al.
+2016 for robot pushing; the residual paints what a displacement cannot: uncovered floor).
 """
 
 from __future__ import annotations
@@ -96,6 +103,12 @@ class FrameDenoiser(nn.Module):
         nn.init.zeros_(self.head.weight)
         assert self.head.bias is not None  # Conv2d's default bias=True
         nn.init.zeros_(self.head.bias)
+        # zero at start: the identity displacement, so a warp model starts as the plain one
+        self.flow_head = nn.Conv2d(width, 2 * config.patch * config.patch, 3, padding=1) if config.warp else None
+        if self.flow_head is not None:
+            nn.init.zeros_(self.flow_head.weight)
+            assert self.flow_head.bias is not None
+            nn.init.zeros_(self.flow_head.bias)
 
     def action_bumps(self, actions: Tensor, grid: int) -> Tensor:
         """(B, A, 2) actions in [-1, 1] (x, y over the whole image) -> (B, A, grid, grid)."""
@@ -107,6 +120,16 @@ class FrameDenoiser(nn.Module):
 
     def forward(self, context: Tensor, noisy: Tensor, t: Tensor, actions: Tensor) -> Tensor:
         """context (B, F, 3, H, W), noisy (B, 3, H, W), t (B,), actions (B, A, D) -> (B, 3, H, W)."""
+        return self.change_and_flow(context, noisy, t, actions)[0]
+
+    def change_and_flow(self, context: Tensor, noisy: Tensor, t: Tensor, actions: Tensor,
+                        flow_gradient: bool = True) -> tuple[Tensor, Tensor | None]:
+        """The clean change and, for a warp model, the displacement (B, 2, H, W) in pixels
+        (x, y): next pixel p comes from the last frame at p + displacement(p).
+
+        `flow_gradient=False` keeps the change's gradient out of the displacement (training
+        supervises the displacement directly; otherwise a residual that already paints the
+        motion teaches the displacement to stay zero)."""
         cfg = self.config
         b = context.shape[0]
         frames = torch.cat([context.flatten(1, 2), noisy], dim=1)
@@ -128,5 +151,23 @@ class FrameDenoiser(nn.Module):
             x = torch.cat([x, skips.pop()], dim=1)
             for block in cast(nn.ModuleList, blocks):
                 x = block(x, emb)
-        out = self.head(F.silu(self.head_norm(x)))
-        return F.pixel_shuffle(out, cfg.patch)
+        features = F.silu(self.head_norm(x))
+        change = F.pixel_shuffle(self.head(features), cfg.patch)
+        if self.flow_head is None:
+            return change, None
+        flow = F.pixel_shuffle(self.flow_head(features), cfg.patch).float()
+        last = context[:, -1].float()
+        moved = warp(last, flow if flow_gradient else flow.detach())
+        return (moved - last).to(change.dtype) + change, flow
+
+
+def warp(image: Tensor, flow: Tensor) -> Tensor:
+    """Sample `image` (B, C, H, W) at every pixel centre plus `flow` (B, 2, H, W) pixels,
+    bilinearly, repeating the border outside the image."""
+    _, _, h, w = image.shape
+    ys = torch.arange(h, device=image.device, dtype=torch.float32)
+    xs = torch.arange(w, device=image.device, dtype=torch.float32)
+    gx = (xs[None, None, :] + flow[:, 0] + 0.5) * (2.0 / w) - 1.0
+    gy = (ys[None, :, None] + flow[:, 1] + 0.5) * (2.0 / h) - 1.0
+    grid = torch.stack([gx, gy], dim=-1)
+    return F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=False)
