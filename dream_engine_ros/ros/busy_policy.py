@@ -2,16 +2,15 @@
 
 Why a separate state machine: the three policies are the part of the node most likely to
 be wrong in corner cases (cancel while queued, preempting a queue), so the bookkeeping is
-kept free of ROS and tested on its own. The node owns the waiting (rclpy futures) and the
-goal states; this class only decides.
+kept free of ROS and tested on its own. The node owns the goal states (a waiting goal stays
+ACCEPTED until the node executes it, see accepted_goal.py); this class only decides.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
-from typing import Any
 
 
 class Decision(Enum):
@@ -27,8 +26,6 @@ class Ticket:
     name: str
     preempted: bool = False
     orphaned: bool = False  # no client of the goal's action is left to receive its result
-    waiter: Any = None  # the node's wake-up future while queued
-    data: dict[str, Any] = field(default_factory=dict)
 
 
 class RolloutSlots:

@@ -5,6 +5,10 @@ stop serving (running goals end with NOT_ACTIVE); cleanup/shutdown = free the mo
 Every goal that is accepted ends with a result carrying an error code and a message; the
 node keeps serving afterwards. Blocking model work runs on a worker thread (see
 worker_bridge) so cancel requests, feedback and camera frames keep flowing.
+
+Path of a goal: goal callback (active?) -> accepted callback (validate, then the busy policy:
+execute now, wait in ACCEPTED, or preempt the running goal; see accepted_goal) -> execute
+callback of its action (worker -> engine -> stream -> mp4) -> its typed result (goal_results).
 """
 
 from __future__ import annotations
@@ -12,9 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 from builtin_interfaces.msg import Time
@@ -24,7 +26,6 @@ from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.executors import Executor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
-from rclpy.task import Future
 from sensor_msgs.msg import CompressedImage, Image
 
 from dream_engine_msgs.action import Rollout, RolloutBatch
@@ -32,12 +33,15 @@ from dream_engine_msgs.srv import DescribeModel
 from dream_engine_ros.engine.errors import InputError, RolloutCancelled
 from dream_engine_ros.engine.validation import RequestValidator
 from dream_engine_ros.planning.goal_scoring import check_cost, pusht_goal, score_rollouts
+from dream_engine_ros.ros.accepted_goal import AcceptedGoal
 from dream_engine_ros.ros.busy_policy import Decision, RolloutSlots, Ticket
 from dream_engine_ros.ros.camera_cache import LatestFrameCache, NoFrameError, StaleFrameError
 from dream_engine_ros.ros.describe import spec_to_msg
+from dream_engine_ros.ros.engine_protocol import EngineLoader, WorldModelEngine
 from dream_engine_ros.ros.error_codes import ErrorCode, GoalFailure
 from dream_engine_ros.ros.frame_pacer import FramePacer
-from dream_engine_ros.ros.frame_stamps import ns_to_time, predicted_frame_stamp, time_to_ns
+from dream_engine_ros.ros.frame_stamps import predicted_frame_stamp, time_to_ns
+from dream_engine_ros.ros.goal_results import GoalEnd, batch_result, rollout_result
 from dream_engine_ros.ros.goal_validation import (
     SamplingOverrides,
     WorkLimits,
@@ -53,56 +57,24 @@ from dream_engine_ros.ros.image_conversion import (
     rgb_to_image_msg,
 )
 from dream_engine_ros.ros.params import EngineParams, declare_engine_parameters, read_engine_parameters
+from dream_engine_ros.ros.rollout_job import RolloutJob, RolloutOutcome, StartFrame
 from dream_engine_ros.ros.video_output import remove_videos, rollout_video_path, write_rollout_video
-from dream_engine_ros.ros.worker_bridge import WorkerThreads, wake_when_done
+from dream_engine_ros.ros.worker_bridge import WorkerThreads
 
-EngineLoader = Callable[[str, "str | None", str], Any]
+if TYPE_CHECKING:
+    from dream_engine_ros.engine.runner import ChunkEvent
+
 PredictedFrame = tuple[np.ndarray, Time, str]  # rgb, stamp, frame_id
+ResultT = TypeVar("ResultT")  # Rollout.Result or RolloutBatch.Result
 CLIENT_WATCH_PERIOD_S = 1.0  # how often goals are checked for a client still listening
 WORKER_JOIN_TIMEOUT_S = 10.0  # a worker polls its stop hook per step and per candidate (~1 s)
 
 
-def load_dream_engine(spec: str, weights: str | None, device: str) -> Any:
+def load_dream_engine(spec: str, weights: str | None, device: str) -> WorldModelEngine:
     """Default loader: the engine core (imported lazily so this module imports fast)."""
     from dream_engine_ros.engine.runner import DreamEngine
 
     return DreamEngine.load(spec, weights=weights, device=device)
-
-
-@dataclass
-class StartFrame:
-    rgb: np.ndarray
-    stamp_ns: int
-    frame_id: str
-
-
-@dataclass
-class RolloutJob:
-    """A validated goal: everything the worker needs, nothing ROS-specific but the handle."""
-
-    goal_id: bytes
-    start: StartFrame
-    actions: np.ndarray  # (T, D) or (K, T, D)
-    seed: int
-    sampling: SamplingOverrides
-    write_video: bool
-    publish_frames: bool = False
-    goal_rgb: np.ndarray | None = None  # batch scoring target
-    cost: str = "last-frame"  # how a batch is scored against goal_rgb (planning.goal_scoring)
-    fused: bool = False  # planning mode: candidates share each network call
-    return_best_frames: bool = False
-    history: tuple[np.ndarray, np.ndarray] | None = None  # frames (n, H, W, 3) and actions (n, D)
-
-
-@dataclass
-class RolloutOutcome:
-    num_frames: int
-    timings: dict[str, float]
-    video_paths: list[Path] = field(default_factory=list)
-    video_s: float = 0.0
-    scores: list[float] = field(default_factory=list)
-    best_index: int = -1
-    best_frames: list[Image] = field(default_factory=list)
 
 
 class StopRequested(Exception):
@@ -123,14 +95,14 @@ class DreamEngineNode(LifecycleNode):
         super().__init__(node_name, namespace=namespace, **node_kwargs)
         declare_engine_parameters(self)
         self._engine_loader = engine_loader or load_dream_engine
-        self._engine: Any = None
+        self._engine: WorldModelEngine | None = None
         self._params: EngineParams | None = None
         self._active = False  # serving goals; cleared first on deactivate/shutdown (the workers' stop signal)
         self._lifecycle_label = "unconfigured"
         self._shutting_down = False
         self._publish_lock = threading.Lock()  # no predicted frame leaves after the publisher is gone
         self._slots = RolloutSlots("reject", 1)
-        self._tickets: dict[bytes, Ticket] = {}
+        self._goals: dict[bytes, AcceptedGoal] = {}  # accepted, no result yet (queued ones included)
         self._camera: LatestFrameCache[Image | CompressedImage] = LatestFrameCache()
         self._camera_subscriptions: list[Any] = []
         self._predicted_publisher: Any = None
@@ -142,6 +114,7 @@ class DreamEngineNode(LifecycleNode):
             "~/rollout",
             execute_callback=self._execute_rollout,
             goal_callback=self._on_goal_request,
+            handle_accepted_callback=self._accept_rollout,
             cancel_callback=self._on_cancel_request,
             callback_group=group,
         )
@@ -151,6 +124,7 @@ class DreamEngineNode(LifecycleNode):
             "~/rollout_batch",
             execute_callback=self._execute_batch,
             goal_callback=self._on_goal_request,
+            handle_accepted_callback=self._accept_batch,
             cancel_callback=self._on_cancel_request,
             callback_group=group,
         )
@@ -168,7 +142,7 @@ class DreamEngineNode(LifecycleNode):
         return self._lifecycle_label
 
     @property
-    def engine(self) -> Any:
+    def engine(self) -> WorldModelEngine | None:
         return self._engine
 
     def autostart_if_requested(self) -> bool:
@@ -197,10 +171,11 @@ class DreamEngineNode(LifecycleNode):
             "~/predicted/image",
             QoSProfile(depth=params.predicted_qos_depth, reliability=ReliabilityPolicy.RELIABLE),
         )
-        spec = self._engine.spec
+        engine = self._require_engine()
+        spec = engine.spec
         self.get_logger().info(
             f"configured: spec {spec.name} ({spec.height}x{spec.width}, chunk {spec.chunk_size}, "
-            f"action_dim {spec.action_dim}, {spec.fps:g} fps) on {self._engine.device}; "
+            f"action_dim {spec.action_dim}, {spec.fps:g} fps) on {engine.device}; "
             f"busy_policy={params.busy_policy}"
         )
         self._lifecycle_label = "inactive"
@@ -267,18 +242,17 @@ class DreamEngineNode(LifecycleNode):
 
     def is_idle(self) -> bool:
         """No goal in flight and no worker alive: the context may go away."""
-        return not self._tickets and self._workers.alive() == 0
+        return not self._goals and self._workers.alive() == 0
 
     def workers_alive(self) -> int:
         return self._workers.alive()
 
     def _end_queued_goals(self) -> None:
+        """Stop serving: queued goals are handed to their execute callbacks, which end them
+        (NOT_ACTIVE); the running one stops at its worker's next check."""
         self._active = False  # also the running worker's stop signal (see _should_stop)
-        executor = self.executor
-        for ticket in self._slots.drain():
-            ticket.data["stopped_by"] = "inactive"
-            if ticket.waiter is not None and executor is not None:
-                wake_when_done(executor, ticket.waiter, "inactive")
+        for goal in self._goals_holding(self._slots.drain()):
+            self._execute_to_end(goal)
 
     def _stop_serving(self) -> None:
         """Refuse new goals, end queued ones, let running ones stop, wait for workers."""
@@ -353,10 +327,61 @@ class DreamEngineNode(LifecycleNode):
         return GoalResponse.ACCEPT
 
     def _on_cancel_request(self, goal_handle: ServerGoalHandle) -> CancelResponse:
-        ticket = self._tickets.get(bytes(goal_handle.goal_id.uuid))
-        if ticket is not None and ticket.waiter is not None and self.executor is not None:
-            wake_when_done(self.executor, ticket.waiter, "canceled")
+        """A running goal sees the cancel at its worker's next check; a queued one is ended
+        now (after rclpy has moved it to CANCELING, so it never shows EXECUTING)."""
+        goal = self._goals.get(bytes(goal_handle.goal_id.uuid))
+        if goal is not None:
+            self._execute_to_end(goal)
         return CancelResponse.ACCEPT
+
+    def _accept_rollout(self, goal_handle: ServerGoalHandle) -> None:
+        """handle_accepted_callback of ~/rollout."""
+        goal = AcceptedGoal.create(goal_handle, self._run_rollout, self._feedback_topic("rollout"))
+        self._admit(goal, self._prepare_rollout)
+
+    def _accept_batch(self, goal_handle: ServerGoalHandle) -> None:
+        """handle_accepted_callback of ~/rollout_batch."""
+        goal = AcceptedGoal.create(goal_handle, self._run_batch, self._feedback_topic("rollout_batch"))
+        self._admit(goal, self._prepare_batch)
+
+    def _admit(self, goal: AcceptedGoal, prepare: Callable[[bytes, Any], RolloutJob]) -> None:
+        """Validate the goal, then let the busy policy decide: execute it now, leave it queued
+        in ACCEPTED, or queue it and preempt the running one. A goal that cannot run (invalid,
+        BUSY, node not active) executes at once: its execute callback answers with the error."""
+        self._goals[goal.goal_id] = goal
+        try:
+            if not self._active:
+                raise GoalFailure(ErrorCode.NOT_ACTIVE, f"node is {self.lifecycle_state}, not active")
+            goal.job = prepare(goal.goal_id, goal.goal_handle.request)
+            decision, victims = self._slots.admit(goal.ticket)
+            if decision is Decision.REJECT:
+                raise self._busy_failure()
+        except Exception as error:  # noqa: BLE001 - every intake failure becomes the goal's result
+            goal.intake_error = error
+            goal.start_execution()
+            return
+        for victim in self._goals_holding(victims):
+            self._execute_to_end(victim)  # the running one stops at its worker's next check
+        if decision is Decision.RUN:
+            goal.start_execution()
+        elif goal.goal_handle.is_cancel_requested:
+            self._execute_to_end(goal)
+
+    def _busy_failure(self) -> GoalFailure:
+        params = self._require_params()
+        detail = "a rollout is running" if params.busy_policy == "reject" else f"the queue is full ({params.max_queue})"
+        return GoalFailure(ErrorCode.BUSY, f"busy: {detail} (busy_policy={params.busy_policy})")
+
+    def _execute_to_end(self, goal: AcceptedGoal) -> None:
+        """A goal that waits in ACCEPTED must end (canceled, preempted, orphaned, node
+        inactive): its execute callback finds it not running and answers why. Scheduled on the
+        executor, so callers on any thread, and rclpy's own cancel transition, come first."""
+        executor = self.executor
+        if not goal.executing and executor is not None:
+            executor.create_task(goal.start_execution)
+
+    def _goals_holding(self, tickets: list[Ticket]) -> list[AcceptedGoal]:
+        return [goal for goal in list(self._goals.values()) if goal.ticket in tickets]
 
     def _start_frame(self, image: Image) -> StartFrame:
         """The goal's own image, or the latest camera frame when its width is 0."""
@@ -390,6 +415,11 @@ class DreamEngineNode(LifecycleNode):
             raise GoalFailure(ErrorCode.NOT_ACTIVE, f"node is {self.lifecycle_state}; configure and activate it")
         return self._params
 
+    def _require_engine(self) -> WorldModelEngine:
+        self._require_params()
+        assert self._engine is not None  # _require_params checked it
+        return self._engine
+
     def _require_executor(self) -> Executor:
         executor = self.executor
         if executor is None:  # goals only run while an executor spins this node
@@ -403,15 +433,14 @@ class DreamEngineNode(LifecycleNode):
         batched = actions.ndim == 3
         seeds = [seed + k for k in range(actions.shape[0])] if batched else [seed]
         try:
-            self._engine.validator.request(start.rgb, actions, sampling.num_steps, sampling.guidance, seeds,
-                                           batched=batched)
+            self._require_engine().validator.request(start.rgb, actions, sampling.num_steps, sampling.guidance,
+                                                     seeds, batched=batched)
         except InputError as error:
             raise failure_from_input_error(error) from error
 
     def _check_bounds(self, goal: Rollout.Goal | RolloutBatch.Goal, num_candidates: int) -> None:
         """Node limits and the seed rule, before the actions are even reshaped."""
-        self._require_params()
-        spec = self._engine.spec
+        spec = self._require_engine().spec
         check_work_limits(self._work_limits(), spec, int(goal.horizon), int(goal.num_steps), num_candidates)
         try:
             RequestValidator(spec).seed_range(int(goal.seed), max(1, num_candidates))
@@ -436,8 +465,7 @@ class DreamEngineNode(LifecycleNode):
         )
 
     def _prepare_batch(self, goal_id: bytes, goal: RolloutBatch.Goal) -> RolloutJob:
-        self._require_params()
-        spec = self._engine.spec
+        spec = self._require_engine().spec
         self._check_bounds(goal, int(goal.num_candidates))
         actions = actions_array(goal.actions, int(goal.horizon), int(goal.action_dim),
                                 num_candidates=int(goal.num_candidates))
@@ -468,7 +496,8 @@ class DreamEngineNode(LifecycleNode):
         """The frames and actions before the start frame (causal-video specs), checked up front."""
         if not goal.history_frames and not len(goal.history_actions):
             return None
-        spec = self._engine.spec
+        engine = self._require_engine()
+        spec = engine.spec
         try:
             frames = [image_msg_to_rgb(image, f"history_frames[{i}]") for i, image in enumerate(goal.history_frames)]
         except ImageConversionError as error:
@@ -480,113 +509,96 @@ class DreamEngineNode(LifecycleNode):
             raise GoalFailure(ErrorCode.INVALID_GOAL, f"history_actions has {flat.size} values; expected "
                               f"len(history_frames) * action_dim = {len(frames)} * {spec.action_dim}")
         try:
-            return self._engine.validator.history(np.stack(frames) if frames else np.empty((0, 0, 0, 3), np.uint8),
-                                                  flat.reshape(len(frames), spec.action_dim))
+            return engine.validator.history(np.stack(frames) if frames else np.empty((0, 0, 0, 3), np.uint8),
+                                            flat.reshape(len(frames), spec.action_dim))
         except InputError as error:
             raise failure_from_input_error(error) from error
 
     # ------------------------------------------------------------------ execution
     async def _execute_rollout(self, goal_handle: ServerGoalHandle) -> Rollout.Result:
-        return await self._execute(goal_handle, Rollout, self._prepare_rollout, self._run_rollout)
+        """execute_callback of ~/rollout."""
+        return await self._execute(goal_handle, rollout_result)
 
     async def _execute_batch(self, goal_handle: ServerGoalHandle) -> RolloutBatch.Result:
-        return await self._execute(goal_handle, RolloutBatch, self._prepare_batch, self._run_batch)
+        """execute_callback of ~/rollout_batch."""
+        return await self._execute(goal_handle, batch_result)
 
-    async def _execute(self, goal_handle: ServerGoalHandle, action: Any, prepare: Callable, run: Callable) -> Any:
-        """Shared goal flow: validate -> busy policy -> worker -> result + terminal state."""
-        accepted_at = time.monotonic()
+    async def _execute(self, goal_handle: ServerGoalHandle, build_result: Callable[[GoalEnd], ResultT]) -> ResultT:
+        """Run the goal to its end, answer with its action's result, then give the slot to the
+        next queued goal (so no two goals ever show EXECUTING together)."""
         goal_id = bytes(goal_handle.goal_id.uuid)
-        result = action.Result()
-        result.seed = int(goal_handle.request.seed)
-        if hasattr(result, "best_index"):
-            result.best_index = -1
-        if self._engine is not None:
-            result.spec = str(self._engine.spec.name)
-            result.fps = float(self._engine.spec.fps)
-        ticket: Ticket | None = None
-        video_paths: list[Path] = []
+        goal = self._goals.get(goal_id)
         try:
-            if not self._active:
-                raise GoalFailure(ErrorCode.NOT_ACTIVE, f"node is {self.lifecycle_state}, not active")
-            job = prepare(goal_id, goal_handle.request)
-            result.start_frame_stamp = ns_to_time(job.start.stamp_ns)
-            ticket = Ticket(name=goal_id.hex(), data={"feedback_topic": self._feedback_topic(action)})
-            self._tickets[goal_id] = ticket
-            await self._wait_for_turn(ticket, goal_handle)
-            result.wait_s = time.monotonic() - accepted_at
-            work_future = self._workers.start(self._require_executor(), lambda: run(job, goal_handle, ticket))
-            outcome = cast(RolloutOutcome, await work_future)  # the worker's return value (or it raised)
-            video_paths = outcome.video_paths
-            self._fill_outcome(result, outcome)
-            result.error_code = int(ErrorCode.OK)
+            end = await self._run_to_end(goal_handle, goal)
+            result = build_result(end)
+            self._set_terminal_state(goal_handle, end)  # last, right before the result (rclpy result races)
+            return result
+        finally:
+            self._goals.pop(goal_id, None)
+            if goal is not None:
+                self._start_next(self._slots.release(goal.ticket))
+
+    async def _run_to_end(self, goal_handle: ServerGoalHandle, goal: AcceptedGoal | None) -> GoalEnd:
+        """What both actions share after the accepted callback's decision: the worker's outcome,
+        or the reason the goal ends without one."""
+        end = GoalEnd(seed=int(goal_handle.request.seed))
+        if self._engine is not None:
+            end.spec_name, end.fps = str(self._engine.spec.name), float(self._engine.spec.fps)
+        if goal is None:  # only goals this node accepted reach here
+            end.failure = GoalFailure(ErrorCode.ENGINE_ERROR, "goal was never admitted")
+            return end
+        ticket = goal.ticket
+        try:
+            if goal.job is not None:
+                end.start_stamp_ns = goal.job.start.stamp_ns
+            if goal.intake_error is not None:
+                raise goal.intake_error
+            if goal.job is None or self._slots.running is not ticket or self._should_stop(goal_handle, ticket):
+                raise self._stop_reason(goal_handle, ticket, waited=True)  # ended before its turn came
+            end.wait_s = time.monotonic() - goal.accepted_at
+            job, work = goal.job, goal.work
+            work_future = self._workers.start(self._require_executor(), lambda: work(job, goal_handle, ticket))
+            end.outcome = cast(RolloutOutcome, await work_future)  # the worker's return value (or it raised)
         except GoalFailure as refused:
-            result.error_code, result.error_msg = int(refused.code), refused.message
+            end.failure = refused
         except (RolloutCancelled, StopRequested):
-            failure = self._stop_reason(goal_handle, ticket)
-            result.error_code, result.error_msg = int(failure.code), failure.message
+            end.failure = self._stop_reason(goal_handle, ticket)
         except InputError as error:
-            failure = failure_from_input_error(error)
-            result.error_code, result.error_msg = int(failure.code), failure.message
+            end.failure = failure_from_input_error(error)
         except Exception as error:  # noqa: BLE001 - every failure becomes a result
             self.get_logger().error(f"rollout failed: {type(error).__name__}: {error}")
-            result.error_code, result.error_msg = int(ErrorCode.ENGINE_ERROR), f"{type(error).__name__}: {error}"
-        finally:
-            if ticket is not None:
-                self._tickets.pop(goal_id, None)
-                self._start_next(self._slots.release(ticket))
-        if result.error_code == ErrorCode.OK and goal_handle.is_cancel_requested:
-            remove_videos(video_paths)  # canceled at the very end: no mp4 survives a cancel
-            failure = self._stop_reason(goal_handle, ticket)
-            result.error_code, result.error_msg = int(failure.code), failure.message
-        if result.error_code != ErrorCode.OK:
-            self._clear_outputs(result)
+            end.failure = GoalFailure(ErrorCode.ENGINE_ERROR, f"{type(error).__name__}: {error}")
+        if end.succeeded and goal_handle.is_cancel_requested:
+            remove_videos(end.outcome.video_paths if end.outcome else [])  # no mp4 survives a cancel
+            end.failure = self._stop_reason(goal_handle, ticket)
+        if end.failure is not None:
             self.get_logger().info(
-                f"goal {goal_id.hex()[:8]} ended: {ErrorCode(result.error_code).name}: {result.error_msg}"
+                f"goal {goal.goal_id.hex()[:8]} ended: {end.failure.code.name}: {end.failure.message}"
             )
-        result.total_s = time.monotonic() - accepted_at
-        # Terminal state last, right before returning the result (rclpy result races).
-        if result.error_code == ErrorCode.OK:
+        end.total_s = time.monotonic() - goal.accepted_at
+        return end
+
+    @staticmethod
+    def _set_terminal_state(goal_handle: ServerGoalHandle, end: GoalEnd) -> None:
+        if end.failure is None:
             goal_handle.succeed()
-        elif result.error_code == ErrorCode.CANCELED and goal_handle.is_cancel_requested:
+        elif end.failure.code == ErrorCode.CANCELED and goal_handle.is_cancel_requested:
             goal_handle.canceled()
         else:
             goal_handle.abort()
-        return result
-
-    async def _wait_for_turn(self, ticket: Ticket, goal_handle: ServerGoalHandle) -> None:
-        params = self._require_params()
-        decision, victims = self._slots.admit(ticket)
-        for victim in victims:
-            if victim.waiter is not None:
-                wake_when_done(self._require_executor(), victim.waiter, "preempted")
-        if decision is Decision.REJECT:
-            detail = (
-                "a rollout is running" if params.busy_policy == "reject" else f"the queue is full ({params.max_queue})"
-            )
-            raise GoalFailure(ErrorCode.BUSY, f"busy: {detail} (busy_policy={params.busy_policy})")
-        if decision is Decision.WAIT:
-            ticket.waiter = Future(executor=self.executor)
-            if goal_handle.is_cancel_requested:
-                wake_when_done(self._require_executor(), ticket.waiter, "canceled")
-            reason = await ticket.waiter
-            ticket.waiter = None
-            if reason != "run":
-                raise self._stop_reason(goal_handle, ticket, waited=True)
-        if self._should_stop(goal_handle, ticket):
-            raise self._stop_reason(goal_handle, ticket, waited=True)
 
     def _start_next(self, ticket: Ticket | None) -> None:
-        if ticket is not None and ticket.waiter is not None and self.executor is not None:
-            wake_when_done(self.executor, ticket.waiter, "run")
+        """The slot is free: the busy policy's next goal leaves ACCEPTED and executes."""
+        for goal in self._goals_holding([ticket] if ticket is not None else []):
+            goal.start_execution()
 
     def _should_stop(self, goal_handle: ServerGoalHandle, ticket: Ticket) -> bool:
         """Polled by the engine per denoising step and per candidate decode/encode, and by the
         node per mp4 and while the frame stream drains (worker thread)."""
         return goal_handle.is_cancel_requested or ticket.preempted or ticket.orphaned or not self._active
 
-    def _feedback_topic(self, action: Any) -> str:
-        name = "rollout_batch" if action is RolloutBatch else "rollout"
-        return f"{self.get_fully_qualified_name()}/{name}/_action/feedback"
+    def _feedback_topic(self, action_name: str) -> str:
+        return f"{self.get_fully_qualified_name()}/{action_name}/_action/feedback"
 
     def _watch_clients(self) -> None:
         """Every action client subscribes to its action's feedback topic. When nobody does any
@@ -594,15 +606,14 @@ class DreamEngineNode(LifecycleNode):
         canceling): its goals stop at their next check instead of holding the node busy for a
         result nobody will read. (A client killed without a goodbye is noticed when DDS drops
         its participant, after the lease duration.)"""
-        for ticket in list(self._tickets.values()):
-            topic = ticket.data.get("feedback_topic")
-            if topic and not ticket.orphaned and self.count_subscribers(topic) == 0:
+        for goal in list(self._goals.values()):
+            topic, ticket = goal.feedback_topic, goal.ticket
+            if not ticket.orphaned and self.count_subscribers(topic) == 0:
                 ticket.orphaned = True
                 self.goals_orphaned += 1
                 self.get_logger().warning(f"goal {ticket.name[:8]}: no client of {topic.rsplit('/_action', 1)[0]} "
                                           "is left; stopping it")
-                if ticket.waiter is not None and self.executor is not None:
-                    wake_when_done(self.executor, ticket.waiter, "orphaned")
+                self._execute_to_end(goal)
 
     def _stop_reason(self, goal_handle: ServerGoalHandle, ticket: Ticket | None, waited: bool = False) -> GoalFailure:
         where = "while queued" if waited else "during the rollout"
@@ -617,39 +628,13 @@ class DreamEngineNode(LifecycleNode):
             return GoalFailure(ErrorCode.NOT_ACTIVE, f"node is shutting down (signal) {where}")
         return GoalFailure(ErrorCode.NOT_ACTIVE, f"node left the active state {where} ({self.lifecycle_state})")
 
-    @staticmethod
-    def _fill_outcome(result: Any, outcome: RolloutOutcome) -> None:
-        result.num_frames = int(outcome.num_frames)
-        result.encode_s = float(outcome.timings.get("encode_s", 0.0))
-        result.denoise_s = float(outcome.timings.get("denoise_s", 0.0))
-        result.decode_s = float(outcome.timings.get("decode_s", 0.0))
-        result.engine_s = float(outcome.timings.get("total_s", 0.0))
-        result.video_s = float(outcome.video_s)
-        if hasattr(result, "mp4_path"):
-            result.mp4_path = str(outcome.video_paths[0]) if outcome.video_paths else ""
-        else:
-            result.mp4_paths = [str(path) for path in outcome.video_paths]
-            result.scores = [float(score) for score in outcome.scores]
-            result.best_index = int(outcome.best_index)
-            result.best_frames = outcome.best_frames
-
-    @staticmethod
-    def _clear_outputs(result: Any) -> None:
-        if hasattr(result, "mp4_path"):
-            result.mp4_path = ""
-        else:
-            result.mp4_paths = []
-            result.scores = []
-            result.best_index = -1
-            result.best_frames = []
-        result.num_frames = 0
-
     # ------------------------------------------------------------------ worker side
-    def _feedback_sender(self, goal_handle: ServerGoalHandle, action: Any, started: float) -> Callable[[Any], None]:
+    def _feedback_sender(self, goal_handle: ServerGoalHandle, action: type[Rollout] | type[RolloutBatch],
+                         started: float) -> Callable[[ChunkEvent], None]:
         """Feedback is published from the executor thread (rcl action handles are not thread-safe)."""
         executor = self._require_executor()
 
-        def send(event: Any) -> None:
+        def send(event: ChunkEvent) -> None:
             done = int(event.chunk_index) + 1
             total = int(event.chunks_total)
             feedback = action.Feedback()
@@ -673,12 +658,12 @@ class DreamEngineNode(LifecycleNode):
     def _frame_pacer(self, job: RolloutJob) -> FramePacer[PredictedFrame] | None:
         if not job.publish_frames:
             return None
-        rate = self._require_params().predicted_rate(float(self._engine.spec.fps))
+        rate = self._require_params().predicted_rate(float(self._require_engine().spec.fps))
         return FramePacer(self._publish_predicted, rate, name="dream_engine-predicted")
 
     def _run_rollout(self, job: RolloutJob, goal_handle: ServerGoalHandle, ticket: Ticket) -> RolloutOutcome:
         """Predict, stream the frames (paced) and write the mp4; the result follows the last frame."""
-        engine, params = self._engine, self._require_params()
+        engine, params = self._require_engine(), self._require_params()
         started = time.monotonic()
         send_feedback = self._feedback_sender(goal_handle, Rollout, started)
         fps = float(engine.spec.fps)
@@ -689,7 +674,7 @@ class DreamEngineNode(LifecycleNode):
         pacer = self._frame_pacer(job)
         outcome = RolloutOutcome(num_frames=0, timings={})
 
-        def on_chunk(event: Any) -> None:
+        def on_chunk(event: ChunkEvent) -> None:
             if pacer is not None:
                 for offset, frame in enumerate(event.frames):
                     index = int(event.first_frame_index) + offset
@@ -728,7 +713,7 @@ class DreamEngineNode(LifecycleNode):
         return outcome
 
     def _run_batch(self, job: RolloutJob, goal_handle: ServerGoalHandle, ticket: Ticket) -> RolloutOutcome:
-        engine, params = self._engine, self._require_params()
+        engine, params = self._require_engine(), self._require_params()
         started = time.monotonic()
         send_feedback = self._feedback_sender(goal_handle, RolloutBatch, started)
         fps = float(engine.spec.fps)

@@ -20,11 +20,18 @@ from dream_engine_ros.ros.error_codes import GoalFailure, invalid
 
 
 class SpecLike(Protocol):
-    name: str
-    chunk_size: int
-    action_dim: int
-    num_steps: int
-    guidance: float
+    """The spec fields the limits are checked against (read-only, as on the frozen ModelSpec)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def chunk_size(self) -> int: ...
+    @property
+    def action_dim(self) -> int: ...
+    @property
+    def num_steps(self) -> int: ...
+    @property
+    def guidance(self) -> float: ...
 
 
 @dataclass(frozen=True)

@@ -280,33 +280,24 @@ def run_planner_with_args(args: argparse.Namespace) -> int:
     ends) before the node goes. Exit 0 after a signal, 2 for a missing params file."""
     import sys
 
-    import rclpy
-    from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
-    from rclpy.signals import SignalHandlerOptions
-
     from dream_engine_ros.ros.node_main import node_cli_args
-    from dream_engine_ros.ros.shutdown import ShutdownSignals, spin_until
+    from dream_engine_ros.ros.shutdown import (
+        init_with_shutdown_signals,
+        main_thread_executor,
+        spin_until,
+        spin_until_signal,
+    )
 
     try:
         cli_args = node_cli_args(args.params_file, None, args.ros_args or [])
     except FileNotFoundError as error:
         print(f"mpc_planner: {error}", file=sys.stderr)
         return 2
-    signals = ShutdownSignals.install()
-    rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
+    signals = init_with_shutdown_signals()
     node = MpcPlannerNode(args.name, namespace=args.namespace or None, cli_args=cli_args)
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    try:
-        spin_until(executor, lambda: signals.requested or not rclpy.ok())
-        node.get_logger().info(f"{signals.first_signal.name if signals.first_signal else 'context'}: shutting down")
+    with main_thread_executor(node) as executor:
+        spin_until_signal(executor, node, signals)
         spin_until(executor, lambda: node.shutdown(timeout_s=0.0), 10.0)  # the loop stops; its result leaves
-    except ExternalShutdownException:
-        pass
-    finally:
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown()
     return 0
 
 

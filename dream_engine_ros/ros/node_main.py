@@ -14,13 +14,15 @@ import os
 import sys
 from pathlib import Path
 
-import rclpy
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.parameter import Parameter
-from rclpy.signals import SignalHandlerOptions
 
 from dream_engine_ros.ros.node_args import NODE_DESCRIPTION, add_node_arguments
-from dream_engine_ros.ros.shutdown import ShutdownSignals, spin_until
+from dream_engine_ros.ros.shutdown import (
+    init_with_shutdown_signals,
+    main_thread_executor,
+    spin_until,
+    spin_until_signal,
+)
 
 
 def node_cli_args(params_file: str | None, camera_topic: str | None, extra_ros_args: list[str]) -> list[str]:
@@ -71,35 +73,24 @@ def run_node(
     except FileNotFoundError as error:
         print(f"dream-engine node: {error}", file=sys.stderr)
         return 2
-    signals = ShutdownSignals.install()  # kept until exit: a late second signal stays harmless
-    rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
+    signals = init_with_shutdown_signals()
     node = DreamEngineNode(
         name,
         namespace=namespace or None,
         cli_args=cli_args,
         parameter_overrides=parameter_overrides(spec, weights, device),
     )
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
     code = 0
-    try:
+    with main_thread_executor(node) as executor:
         if bool(node.get_parameter("autostart").value) and not node.autostart_if_requested():
             node.get_logger().error("autostart failed; the node stays up for lifecycle commands")
             code = 1
-        spin_until(executor, lambda: signals.requested or not rclpy.ok())
-        node.get_logger().info(f"{signals.first_signal.name if signals.first_signal else 'context'}: shutting down")
+        spin_until_signal(executor, node, signals)
         node.begin_shutdown()
         if not spin_until(executor, node.is_idle, DRAIN_TIMEOUT_S):
             node.get_logger().warning(f"a goal was still running {DRAIN_TIMEOUT_S:g} s after the shutdown request")
         spin_until(executor, lambda: False, FLUSH_S)  # the ended goals' results and statuses leave
-    except ExternalShutdownException:
-        pass
-    finally:
-        executor.shutdown()
-        node.destroy_node()
-        stopped = node.workers_alive() == 0
-        rclpy.try_shutdown()
-    if not stopped:
+    if node.workers_alive() > 0:
         # A worker stuck inside the model must not meet interpreter teardown (that aborts with
         # "terminate called without an active exception"); its goal already has no context.
         sys.stdout.flush()

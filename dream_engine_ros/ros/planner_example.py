@@ -26,11 +26,10 @@ from action_msgs.msg import GoalStatus
 from rclpy.action import ActionClient
 from rclpy.client import Client
 from rclpy.node import Node
-from rclpy.signals import SignalHandlerOptions
 
 from dream_engine_msgs.action import Rollout
 from dream_engine_msgs.srv import DescribeModel
-from dream_engine_ros.ros.shutdown import ShutdownSignals
+from dream_engine_ros.ros.shutdown import init_with_shutdown_signals
 from dream_engine_ros.ros.spinning import Interrupted, SpinningExecutor, wait_for_future
 
 STATUS_NAMES = {
@@ -182,8 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     from dream_engine_ros.ros.image_conversion import rgb_to_image_msg
     from dream_engine_ros.ros.pusht_frame import arc_actions, render_pusht_start
 
-    signals = ShutdownSignals.install()
-    rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
+    signals = init_with_shutdown_signals()
     node = rclpy.create_node("planner_example")
     spinner = SpinningExecutor(node)
     try:

@@ -29,11 +29,9 @@ import numpy as np
 import rclpy
 from geometry_msgs.msg import PointStamped
 from rclpy.callback_groups import ReentrantCallbackGroup
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-from rclpy.signals import SignalHandlerOptions
 from rclpy.timer import Timer
 from sensor_msgs.msg import Image
 
@@ -44,7 +42,12 @@ from dream_engine_ros.ros.image_conversion import rgb_to_image_msg
 from dream_engine_ros.ros.node_args import add_pusht_sim_arguments
 from dream_engine_ros.ros.node_main import node_cli_args
 from dream_engine_ros.ros.params import declare_dataclass_parameters, read_dataclass_parameters
-from dream_engine_ros.ros.shutdown import ShutdownSignals, spin_until
+from dream_engine_ros.ros.shutdown import (
+    init_with_shutdown_signals,
+    main_thread_executor,
+    spin_until,
+    spin_until_signal,
+)
 
 STATE_SIZE = 5  # [agent x, agent y, block x, block y, block angle]
 WORLD_SIZE = 512.0  # gym-pusht world units; targets and positions live in [0, WORLD_SIZE]
@@ -286,8 +289,7 @@ def run_pusht_sim_with_args(args: argparse.Namespace) -> int:
     except FileNotFoundError as error:
         print(f"pusht_sim: {error}", file=sys.stderr)
         return 2
-    signals = ShutdownSignals.install()  # kept until exit: a late second signal stays harmless
-    rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
+    signals = init_with_shutdown_signals()
     try:
         node = PushTSimNode(
             args.name,
@@ -299,18 +301,9 @@ def run_pusht_sim_with_args(args: argparse.Namespace) -> int:
         print(f"pusht_sim: {error}", file=sys.stderr)
         rclpy.try_shutdown()
         return 2
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    try:
-        spin_until(executor, lambda: signals.requested or not rclpy.ok())
-        node.get_logger().info(f"{signals.first_signal.name if signals.first_signal else 'context'}: shutting down")
-        spin_until(executor, lambda: False, FLUSH_S)
-    except ExternalShutdownException:
-        pass
-    finally:
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown()
+    with main_thread_executor(node) as executor:
+        spin_until_signal(executor, node, signals)
+        spin_until(executor, lambda: False, FLUSH_S)  # the last states and frames leave
     return 0
 
 

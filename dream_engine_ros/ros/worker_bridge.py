@@ -73,9 +73,3 @@ class WorkerThreads:
                     del self._futures[thread]
         return not any(thread.is_alive() for thread in threads)
 
-
-def wake_when_done(executor: Executor, future: Future, value: object) -> None:
-    """Complete a waiter from the executor thread and make the executor look again."""
-    if not future.done():
-        future.set_result(value)
-    executor.wake()

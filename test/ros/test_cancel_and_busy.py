@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 
+from action_msgs.msg import GoalStatusArray
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from ros_helpers import STATUS, EngineClient, make_goal, pusht_actions, sample_frame, wait_until_running
 
 from dream_engine_msgs.action import Rollout
@@ -117,6 +120,79 @@ def test_busy_policy_queue_runs_goals_in_order(make_engine):
     # FIFO: each queued goal's first feedback came after the previous goal's last one
     assert second.feedback_times[0] > first.feedback_times[-1]
     assert third.feedback_times[0] > second.feedback_times[-1]
+
+
+class StatusLog:
+    """Every GoalStatusArray the action server publishes, as {goal id: status} snapshots."""
+
+    def __init__(self, engine) -> None:
+        self._lock = threading.Lock()
+        self._snapshots: list[dict[bytes, int]] = []
+        qos = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
+                         durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        topic = f"{engine.namespace}/dream_engine/rollout/_action/status"
+        engine.client.node.create_subscription(GoalStatusArray, topic, self._on_status, qos)
+
+    def _on_status(self, msg: GoalStatusArray) -> None:
+        with self._lock:
+            self._snapshots.append({bytes(s.goal_info.goal_id.uuid): int(s.status) for s in msg.status_list})
+
+    def snapshots(self) -> list[dict[bytes, int]]:
+        with self._lock:
+            return list(self._snapshots)
+
+    def latest(self, run) -> int | None:
+        goal_id = bytes(run.handle.goal_id.uuid)
+        seen = [snapshot[goal_id] for snapshot in self.snapshots() if goal_id in snapshot]
+        return seen[-1] if seen else None
+
+    def history(self, run) -> list[int]:
+        """The goal's distinct statuses in the order they were published."""
+        goal_id = bytes(run.handle.goal_id.uuid)
+        history: list[int] = []
+        for snapshot in self.snapshots():
+            if goal_id in snapshot and (not history or history[-1] != snapshot[goal_id]):
+                history.append(snapshot[goal_id])
+        return history
+
+
+def test_queued_goal_stays_accepted_until_the_running_goal_ends(make_engine):
+    """busy_policy=queue is decided in the accepted callback: a waiting goal is ACCEPTED, not
+    EXECUTING, until the running goal has its terminal state, and then runs; a queued goal
+    canceled while waiting ends CANCELED without ever showing EXECUTING."""
+    engine = make_engine(busy_policy="queue", max_queue=2)
+    log = StatusLog(engine)
+    client = engine.client
+    first = client.send(long_goal(engine, chunks=3, seed=1))
+    wait_until_running(engine)
+    queued = client.send(short_goal(engine, seed=2))
+    doomed = client.send(short_goal(engine, seed=3))
+    wait_until(lambda: len(first.feedback) >= 1, 120.0, "first goal's first chunk")
+    wait_until(lambda: None not in (log.latest(queued), log.latest(doomed)), 10.0, "the queued goals' statuses")
+    assert log.latest(first) == STATUS.STATUS_EXECUTING
+    assert log.latest(queued) == STATUS.STATUS_ACCEPTED
+    assert log.latest(doomed) == STATUS.STATUS_ACCEPTED
+    doomed.cancel()
+    assert doomed.wait().error_code == R.CANCELED and doomed.status == STATUS.STATUS_CANCELED
+
+    assert first.wait().error_code == R.OK
+    queued_result = queued.wait()
+    assert queued_result.error_code == R.OK, queued_result.error_msg
+    assert queued_result.wait_s > 0.05
+    assert queued.feedback_times[0] > first.feedback_times[-1]
+
+    wait_until(lambda: log.latest(queued) == STATUS.STATUS_SUCCEEDED, 10.0, "queued goal's final status")
+    assert log.history(queued)[0] == STATUS.STATUS_ACCEPTED
+    doomed_history = log.history(doomed)
+    assert doomed_history[0] == STATUS.STATUS_ACCEPTED and doomed_history[-1] == STATUS.STATUS_CANCELED
+    assert STATUS.STATUS_EXECUTING not in doomed_history, doomed_history
+    first_id, queued_id = bytes(first.handle.goal_id.uuid), bytes(queued.handle.goal_id.uuid)
+    overlapping = [
+        snapshot for snapshot in log.snapshots()
+        if snapshot.get(queued_id) == STATUS.STATUS_EXECUTING
+        and snapshot.get(first_id) in (STATUS.STATUS_ACCEPTED, STATUS.STATUS_EXECUTING)
+    ]
+    assert overlapping == [], "the queued goal showed EXECUTING while the first goal was still running"
 
 
 def test_busy_policy_queue_cancel_while_queued(make_engine):
