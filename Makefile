@@ -4,7 +4,7 @@ VENV ?= $(CURDIR)/.venv
 PY := $(VENV)/bin/python
 export DREAM_ENGINE_VENV := $(VENV)
 
-.PHONY: bootstrap demo demo-mpc test test-ros lint bench bench-ros bench-mpc eval-physics contact-sheet
+.PHONY: bootstrap demo demo-mpc test test-ros lint bench bench-ros bench-http bench-mpc eval-physics eval-policy gate contact-sheet
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -37,6 +37,11 @@ bench: bootstrap
 bench-ros: bootstrap
 	@SDL_VIDEODRIVER=dummy $(PY) bench/bench_ros.py
 
+# HTTP API under load: N clients for a bounded time (p50/p95, 429 share, nothing lost, RSS), HTTP overhead vs
+# in-process, first SSE event vs the first decoded chunk (docs/HTTP.md has the measured table).
+bench-http: bootstrap
+	@$(PY) bench/bench_http.py --clients 4 --seconds 10 --json out/bench_http.json
+
 # MPC on DINO-WM's PushT protocol (50 held-out tasks): CEM and random shooting over the engine, CEM with the
 # simulator as the model, drive-to-goal, do-nothing. Resumable (out/mpc.jsonl); about an hour on 2 CPU cores.
 bench-mpc: bootstrap
@@ -45,6 +50,18 @@ bench-mpc: bootstrap
 # Physics of the default model on held-out PushT episodes (agent, T pose, conservation) vs copy-first-frame.
 eval-physics: bootstrap
 	@SDL_VIDEODRIVER=dummy $(PY) -m dream_engine_ros.evaluation.evaluate_physics --episodes 10 --seed 777 --json out/physics.json
+
+# The shipped PushT policies closed-loop in the default model vs in gym-pusht (docs/POLICY_EVAL.md): table,
+# correlations, out/policy_eval.json and the scatter plot docs/policy_eval.png. ~7 min of CPU (estimated from the
+# measured per-frame cost; the full run was not completed on the shared machine).
+eval-policy: bootstrap
+	@SDL_VIDEODRIVER=dummy $(VENV)/bin/dream-engine evaluate-policy --policy all --episodes 30 --seed 2026 --horizon 96 \
+		--threads 1 --json out/policy_eval.json --plot docs/policy_eval.png
+
+# Quality gate of the default model on held-out PushT rollouts with the recorded thresholds (docs/QUALITY_GATE.md):
+# exit 1 on a regression; writes out/gate/report.json and the plot docs/gate_curves.png.
+gate: bootstrap
+	@SDL_VIDEODRIVER=dummy $(PY) scripts/gate_plot.py --out out/gate --plot docs/gate_curves.png
 
 # Truth above predictions, frames 0/6/12/24/36/48 (the picture in the README).
 contact-sheet: bootstrap

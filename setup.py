@@ -30,7 +30,9 @@ setup(
         (f"share/{PACKAGE}/rviz", glob("rviz/*.rviz")),
     ],
     install_requires=["numpy", "pyyaml", "safetensors", "av", "pillow"],
-    extras_require={"pusht": ["gym-pusht"], "test": ["pytest", "pytest-timeout"]},
+    extras_require={"pusht": ["gym-pusht"], "test": ["pytest", "pytest-timeout"],
+                    # `dream-engine serve` + the SDK (dream_engine_ros.http.client); the ROS install stays lean
+                    "http": ["starlette", "uvicorn", "python-multipart", "httpx"]},
     zip_safe=False,
     entry_points={
         "console_scripts": [

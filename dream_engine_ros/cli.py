@@ -28,7 +28,7 @@ class CliError(Exception):
         self.code = code
 
 
-def _image_to_rgb8(image: Any) -> np.ndarray:
+def image_to_rgb8(image: Any) -> np.ndarray:
     """PIL image -> (H, W, 3) uint8, keeping 16-bit grayscale visible.
 
     Why: PIL opens a 16-bit gray PNG as mode ``I;16`` (``I`` for some files) and
@@ -47,7 +47,7 @@ def _read_frame(path: Path) -> np.ndarray:
 
     try:
         with Image.open(path) as image:
-            return _image_to_rgb8(image)
+            return image_to_rgb8(image)
     except FileNotFoundError:
         raise CliError(f"--frame: file not found: {path}", EXIT_BAD_INPUT) from None
     except (UnidentifiedImageError, OSError) as exc:
@@ -174,6 +174,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--truth", required=True)
     evaluate.set_defaults(handler=cmd_eval)
 
+    from .evaluation.gate_cli import add_gate_subcommands
+    from .evaluation.policy_cli import add_policy_subcommands
+    from .http.cli_commands import add_http_subcommands
+
+    add_gate_subcommands(sub)
+    add_policy_subcommands(sub)
+    add_http_subcommands(sub)
     try:
         from .ros.cli_commands import add_ros_subcommands
     except ImportError:

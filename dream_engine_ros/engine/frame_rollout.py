@@ -94,6 +94,10 @@ class FrameRollout:
         `history` = (frames (n, H, W, 3) uint8 oldest first, normalised actions (n, D)): what
         led to the start frame, shared by all candidates; None means a robot at rest.
 
+        Per-row starts (episodes from different scenes, e.g. evaluating a policy): `start`
+        (K, H, W, 3) and `history` = (frames (K, n, H, W, 3), actions (K, n, D)); a row then
+        equals the call with that row's start and history alone.
+
         `on_chunk(c, frames)` gets every candidate's chunk c: frames (K, chunk_size, H, W, 3).
         `fused` runs all candidates through each network call together (for planners scoring
         many candidates): several times the throughput, but a row then equals the single
@@ -104,26 +108,31 @@ class FrameRollout:
         assert cfg is not None
         k_count, horizon = actions.shape[0], actions.shape[1]
         chunk = self.spec.chunk_size
-        out = np.empty((k_count, horizon + 1, *start.shape), dtype=np.uint8)
+        per_row = start.ndim == 4
+        frame_shape = start.shape[-3:]
+        out = np.empty((k_count, horizon + 1, *frame_shape), dtype=np.uint8)
         out[:, 0] = start
-        past_frames = np.empty((0, *start.shape), np.uint8) if history is None else history[0]
+        past_frames = np.empty((0, *frame_shape), np.uint8) if history is None else history[0]
         past_actions = np.empty((0, actions.shape[2]), np.float32) if history is None else history[1]
-        lead = past_actions.shape[0]
-        acts = torch.from_numpy(np.concatenate(
-            [np.broadcast_to(past_actions, (k_count, *past_actions.shape)), actions], axis=1)).to(self.device).float()
+        lead = past_actions.shape[-2]
+        past_rows = np.broadcast_to(past_actions, (k_count, *past_actions.shape[-2:]))
+        acts = torch.from_numpy(np.concatenate([past_rows, actions], axis=1)).to(self.device).float()
         # candidates that share one network call: all of them when fused, else one by one
         groups = [list(range(k_count))] if fused else [[i] for i in range(k_count)]
-        seen = np.concatenate([past_frames, start[None]])[-cfg.context_frames:]
-        seen = np.concatenate([np.repeat(seen[:1], cfg.context_frames - len(seen), axis=0), seen])
-        first_context = to_unit(seen, self.device)[None]
-        contexts = [first_context.repeat(len(group), 1, 1, 1, 1) for group in groups]
+        if per_row:
+            rows = [self._context(past_frames[i] if past_frames.ndim == 5 else past_frames, start[i])
+                    for i in range(k_count)]
+            contexts = [torch.cat([rows[i] for i in group]) for group in groups]
+        else:
+            first_context = self._context(past_frames, start)
+            contexts = [first_context.repeat(len(group), 1, 1, 1, 1) for group in groups]
         denoise_s = 0.0
         for k in range(horizon):
             # actions k - A + 1 .. k, the earliest known action standing in for those before it
             window = acts[:, np.clip(np.arange(k - cfg.context_actions + 1, k + 1) + lead, 0, None)]
             tic = time.perf_counter()
             for g, group in enumerate(groups):
-                noise = torch.cat([seeded_noise((int(seeds[i]) + k) % MAX_SEED, (1, 3, *start.shape[:2]))
+                noise = torch.cat([seeded_noise((int(seeds[i]) + k) % MAX_SEED, (1, 3, *frame_shape[:2]))
                                    for i in group]).to(self.device)
                 change = self.denoise(contexts[g], window[group], noise, num_steps, should_cancel)
                 pixels = to_pixels(contexts[g][:, -1] + gate(change, self.spec.change_floor))
@@ -133,3 +142,11 @@ class FrameRollout:
             if on_chunk is not None and (k + 1) % chunk == 0:
                 on_chunk((k + 1) // chunk - 1, out[:, k + 2 - chunk:k + 2])
         return out, {"encode_s": 0.0, "denoise_s": denoise_s, "decode_s": 0.0}
+
+    def _context(self, past_frames: np.ndarray, start: np.ndarray) -> Tensor:
+        """(1, context_frames, 3, H, W): the last frames up to `start`, the earliest repeated."""
+        cfg = self.spec.frame_model
+        assert cfg is not None
+        seen = np.concatenate([past_frames, start[None]])[-cfg.context_frames:]
+        seen = np.concatenate([np.repeat(seen[:1], cfg.context_frames - len(seen), axis=0), seen])
+        return to_unit(seen, self.device)[None]
