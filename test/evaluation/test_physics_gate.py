@@ -35,27 +35,27 @@ def test_the_default_is_the_causal_video_model() -> None:
 @pytest.mark.parametrize("kind", pusht_episodes.KINDS)
 def test_agent_is_where_the_simulator_puts_it(report: Report, kind: str) -> None:
     row = report["model"][kind][48]
-    assert row["agent_error"] <= 1.5, row  # issue goal; measured 0.18-0.34 px
+    assert row["agent_error"] <= 1.5, row  # issue goal; measured 0.18-0.52 px (the warp model)
     assert row["agent_once"] >= 0.8, row  # measured 0.85 (sweep) to 1.0
 
 
 @pytest.mark.parametrize("kind", pusht_episodes.KINDS)
 def test_image_metrics_beat_holding_the_start_frame(report: Report, kind: str) -> None:
     model, copy = report["model"][kind][48], report["copy"][kind][48]
-    assert model["psnr"] > copy["psnr"] + 2.0, (model, copy)  # measured +3.9 to +8.0 dB
-    if kind != "sweep":  # sweep: SSIM 0.966 vs 0.974, the one image metric not beaten yet
+    assert model["psnr"] > copy["psnr"] + 2.0, (model, copy)  # measured +4.9 to +9.3 dB
+    if kind != "sweep":  # sweep here: SSIM 0.973 vs 0.974, the one image metric not beaten on this set
         assert model["ssim"] > copy["ssim"], (model, copy)
 
 
 @pytest.mark.parametrize("kind", ["walk", "sweep", "still"])
 def test_a_block_nobody_pushes_keeps_its_shape_and_place(report: Report, kind: str) -> None:
     row = report["model"][kind][48]
-    assert row["block_iou_mean"] >= 0.85 and row["block_pose_ok_end"] == 1.0, row  # measured 0.888-0.984
+    assert row["block_iou_mean"] >= 0.85 and row["block_pose_ok_end"] == 1.0, row  # measured 0.891-0.993
 
 
 def test_pushed_block_regression_gate(report: Report) -> None:
     """Below the issue's goals (IoU 0.8, pose ok in 80 %): gated at today's level."""
     at12, at48 = report["model"]["push"][12], report["model"]["push"][48]
-    assert at12["block_iou_mean"] >= 0.5, at12  # measured 0.649
-    assert at48["block_iou_end"] > report["copy"]["push"][48]["block_iou_end"], at48  # 0.35 vs 0.096
-    assert np.isfinite(at48["block_centre_end"]) and at48["block_centre_end"] < 10.0, at48  # measured 2.2 px
+    assert at12["block_iou_mean"] >= 0.6, at12  # measured 0.710 (stage 4 before the warp model: 0.649)
+    assert at48["block_iou_end"] >= 0.35, at48  # measured 0.422 (copy-first-frame 0.096)
+    assert np.isfinite(at48["block_centre_end"]) and at48["block_centre_end"] < 10.0, at48  # measured 2.1 px
