@@ -1,9 +1,15 @@
 """Rollout runner: one start frame + a planned action sequence -> the predicted video.
 
-    encode start frame -> for each chunk of `chunk_size` actions:
-        sample the chunk's latents conditioned on the previous chunk (latent or pixel threading)
-        decode them (the decoder's causal state carries over) -> on_chunk callback (streaming)
+    1. fit + encode the start frame (chunk 0's condition)
+    for each chunk of `chunk_size` actions:
+        2. noise + denoise the chunk's latents, frame 0 pinned to the condition
+        3. decode / render its new frames
+        4. the next chunk's condition
+        5. on_chunk callback (streaming)
     -> T + 1 frames: frame 0 is the (resized) start frame, frame k follows actions[k-1].
+
+How a chunk is conditioned, decoded and followed (residual 'still', pixel or latent threading)
+is one `ChunkConditioning` strategy per rollout, chosen from the spec (see `chunk_conditioning`).
 
 `predict_batch` runs K candidate sequences through the same loop with the batch dimension, one
 fused forward per denoising step. Every candidate draws its own noise from its own seed, so a
@@ -22,6 +28,7 @@ import torch
 from torch import Tensor
 
 from . import sampler
+from .chunk_conditioning import conditioning_for
 from .errors import InputError, check_cancel
 from .frame_rollout import FrameRollout
 from .loading import LoadedFrameModel, LoadedModel, build_frame_model, build_model
@@ -248,28 +255,6 @@ class DreamEngine:
         shape = (1, spec.latent_channels, 1 + spec.latents_per_chunk, spec.latent_height, spec.latent_width)
         return torch.cat([sampler.seeded_noise((s + chunk_start) % MAX_SEED, shape) for s in seeds]).to(self.device)
 
-    def _decode_chunk(self, head: Tensor, new: Tensor, states: list[StreamState],
-                      should_cancel: CancelCheck | None = None) -> np.ndarray:
-        """Decode one chunk's new latents per candidate, each continuing its own causal stream.
-
-        Candidates are decoded one by one: convolution kernels are not batch-invariant, and
-        batching the decoder buys little on a CPU; this keeps every row of a batch bit-identical
-        to a single prediction. A fresh stream starts from `head` (the condition latent, or with
-        pixel threading the sampler's own frame-0 output, as the reference decodes it), whose
-        decoded frame is dropped (frame 0 of a rollout is the start frame itself).
-        """
-        vae = self.model.vae
-        out = []
-        for i, state in enumerate(states):
-            check_cancel(should_cancel, "while decoding")
-            if state.calls == 0:
-                video = vae.decode(torch.cat([head[i:i + 1], new[i:i + 1]], dim=2).to(self.dtype), state,
-                                   window=1 + new.shape[2])[:, :, 1:]
-            else:
-                video = vae.decode(new[i:i + 1].to(self.dtype), state, window=new.shape[2])
-            out.append(unit_to_pixels(video)[0].permute(1, 2, 3, 0).cpu().numpy())
-        return np.stack(out)
-
     def _encode_still(self, image: np.ndarray) -> Tensor:
         """Latents (1, z, 1 + n, h, w) of one uint8 frame held still for a whole chunk: the
         'nothing moves' reference of residual 'still'. Its frame 0 is the condition latent."""
@@ -321,67 +306,40 @@ class DreamEngine:
         if not spec.is_latent:
             return self._frame_rollout(start, actions, seeds, steps, on_chunk, should_cancel, start_time, fused,
                                        history)
+        conditioning = conditioning_for(self, k)  # how chunk c + 1 follows chunk c, fixed by the spec
+
+        # 1. fit + encode the start frame: chunk 0's condition
         tic = time.perf_counter()
-        cond_frames = np.repeat(start[None], k, axis=0)  # each candidate's chunk condition frame
-        still: Tensor | None = None
-        if spec.residual == "still":
-            still = self._encode_still(start).expand(k, -1, -1, -1, -1).contiguous()
-            cond = still[:, :, :1]
-        else:
-            cond = self._encode_first(start[None]).float().expand(k, -1, -1, -1, -1).contiguous()
+        cond = conditioning.first_condition(start)
         timings["encode_s"] += time.perf_counter() - tic
         acts = torch.from_numpy(spec.normalise_actions(actions)).to(self.device, self.dtype)
-        decode_states = [StreamState() for _ in range(k)]
         out = np.empty((k, horizon + 1, spec.height, spec.width, 3), dtype=np.uint8)
         out[:, 0] = start
 
         for c in range(chunks):
             first = c * spec.chunk_size
+            # 2. noise + denoise the chunk with frame 0 pinned to the condition
             tic = time.perf_counter()
             noise = self._chunk_noise(seeds, first)
             chunk_actions = acts[:, first:first + spec.chunk_size]
             velocity = self._velocity_fn(cond, noise, chunk_actions, scale, schedule)
-            latents = sampler.sample(velocity, noise.clone(), schedule, spec.solver, should_cancel)
-            if still is not None:
-                latents = latents + still
-            new = latents[:, :, 1:]
+            latents = conditioning.latents(sampler.sample(velocity, noise.clone(), schedule, spec.solver,
+                                                          should_cancel))
             timings["denoise_s"] += time.perf_counter() - tic
 
+            # 3. decode / render the chunk's new frames
             tic = time.perf_counter()
-            if still is not None:
-                pixels = self._render_change(cond_frames, latents, still, should_cancel)
-            else:
-                head = cond
-                if spec.threading == "pixel":
-                    # every chunk is its own stream, started from a freshly encoded frame; the
-                    # reference decodes the sampler's whole output, whose frame 0 is the sampler's
-                    # x0 estimate (~1e-3 off the clean condition), and the decoder is causal, so
-                    # decoding from `cond` instead moves every frame of the chunk (fixture: 8.5e-3)
-                    decode_states = [StreamState() for _ in range(k)]
-                    head = latents[:, :, :1]
-                pixels = self._decode_chunk(head, new, decode_states, should_cancel)  # (K, n, H, W, 3)
+            pixels = conditioning.decode(cond, latents, should_cancel)  # (K, n, H, W, 3)
             out[:, first + 1:first + 1 + pixels.shape[1]] = pixels
             timings["decode_s"] += time.perf_counter() - tic
 
-            if spec.threading == "latent":
-                cond = new[:, :, -1:]
-            elif c + 1 < chunks:
+            # 4. the next chunk's condition
+            if c + 1 < chunks:
                 tic = time.perf_counter()
-                cond_frames = pixels[:, -1].copy()
-                encoded = []
-                for i in range(k):
-                    check_cancel(should_cancel, "while encoding the next chunk's condition")
-                    if still is not None:
-                        encoded.append(self._encode_still(cond_frames[i]))
-                    else:
-                        encoded.append(self._encode_first(cond_frames[i:i + 1]).float())
-                if still is not None:
-                    still = torch.cat(encoded)
-                    cond = still[:, :, :1]
-                else:
-                    cond = torch.cat(encoded)
+                cond = conditioning.next_condition(pixels, latents, should_cancel)
                 timings["encode_s"] += time.perf_counter() - tic
 
+            # 5. stream
             if on_chunk is not None:
                 lo = 0 if c == 0 else first + 1
                 on_chunk(ChunkEvent(c, chunks, out[:, lo:first + 1 + pixels.shape[1]].copy(), lo,
