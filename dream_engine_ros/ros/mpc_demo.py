@@ -26,7 +26,7 @@ NAMESPACE = "/dream_mpc"
 
 
 def run_mpc_demo(spec: str = DEFAULT_SPEC, weights: str | None = None, device: str = "auto", task_seed: int = 4242,
-                 task_index: int = 2, budget: int = 50, output_dir: str | None = None) -> int:
+                 task_index: int = 0, budget: int = 50, output_dir: str | None = None) -> int:
     _isolate_ros_traffic()
     import rclpy
     from rclpy.action import ActionClient
