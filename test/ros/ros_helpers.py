@@ -154,8 +154,22 @@ class EngineClient:
         run.wait(timeout_s)
         return run
 
-    def describe(self) -> DescribeModel.Response:
-        return wait_for_future(self.describe_client.call_async(DescribeModel.Request()), 20.0, "describe")
+    def describe(self, attempts: int = 4, timeout_s: float = 5.0) -> DescribeModel.Response:
+        """Call ~/describe, asking again when no answer comes.
+
+        Why: right after discovery a DDS service can take a request before the server has matched
+        the client's response reader, and that response is then lost for good (the known ROS 2
+        race behind "service call hangs after wait_for_service"). Describe is read-only, so asking
+        again is safe; a node that never answers still fails after attempts x timeout_s.
+        """
+        for attempt in range(1, attempts + 1):
+            try:
+                return wait_for_future(self.describe_client.call_async(DescribeModel.Request()), timeout_s,
+                                       "describe")
+            except TimeoutError:
+                if attempt == attempts:
+                    raise
+        raise AssertionError("unreachable")
 
     def publish_camera(
         self,
