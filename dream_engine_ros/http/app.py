@@ -244,13 +244,19 @@ async def model(request: Request) -> Response:
     return JSONResponse(model_info(state.spec, state.config, state.worker))
 
 
-async def predict(request: Request) -> Response:
+async def _admit(request: Request, parse: Callable[..., Any]) -> tuple[ServerState, Any]:
+    """The checks every rollout route makes, cheapest first: token, model loaded, queue room
+    (429 before the body is read), then the form parsed and validated off the event loop."""
     state = _state(request)
     _authorize(request, state)
     validator = _ready_validator(state)
     _precheck_queue(state)
     parts = await _read_form(request, state.config)
-    parsed = await run_in_threadpool(parse_predict, parts, state.config, validator)
+    return state, await run_in_threadpool(parse, parts, state.config, validator)
+
+
+async def predict(request: Request) -> Response:
+    state, parsed = await _admit(request, parse_predict)
     request_id = secrets.token_hex(8)
     if "text/event-stream" in request.headers.get("accept", ""):
         return _stream(state, parsed, request_id)
@@ -316,12 +322,7 @@ def _summary(state: ServerState, job: Job[Any], outcome: PredictOutcome, request
 
 
 async def predict_batch(request: Request) -> Response:
-    state = _state(request)
-    _authorize(request, state)
-    validator = _ready_validator(state)
-    _precheck_queue(state)
-    parts = await _read_form(request, state.config)
-    parsed = await run_in_threadpool(parse_batch, parts, state.config, validator)
+    state, parsed = await _admit(request, parse_batch)
     job = _submit(state, "predict_batch", batch_job(parsed, state.spec, state.config.tmp_dir))
     outcome: BatchOutcome = await _wait(request, job)
     spec = state.spec
