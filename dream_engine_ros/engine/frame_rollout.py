@@ -7,7 +7,10 @@
     2. for frame k = 1..T: draw the frame's noise from seed + k - 1 (numpy's legacy generator);
     3. denoise the change relative to the last context frame with `num_steps` x0-prediction
        steps on the rectified-flow path (cancel is polled before every step);
-    4. zero changes below the spec's `change_floor` (sub-level jitter on a static background),
+    4. with object layers (`FrameNetConfig.layers`, `scene_layers.py`), redraw the frame from
+       the start frame's layers moved as the network's displacement says; the change is then
+       the drawn frame minus the last one;
+       zero changes below the spec's `change_floor` (sub-level jitter on a static background),
        add the change to the last frame and round to uint8: the exact pixels that are streamed
        are the pixels fed back, so a rollout can be resumed from any streamed frame;
     5. slide the context and the action history by one;
@@ -31,6 +34,7 @@ from torch import Tensor
 from .backbone.frame_unet import FrameDenoiser
 from .errors import check_cancel
 from .sampler import seeded_noise
+from .scene_layers import SceneLayers
 from .spec import ModelSpec
 
 MAX_SEED = 2**32
@@ -45,6 +49,11 @@ def to_pixels(frames_unit: Tensor) -> np.ndarray:
     """(..., 3, H, W) in [-1, 1] -> (..., H, W, 3) uint8, rounded (not truncated), so a frame
     whose predicted change is zero comes back as exactly the same pixels."""
     return frames_unit.add(1.0).mul(127.5).round().clamp(0.0, 255.0).to(torch.uint8).movedim(-3, -1).cpu().numpy()
+
+
+def to_colours(frames_unit: Tensor) -> Tensor:
+    """(B, 3, H, W) in [-1, 1] -> float colours in [0, 255] (rounded like `to_pixels`)."""
+    return frames_unit.float().add(1.0).mul(127.5).round().clamp(0.0, 255.0)
 
 
 def gate(change: Tensor, floor_levels: float) -> Tensor:
@@ -69,26 +78,32 @@ class FrameRollout:
     net: FrameDenoiser
     device: torch.device
     dtype: torch.dtype
+    last_scene: SceneLayers | None = None  # object layers after the last run (see `run`'s `scene`)
 
     def denoise(self, context: Tensor, actions: Tensor, noise: Tensor, num_steps: int,
-                should_cancel: Callable[[], bool] | None) -> Tensor:
-        """Clean change (B, 3, H, W) of the next frame by x0-prediction steps from `noise`."""
+                should_cancel: Callable[[], bool] | None) -> tuple[Tensor, Tensor | None]:
+        """Clean change (B, 3, H, W) of the next frame by x0-prediction steps from `noise`, and
+        the last step's displacement (B, 2, H, W) for a warp model (else None)."""
         times = x0_times(num_steps)
         x = noise
         x0 = torch.zeros_like(noise)
+        flow: Tensor | None = None
         for i in range(num_steps):
             check_cancel(should_cancel)
             t, t_next = times[i], times[i + 1]
             t_batch = torch.full((x.shape[0],), t, device=self.device)
-            x0 = self.net(context.to(self.dtype), x.to(self.dtype), t_batch, actions.to(self.dtype)).float()
+            out, flow = self.net.change_and_flow(context.to(self.dtype), x.to(self.dtype), t_batch,
+                                                 actions.to(self.dtype))
+            x0 = out.float()
             eps = (x - (1.0 - t) * x0) / t
             x = (1.0 - t_next) * x0 + t_next * eps
-        return x0
+        return x0, flow
 
     def run(self, start: np.ndarray, actions: np.ndarray, seeds: Sequence[int], num_steps: int,
             on_chunk: Callable[[int, np.ndarray], None] | None,
             should_cancel: Callable[[], bool] | None, fused: bool = False,
-            history: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, dict[str, float]]:
+            history: tuple[np.ndarray, np.ndarray] | None = None,
+            scene: SceneLayers | None = None) -> tuple[np.ndarray, dict[str, float]]:
         """start (H, W, 3) uint8, actions (K, T, D) normalised -> frames (K, T + 1, H, W, 3).
 
         `history` = (frames (n, H, W, 3) uint8 oldest first, normalised actions (n, D)): what
@@ -97,6 +112,11 @@ class FrameRollout:
         Per-row starts (episodes from different scenes, e.g. evaluating a policy): `start`
         (K, H, W, 3) and `history` = (frames (K, n, H, W, 3), actions (K, n, D)); a row then
         equals the call with that row's start and history alone.
+
+        `scene`: with object layers, the layers `last_scene` held after the run that produced
+        `start` (one row per candidate): the rollout then continues that run exactly, where
+        None cuts new layers from `start` (a closed loop that hands its frames back chunk by
+        chunk passes it to equal one long rollout).
 
         `on_chunk(c, frames)` gets every candidate's chunk c: frames (K, chunk_size, H, W, 3).
         `fused` runs all candidates through each network call together (for planners scoring
@@ -126,6 +146,10 @@ class FrameRollout:
         else:
             first_context = self._context(past_frames, start)
             contexts = [first_context.repeat(len(group), 1, 1, 1, 1) for group in groups]
+        layers: list[SceneLayers | None] = [None] * len(groups)
+        if cfg.layers:
+            layers = [scene.select(group) if scene is not None
+                      else SceneLayers.from_start(to_colours(contexts[g][:, -1])) for g, group in enumerate(groups)]
         denoise_s = 0.0
         for k in range(horizon):
             # actions k - A + 1 .. k, the earliest known action standing in for those before it
@@ -134,13 +158,19 @@ class FrameRollout:
             for g, group in enumerate(groups):
                 noise = torch.cat([seeded_noise((int(seeds[i]) + k) % MAX_SEED, (1, 3, *frame_shape[:2]))
                                    for i in group]).to(self.device)
-                change = self.denoise(contexts[g], window[group], noise, num_steps, should_cancel)
+                change, flow = self.denoise(contexts[g], window[group], noise, num_steps, should_cancel)
+                scene = layers[g]
+                if scene is not None and flow is not None:
+                    drawn = scene.step(to_colours(contexts[g][:, -1] + change), flow.float())
+                    change = drawn.div(127.5).sub(1.0) - contexts[g][:, -1]
                 pixels = to_pixels(contexts[g][:, -1] + gate(change, self.spec.change_floor))
                 out[group, k + 1] = pixels
                 contexts[g] = torch.cat([contexts[g][:, 1:], to_unit(pixels, self.device)[:, None]], dim=1)
             denoise_s += time.perf_counter() - tic
             if on_chunk is not None and (k + 1) % chunk == 0:
                 on_chunk((k + 1) // chunk - 1, out[:, k + 2 - chunk:k + 2])
+        scenes = [layer for layer in layers if layer is not None]
+        self.last_scene = SceneLayers.concat(scenes) if scenes else None
         return out, {"encode_s": 0.0, "denoise_s": denoise_s, "decode_s": 0.0}
 
     def _context(self, past_frames: np.ndarray, start: np.ndarray) -> Tensor:

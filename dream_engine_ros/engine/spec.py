@@ -102,6 +102,11 @@ class FrameNetConfig:
     # predict a per-pixel displacement and move the last frame's pixels along it before the
     # residual change is added: a pushed object is transported whole instead of being redrawn
     warp: bool = False
+    # how the network's output becomes the next frame: "" = its own frame (last frame moved
+    # along the displacement + residual); "pusht" = object layers (`scene_layers.py`): the
+    # displacement over the T is read as one rigid motion and the agent as one centre, and the
+    # frame is drawn from layers cut from the start frame (needs `warp`)
+    layers: str = ""
 
 
 @dataclass(frozen=True)
@@ -308,6 +313,10 @@ def _frame_model_problems(spec: ModelSpec) -> list[str]:
         problems.append("residual/change_full belong to the latent families")
     if spec.change_floor < 0:
         problems.append(f"change_floor {spec.change_floor} must be >= 0")
+    if net.layers not in ("", "pusht"):
+        problems.append(f"frame_model.layers {net.layers!r} is not '' or 'pusht'")
+    if net.layers and not net.warp:
+        problems.append("frame_model.layers reads the displacement: it needs warp=True")
     return problems
 
 
@@ -501,6 +510,7 @@ PUSHT_CAUSAL = ModelSpec(
         blocks=(1, 2, 2),
         embed_dim=128,
         warp=True,
+        layers="pusht",
     ),
 )
 

@@ -157,7 +157,7 @@ def run_dream(engine: Any, policy: Policy, start_frames: np.ndarray, seed: int, 
             if c > 0:
                 history = (video[:, -1 - HISTORY:-1], spec.normalise_actions(actions[:, -HISTORY:]))
             out, _ = rollout.run(video[:, -1], spec.normalise_actions(plan), [s + c * chunk for s in seeds],
-                                 spec.num_steps, None, None, fused, history)
+                                 spec.num_steps, None, None, fused, history, rollout.last_scene if c > 0 else None)
             video = np.concatenate([video, out[:, 1:]], axis=1)
             actions = np.concatenate([actions, plan], axis=1)
         pixel.append(coverage(video))

@@ -1,0 +1,109 @@
+"""Object-layer decoding (engine/scene_layers.py): exact at rest, rigid T, one agent, row-wise."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from dream_engine_ros.engine import scene_layers as sl
+from dream_engine_ros.engine.spec import PUSHT_CAUSAL, spec_problems
+from dream_engine_ros.evaluation import pusht_reader as reader
+
+
+def colours(frame: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(frame).permute(2, 0, 1).float()[None]
+
+
+def pixels(frame: torch.Tensor) -> np.ndarray:
+    return frame[0].round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+
+
+def rigid_flow(angle: float, centre: tuple[float, float], shift: tuple[float, float], size: int = 96) -> torch.Tensor:
+    """Backward displacement of a T turned by `angle` about `centre` and moved by `shift`:
+    next pixel p shows last pixel R^-1 (p - c - shift) + c."""
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
+    cos, sin = math.cos(-angle), math.sin(-angle)
+    dx, dy = xs - centre[0] - shift[0], ys - centre[1] - shift[1]
+    sx, sy = cos * dx - sin * dy + centre[0], sin * dx + cos * dy + centre[1]
+    return torch.from_numpy(np.stack([sx - xs, sy - ys]))[None]
+
+
+@pytest.fixture(scope="module")
+def start() -> np.ndarray:
+    """A PushT frame with the agent well away from the T."""
+    from dream_engine_ros.planning.pusht_robot import PushTRobot
+
+    robot = PushTRobot()
+    try:
+        return robot.reset(np.array([100.0, 100.0, 300.0, 300.0, 0.6]))
+    finally:
+        robot.close()
+
+
+def test_layers_at_rest_give_back_the_start_frame_exactly(start: np.ndarray) -> None:
+    scene = sl.SceneLayers.from_start(colours(start))
+    for _ in range(3):
+        drawn = scene.step(colours(start), torch.zeros(1, 2, 96, 96))
+        np.testing.assert_array_equal(pixels(drawn), start)
+
+
+def test_a_rigid_displacement_moves_the_t_whole(start: np.ndarray) -> None:
+    before = reader.read_block(reader.block_mask(start))
+    assert before is not None
+    scene = sl.SceneLayers.from_start(colours(start))
+    frame = start
+    turn, shift = math.radians(4.0), (0.8, -0.5)
+    for _ in range(10):  # 40 degrees and 8 px in ten steps
+        centre = reader.read_block(reader.block_mask(frame))
+        assert centre is not None
+        frame = pixels(scene.step(colours(frame), rigid_flow(turn, (centre.x, centre.y), shift)))
+    after = reader.read_block(reader.block_mask(frame))
+    assert after is not None
+    assert abs(reader.angle_difference(after.angle, before.angle) - math.radians(40.0)) < math.radians(3.0)
+    assert abs(after.x - before.x - 8.0) < 0.7 and abs(after.y - before.y + 5.0) < 0.7
+    assert abs(after.area - before.area) <= 0.05 * before.area  # no pixels lost or smeared
+    assert reader.components(reader.block_mask(frame))[1].size == 1  # one T
+
+
+def test_the_agent_follows_the_network_and_ignores_a_far_ghost(start: np.ndarray) -> None:
+    scene = sl.SceneLayers.from_start(colours(start))
+    agent = reader.read_agent(reader.agent_mask(start))
+    assert agent is not None
+    network = np.roll(start, 3, axis=1).copy()  # whole frame 3 px right: the agent moved by +3 in x
+    network[80:84, 80:84] = (65, 105, 225)  # a blue ghost far from the agent
+    drawn = pixels(scene.step(colours(network), torch.zeros(1, 2, 96, 96)))
+    moved = reader.read_agent(reader.agent_mask(drawn))
+    assert moved is not None and moved.blobs == 1
+    assert abs(moved.x - agent.x - 3.0) < 0.3 and abs(moved.y - agent.y) < 0.3
+
+
+def test_rows_of_a_batch_equal_single_rows_and_select_concat_round_trip(start: np.ndarray) -> None:
+    other = np.ascontiguousarray(start[:, ::-1])
+    batch = torch.cat([colours(start), colours(other)])
+    flow = torch.cat([rigid_flow(0.05, (48.0, 48.0), (1.0, 0.0)), rigid_flow(-0.03, (40.0, 50.0), (0.0, 1.0))])
+    together = sl.SceneLayers.from_start(batch)
+    rows = [sl.SceneLayers.from_start(batch[i:i + 1]) for i in range(2)]
+    joined = sl.SceneLayers.concat([together.select([0]), together.select([1])])
+    drawn = together.step(batch, flow)
+    for i in range(2):
+        torch.testing.assert_close(rows[i].step(batch[i:i + 1], flow[i:i + 1]), drawn[i:i + 1], rtol=0, atol=1e-4)
+    torch.testing.assert_close(joined.step(batch, flow), drawn, rtol=0, atol=0)
+
+
+def test_the_spec_checks_its_layers_setting() -> None:
+    assert PUSHT_CAUSAL.frame_model is not None and PUSHT_CAUSAL.frame_model.layers == "pusht"
+    no_warp = dataclasses.replace(PUSHT_CAUSAL.frame_model, warp=False)
+    unknown = dataclasses.replace(PUSHT_CAUSAL.frame_model, layers="cubes")
+    assert any("needs warp=True" in p for p in spec_problems(_with(frame_model=no_warp)))
+    assert any("'cubes'" in p for p in spec_problems(_with(frame_model=unknown)))
+
+
+def _with(**changes):
+    spec = object.__new__(type(PUSHT_CAUSAL))
+    for f in dataclasses.fields(PUSHT_CAUSAL):
+        object.__setattr__(spec, f.name, changes.get(f.name, getattr(PUSHT_CAUSAL, f.name)))
+    return spec
