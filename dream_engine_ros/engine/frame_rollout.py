@@ -99,6 +99,7 @@ class FrameRollout:
             x = (1.0 - t_next) * x0 + t_next * eps
         return x0, flow
 
+    @torch.inference_mode()
     def run(self, start: np.ndarray, actions: np.ndarray, seeds: Sequence[int], num_steps: int,
             on_chunk: Callable[[int, np.ndarray], None] | None,
             should_cancel: Callable[[], bool] | None, fused: bool = False,

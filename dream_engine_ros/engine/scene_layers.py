@@ -48,25 +48,35 @@ BLOCK_COLOUR = np.array(_BLOCK, dtype=np.float32).mean(axis=0)
 AGENT_COLOUR = np.array(_AGENT, dtype=np.float32).mean(axis=0)
 
 AGENT_SEARCH_PX = 12.0  # the agent moves a few pixels a frame at 96 x 96; farther blue is a ghost
+POSITION_GRID_PX = 1.0 / 8.0  # the T is drawn at its centre rounded to this grid ...
+ANGLE_GRID_RAD = float(np.radians(0.5))  # ... and its turn rounded to this (see `_drawn_block_map`)
 MIN_ALPHA = 0.01  # layer alpha below this is cut to 0 (and its pixel is then plain floor)
 MIN_FIT_PIXELS = 10  # below this many T pixels the T is not moved (nothing to fit)
 
 
 def classify(frames: Tensor) -> Tensor:
     """(B, 3, H, W) colours in [0, 255] -> (B, H, W) class labels (nearest render colour)."""
-    palette = torch.from_numpy(PALETTE).to(frames.device)
-    # |x - c|^2 = |x|^2 - 2 x.c + |c|^2; |x|^2 is the same for every c, so it is left out
-    dist = palette.pow(2).sum(dim=1)[None, :, None, None] - 2.0 * torch.einsum("bchw,pc->bphw", frames, palette)
-    return torch.from_numpy(LABELS).to(frames.device)[dist.argmin(dim=1)]
+    return torch.from_numpy(LABELS).to(frames.device)[_nearest(frames, PALETTE)]
+
+
+def _nearest(frames: Tensor, colours: np.ndarray) -> Tensor:
+    """(B, 3, H, W) -> (B, H, W) index of the nearest of `colours` (N, 3), element by element."""
+    best = torch.full(frames.shape[:1] + frames.shape[2:], float("inf"), device=frames.device)
+    index = torch.zeros(best.shape, dtype=torch.long, device=frames.device)
+    for i, c in enumerate(colours.tolist()):
+        dist = (frames[:, 0] - c[0]) ** 2 + (frames[:, 1] - c[1]) ** 2 + (frames[:, 2] - c[2]) ** 2
+        closer = dist < best
+        best = torch.where(closer, dist, best)
+        index = torch.where(closer, torch.full_like(index, i), index)
+    return index
 
 
 def _floor_colour(frames: Tensor) -> Tensor:
     """Each pixel snapped to the floor's white or the goal's green: the network paints newly
     uncovered floor with a faint residue of what was there, which would otherwise stay forever
     (the walls' grays are left out: they only line the image's border, never under the T)."""
-    floor = torch.tensor([_FLOOR[0], _GOAL[0]], dtype=torch.float32, device=frames.device)
-    dist = floor.pow(2).sum(dim=1)[None, :, None, None] - 2.0 * torch.einsum("bchw,pc->bphw", frames, floor)
-    return floor[dist.argmin(dim=1)].permute(0, 3, 1, 2)
+    floor = np.array([_FLOOR[0], _GOAL[0]], dtype=np.float32)
+    return torch.from_numpy(floor).to(frames.device)[_nearest(frames, floor)].permute(0, 3, 1, 2)
 
 
 def _dilate(mask: Tensor) -> Tensor:
@@ -106,11 +116,14 @@ def _agent_weights(labels: Tensor) -> Tensor:
 
 
 def _centroids(mask: Tensor, xs: Tensor, ys: Tensor) -> tuple[Tensor, Tensor]:
-    """(B, H, W) weights -> ((B, 2) weighted centre, (B,) weight sums)."""
-    total = mask.sum(dim=(1, 2))
-    denom = total.clamp_min(1e-6)
-    centre = torch.stack([(mask * xs).sum(dim=(1, 2)) / denom, (mask * ys).sum(dim=(1, 2)) / denom], dim=1)
-    return centre, total
+    """(B, H, W) weights -> ((B, 2) weighted centre, (B,) weight sums), summed by numpy in float64
+    (a torch sum splits its work by thread count, and the last bits would follow)."""
+    m = mask.double().cpu().numpy()
+    x, y = xs.double().cpu().numpy(), ys.double().cpu().numpy()
+    total = m.sum(axis=(1, 2))
+    denom = np.maximum(total, 1e-6)
+    centre = np.stack([(m * x).sum(axis=(1, 2)) / denom, (m * y).sum(axis=(1, 2)) / denom], axis=1)
+    return torch.from_numpy(centre).to(mask.device, torch.float32), torch.from_numpy(total).to(mask.device)
 
 
 @dataclass
@@ -123,7 +136,8 @@ class SceneLayers:
     block_colour: Tensor  # (B, 3, H, W) premultiplied
     agent_alpha: Tensor
     agent_colour: Tensor
-    block_map: Tensor  # (B, 2, 3) current pixel -> start pixel: [A | b]
+    block_map: Tensor  # (B, 2, 3) float64, current pixel -> start pixel: [A | b]
+    block_start: Tensor  # (B, 2) float64 the T's centre in the start frame
     agent_start: Tensor  # (B, 2) agent centre in the start frame
     agent_now: Tensor  # (B, 2)
     block_alpha_now: Tensor  # (B, 1, H, W) the T as last drawn
@@ -145,9 +159,11 @@ class SceneLayers:
         ys, xs = _grid(h, w, start.device)
         centre, found = _centroids(_agent_weights(labels[:, 0]), xs, ys)
         centre = torch.where(found[:, None] > 0, centre, torch.full_like(centre, -1.0))
-        identity = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], device=start.device).repeat(b, 1, 1)
+        identity = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], dtype=torch.float64,
+                                device=start.device).repeat(b, 1, 1)
+        block_centre, _ = _centroids(block_alpha[:, 0], xs, ys)
         return cls(plate, (block_alpha == 0).float(), block_alpha, block_colour, agent_alpha, agent_colour, identity,
-                   centre, centre.clone(), block_alpha)
+                   block_centre.double(), centre, centre.clone(), block_alpha)
 
     def select(self, rows: list[int]) -> SceneLayers:
         """The scene of some rows (a copy)."""
@@ -165,7 +181,7 @@ class SceneLayers:
         ys, xs = _grid(h, w, network_frame.device)
         self._move_block(flow, xs, ys)
         labels = classify(network_frame)
-        block_alpha, block_colour = self._sample(self.block_alpha, self.block_colour, self.block_map)
+        block_alpha, block_colour = self._sample(self.block_alpha, self.block_colour, self._drawn_block_map())
         self._move_agent(_agent_weights(labels), xs, ys)
         shift = self.agent_now - self.agent_start
         agent_map = torch.zeros_like(self.block_map)
@@ -182,30 +198,53 @@ class SceneLayers:
         return frame * (1.0 - agent_alpha) + agent_colour
 
     def _move_block(self, flow: Tensor, xs: Tensor, ys: Tensor) -> None:
-        """Compose the T's motion with the rigid motion fitted to the flow over its interior."""
+        """Compose the T's motion with the rigid motion fitted to the flow over its interior
+        (least squares, in float64 numpy: the same bits whatever torch's thread count)."""
         solid = (self.block_alpha_now > 0.5).float()
         interior = _erode(solid)
         weights = torch.where(interior.sum(dim=(1, 2, 3), keepdim=True) >= MIN_FIT_PIXELS, interior, solid)[:, 0]
-        total = weights.sum(dim=(1, 2))
-        denom = total.clamp_min(1e-6)
-        px, py = xs[None], ys[None]
-        qx, qy = px + flow[:, 0], py + flow[:, 1]
-        pcx, pcy = (weights * px).sum(dim=(1, 2)) / denom, (weights * py).sum(dim=(1, 2)) / denom
-        qcx, qcy = (weights * qx).sum(dim=(1, 2)) / denom, (weights * qy).sum(dim=(1, 2)) / denom
+        w = weights.double().cpu().numpy()
+        px, py = xs.double().cpu().numpy()[None], ys.double().cpu().numpy()[None]
+        d = flow.double().cpu().numpy()
+        qx, qy = px + d[:, 0], py + d[:, 1]
+        total = w.sum(axis=(1, 2))
+        denom = np.maximum(total, 1e-6)
+        pcx, pcy = (w * px).sum(axis=(1, 2)) / denom, (w * py).sum(axis=(1, 2)) / denom
+        qcx, qcy = (w * qx).sum(axis=(1, 2)) / denom, (w * qy).sum(axis=(1, 2)) / denom
         dpx, dpy = px - pcx[:, None, None], py - pcy[:, None, None]
         dqx, dqy = qx - qcx[:, None, None], qy - qcy[:, None, None]
-        sin_sum = (weights * (dpx * dqy - dpy * dqx)).sum(dim=(1, 2))
-        cos_sum = (weights * (dpx * dqx + dpy * dqy)).sum(dim=(1, 2))
-        theta = torch.atan2(sin_sum, cos_sum)
-        cos, sin = torch.cos(theta), torch.sin(theta)
-        tx = qcx - (cos * pcx - sin * pcy)
-        ty = qcy - (sin * pcx + cos * pcy)
-        step = torch.stack([torch.stack([cos, -sin, tx], dim=1), torch.stack([sin, cos, ty], dim=1)], dim=1)
-        fitted = (total >= MIN_FIT_PIXELS)[:, None, None]
-        step = torch.where(fitted, step, torch.eye(2, 3, device=flow.device).expand_as(step))
+        sin_sum = (w * (dpx * dqy - dpy * dqx)).sum(axis=(1, 2))
+        theta = np.arctan2(sin_sum, (w * (dpx * dqx + dpy * dqy)).sum(axis=(1, 2)))
+        fitted = total >= MIN_FIT_PIXELS
+        cos, sin = np.where(fitted, np.cos(theta), 1.0), np.where(fitted, np.sin(theta), 0.0)
+        tx = np.where(fitted, qcx - (cos * pcx - sin * pcy), 0.0)
+        ty = np.where(fitted, qcy - (sin * pcx + cos * pcy), 0.0)
         # start <- last <- now: [A | b] o [R | t] = [A R | A t + b]
-        a, b = self.block_map[:, :, :2], self.block_map[:, :, 2:]
-        self.block_map = torch.cat([a @ step[:, :, :2], a @ step[:, :, 2:] + b], dim=2)
+        m = self.block_map.cpu().numpy()
+        a00, a01, b0, a10, a11, b1 = m[:, 0, 0], m[:, 0, 1], m[:, 0, 2], m[:, 1, 0], m[:, 1, 1], m[:, 1, 2]
+        composed = np.stack([np.stack([a00 * cos + a01 * sin, -a00 * sin + a01 * cos, a00 * tx + a01 * ty + b0], 1),
+                             np.stack([a10 * cos + a11 * sin, -a10 * sin + a11 * cos, a10 * tx + a11 * ty + b1], 1)], 1)
+        self.block_map = torch.from_numpy(composed).to(self.block_map.device)
+
+    def _drawn_block_map(self) -> Tensor:
+        """The T's motion as drawn: its turn and its centre's shift rounded to a grid.
+
+        Why: CPU convolutions round their last bits differently with other thread counts, and a
+        displacement that differs in the 7th digit would otherwise move the T by a hair, enough
+        to flip a pixel's rounding and, frame after frame, the rollout. A pose on a grid only
+        moves when the motion crosses a grid line, which such bits almost never do."""
+        m = self.block_map.cpu().numpy()
+        angle = np.arctan2(m[:, 1, 0], m[:, 0, 0])  # start <- now is a rotation by `angle`
+        c0 = self.block_start.cpu().numpy()
+        cos, sin = np.cos(angle), np.sin(angle)
+        rel = c0 - m[:, :, 2]  # the start centre's position now: A^T (c0 - b)
+        now = np.stack([cos * rel[:, 0] + sin * rel[:, 1], -sin * rel[:, 0] + cos * rel[:, 1]], axis=1)
+        angle = np.round(angle / ANGLE_GRID_RAD) * ANGLE_GRID_RAD
+        now = c0 + np.round((now - c0) / POSITION_GRID_PX) * POSITION_GRID_PX  # at rest: exactly c0
+        cos, sin = np.cos(angle), np.sin(angle)
+        b = c0 - np.stack([cos * now[:, 0] - sin * now[:, 1], sin * now[:, 0] + cos * now[:, 1]], axis=1)
+        drawn = np.stack([np.stack([cos, -sin, b[:, 0]], 1), np.stack([sin, cos, b[:, 1]], 1)], 1)
+        return torch.from_numpy(drawn).to(self.block_map.device)
 
     def _move_agent(self, blue: Tensor, xs: Tensor, ys: Tensor) -> None:
         """Centroid of the network's agent-blue pixels near the agent's last centre (a ghost
@@ -219,15 +258,16 @@ class SceneLayers:
 
     @staticmethod
     def _sample(alpha: Tensor, colour: Tensor, pixel_map: Tensor) -> tuple[Tensor, Tensor]:
-        """Layer sampled at start pixel = A p + b for every pixel p (bilinear, empty outside)."""
+        """Layer sampled at start pixel = A p + b for every pixel p (bilinear, empty outside).
+        The grid is computed element by element (no matrix product, whose kernels may differ
+        with the thread count)."""
         _, _, h, w = alpha.shape
-        # pixel-centre coordinates -> grid_sample's [-1, 1] (align_corners=False)
-        to_norm = torch.tensor([[2.0 / w, 0.0, 1.0 / w - 1.0], [0.0, 2.0 / h, 1.0 / h - 1.0]], device=alpha.device)
-        to_pix = torch.tensor([[w / 2.0, 0.0, w / 2.0 - 0.5], [0.0, h / 2.0, h / 2.0 - 0.5], [0.0, 0.0, 1.0]],
-                              device=alpha.device)
-        theta = to_norm @ torch.cat([pixel_map, torch.tensor([[[0.0, 0.0, 1.0]]], device=alpha.device)
-                                     .expand(pixel_map.shape[0], 1, 3)], dim=1) @ to_pix
-        grid = F.affine_grid(theta, list(alpha.shape), align_corners=False)
+        ys, xs = _grid(h, w, alpha.device)
+        m = pixel_map.to(alpha.device, torch.float32)[:, :, :, None, None]
+        sx = m[:, 0, 0] * xs + m[:, 0, 1] * ys + m[:, 0, 2]
+        sy = m[:, 1, 0] * xs + m[:, 1, 1] * ys + m[:, 1, 2]
+        # pixel centres -> grid_sample's [-1, 1] (align_corners=False)
+        grid = torch.stack([(sx + 0.5) * (2.0 / w) - 1.0, (sy + 0.5) * (2.0 / h) - 1.0], dim=-1)
         both = F.grid_sample(torch.cat([alpha, colour], dim=1), grid, mode="bilinear", padding_mode="zeros",
                              align_corners=False)
         return both[:, :1], both[:, 1:]
