@@ -33,8 +33,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-# gym-pusht's render colours: floor and walls, goal, T (fill, outline), agent (fill, outline), and
-# the agent's rim blended half-way into the floor (kept with the agent, not taken for the T).
+# gym-pusht's render colours (pygame named colours and the lighter fills pymunk draws): floor and
+# walls, goal, T (fill, outline), agent (fill, outline). The agent's rim blended half-way into the
+# floor is bluish-gray, nearer the T's fill than the agent's blue; these blends keep such rim pixels
+# with the agent instead of making stray "T". `evaluation/pusht_reader.py` reads the same classes.
 _FLOOR = ((255, 255, 255), (233, 233, 233), (211, 211, 211), (248, 248, 248))
 _GOAL = ((144, 238, 144),)
 _BLOCK = ((143, 163, 184), (119, 136, 153))

@@ -23,21 +23,15 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..engine.scene_layers import AGENT, AGENT_RIM, BLOCK, LABELS, PALETTE
+
 WORLD_SIZE = 512.0
 AGENT_RADIUS_WORLD = 15.0
 
-# gym-pusht's rendered colours (pygame named colours and the lighter fills pymunk draws).
-_FLOOR = ((255, 255, 255), (233, 233, 233), (211, 211, 211), (248, 248, 248))
-_GOAL = ((144, 238, 144),)
-_BLOCK = ((143, 163, 184), (119, 136, 153))
-_AGENT = ((78, 126, 255), (65, 105, 225))
-# The agent's rim blended half-way into the floor is bluish-gray, nearer the T's fill than the
-# agent's blue; these blends keep such rim pixels with the agent instead of making stray "T".
-_AGENT_RIM = ((166, 190, 255), (160, 180, 240))
-_PALETTE = np.array(_FLOOR + _GOAL + _BLOCK + _AGENT + _AGENT_RIM, dtype=np.float32)
-_LABELS = np.array([0] * len(_FLOOR) + [1] * len(_GOAL) + [2] * len(_BLOCK) + [3] * len(_AGENT)
-                   + [4] * len(_AGENT_RIM))
-BLOCK_LABEL, AGENT_LABEL, AGENT_RIM_LABEL = 2, 3, 4
+# gym-pusht's rendered colours and their classes live with the engine's object layers, which read
+# the same pixels (floor/walls 0, goal 1, T 2, agent 3, the agent's rim blended into the floor 4).
+_PALETTE, _LABELS = PALETTE, LABELS
+BLOCK_LABEL, AGENT_LABEL, AGENT_RIM_LABEL = BLOCK, AGENT, AGENT_RIM
 
 # The T's area centroid in its body frame: bar area 3600 at y=15, stem area 2700 at y=75.
 T_CENTROID_LOCAL = np.array([0.0, (3600 * 15.0 + 2700 * 75.0) / 6300.0])
