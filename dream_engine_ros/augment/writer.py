@@ -194,3 +194,23 @@ def _fsync(path: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def read_sample(bag: str | Path) -> dict[str, Any]:
+    """A sample bag's frames (T+1, H, W, 3), perturbed actions (T, D) and metadata, read back with rosbags."""
+    from rosbags.rosbag2 import Reader
+
+    typestore = ros2_typestore()
+    frames: list[np.ndarray] = []
+    actions: list[np.ndarray] = []
+    metadata: dict[str, Any] = {}
+    with Reader(bag) as reader:
+        for connection, _, raw in reader.messages():
+            msg = typestore.deserialize_cdr(raw, connection.msgtype)
+            if connection.topic == IMAGE_TOPIC:
+                frames.append(np.frombuffer(bytes(msg.data), np.uint8).reshape(msg.height, msg.width, 3))
+            elif connection.topic == ACTION_TOPIC:
+                actions.append(np.asarray(msg.data, dtype=np.float32))
+            elif connection.topic == METADATA_TOPIC:
+                metadata = json.loads(msg.data)
+    return {"frames": np.stack(frames), "actions": np.stack(actions), "metadata": metadata}
