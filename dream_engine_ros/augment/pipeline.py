@@ -185,7 +185,7 @@ def run_augment(inputs: Sequence[str], settings: AugmentSettings, out: str | Pat
     try:
         folder.prepare(config)
     except ValueError as exc:
-        raise AugmentInputError("--out", str(exc)) from None
+        raise AugmentInputError(f"--out {out}", str(exc)) from None
     entries = folder.read_index_entries()
     all_ids = [sid for recording in recordings for sid in planner.sample_ids(recording)]
     for sample_id in all_ids:

@@ -84,7 +84,7 @@ class OutputFolder:
             changed = sorted(k for k in set(previous) | set(config) if previous.get(k) != config.get(k))
             if changed:
                 key = changed[0]
-                raise ValueError(f"--out {self.root} holds samples made with other settings ({key}: "
+                raise ValueError(f"holds samples made with other settings ({key}: "
                                  f"{previous.get(key)!r} then, {config.get(key)!r} now); use a new --out")
         else:
             with atomic_output(self.config_path) as tmp:
