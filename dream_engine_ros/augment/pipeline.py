@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..engine.spec import ModelSpec, get_spec
+from .background_writer import BackgroundWriter
 from .errors import AugmentInputError
 from .execution import OutcomeHandler, RolloutOutcome, RolloutTask
 from .perturb import PerturbationSpec, sample_seed
@@ -197,7 +198,7 @@ def run_augment(inputs: Sequence[str], settings: AugmentSettings, out: str | Pat
     pending: dict[str, SampleOutput] = {}
     scheduled: set[str] = set()
     bar = ProgressBar(pending_total, progress_stream, enabled=None if progress_stream is not None else False)
-    stats = {"rollout_s": 0.0, "write_s": 0.0, "written": 0}
+    stats = {"rollout_s": 0.0, "write_s": 0.0, "written": 0, "first_result_s": 0.0}
     workers: dict[str, dict[str, Any]] = {}
     last_index = [time.monotonic()]
 
@@ -208,39 +209,54 @@ def run_augment(inputs: Sequence[str], settings: AugmentSettings, out: str | Pat
                 pending[planned.task.sample_id] = planned.output
                 yield planned.task
 
+    def write(output: SampleOutput) -> None:  # on the writer thread
+        write_start = time.perf_counter()
+        entries[output.sample_id] = folder.write_sample(output)
+        stats["write_s"] += time.perf_counter() - write_start
+        stats["written"] += 1
+        if time.monotonic() - last_index[0] > INDEX_REWRITE_S:
+            folder.write_index(dict(entries), config, complete=False)
+            last_index[0] = time.monotonic()
+        bar.advance()
+
+    writer: BackgroundWriter[SampleOutput] = BackgroundWriter(write)
+
     def on_outcome(outcome: RolloutOutcome) -> None:
         output = pending.pop(outcome.sample_id)
         output.frames = outcome.frames
-        write_start = time.perf_counter()
-        entry = folder.write_sample(output)
-        entries[outcome.sample_id] = entry
-        stats["write_s"] += time.perf_counter() - write_start
         stats["rollout_s"] += outcome.rollout_s
-        stats["written"] += 1
         worker = workers.setdefault(outcome.worker, {"samples": 0, "rollout_s": 0.0, "peak_rss_mb": 0.0,
                                                      "device": outcome.device})
         worker["samples"] += 1
         worker["rollout_s"] += outcome.rollout_s
         worker["peak_rss_mb"] = max(worker["peak_rss_mb"], outcome.peak_rss_mb)
-        if time.monotonic() - last_index[0] > INDEX_REWRITE_S:
-            folder.write_index(entries, config, complete=False)
-            last_index[0] = time.monotonic()
-        bar.advance()
+        if stats["first_result_s"] == 0.0:
+            stats["first_result_s"] = time.perf_counter() - started
+        writer.submit(output)
 
     started = time.perf_counter()
     try:
         executor.run(tasks(), on_outcome)
+        writer.close()
     except BaseException as exc:
+        try:
+            writer.close()  # finished rollouts still become complete samples
+        except BaseException:
+            pass
         folder.write_index(entries, config, complete=False, error=f"{type(exc).__name__}: {exc}")
         raise
     elapsed = time.perf_counter() - started
     folder.write_index(entries, config, complete=True)
     written = int(stats["written"])
+    steady = elapsed - stats["first_result_s"]
     return {
         "out": str(out), "index": str(folder.index_path), "recordings": len(recordings), "samples": len(entries),
         "written": written, "skipped": skipped, "workers": executor.workers, "elapsed_s": round(elapsed, 3),
         "samples_per_s": round(written / elapsed, 3) if written and elapsed > 0 else 0.0,
         "rollout_s": round(stats["rollout_s"], 3), "write_s": round(stats["write_s"], 3),
         "writer_share_of_rollout": round(stats["write_s"] / stats["rollout_s"], 4) if stats["rollout_s"] else 0.0,
+        "writer_wait_s": round(writer.wait_s, 3),
+        "first_result_s": round(stats["first_result_s"], 3),
+        "steady_samples_per_s": round((written - 1) / steady, 3) if written > 1 and steady > 0 else 0.0,
         "per_worker": workers,
     }

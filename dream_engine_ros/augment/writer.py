@@ -74,6 +74,7 @@ class OutputFolder:
         self.partial = self.root / ".partial"
         self.index_path = self.root / "index.json"
         self.config_path = self.root / "augment.json"
+        self._scratch_dir: Path | None = None
 
     def prepare(self, config: dict[str, Any]) -> None:
         """Create the folder, drop leftovers of a crashed run, and refuse settings that differ from the
@@ -91,6 +92,13 @@ class OutputFolder:
                 tmp.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
         shutil.rmtree(self.partial, ignore_errors=True)
         self.samples.mkdir(exist_ok=True)
+
+    def _scratch(self) -> Path:
+        """This process's folder under .partial/ (one per writer, so two writers never collide)."""
+        if self._scratch_dir is None:
+            self._scratch_dir = self.partial / uuid.uuid4().hex
+            self._scratch_dir.mkdir(parents=True)
+        return self._scratch_dir
 
     def sample_path(self, sample_id: str) -> Path:
         return self.samples / sample_id
@@ -113,10 +121,7 @@ class OutputFolder:
                      frames=int(sample.frames.shape[0]), frames_sha256=frames_digest(sample.frames))
         text = json.dumps(entry, sort_keys=True)
 
-        self.partial.mkdir(parents=True, exist_ok=True)
-        scratch = self.partial / uuid.uuid4().hex
-        scratch.mkdir()
-        bag_dir = scratch / sample.sample_id
+        bag_dir = self._scratch() / sample.sample_id
         try:
             writer = Writer(bag_dir, version=9, storage_plugin=StoragePlugin.MCAP)
             writer.set_custom_data(CUSTOM_DATA_KEY, text)
@@ -141,12 +146,15 @@ class OutputFolder:
                                                    (recorded_c, sample.recorded_actions[k])):
                             array = array_t(layout=layout, data=np.asarray(values, dtype=np.float32))
                             writer.write(connection, stamps[k], typestore.serialize_cdr(array, array_t.__msgtype__))
+            # The files' bytes reach the disk before the name does: after a power loss a sample is either
+            # complete or absent. The folder itself is synced with each index rewrite (an entry lost with
+            # it is only redone by the next run).
             for path in bag_dir.iterdir():
                 _fsync(path)
             os.rename(bag_dir, self.sample_path(sample.sample_id))
-            _fsync(self.samples)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(bag_dir, ignore_errors=True)
+            raise
         return entry
 
     def write_index(self, entries: dict[str, dict[str, Any]], config: dict[str, Any], complete: bool,
@@ -156,8 +164,12 @@ class OutputFolder:
                                  "count": len(entries), "samples": [entries[k] for k in sorted(entries)]}
         if error is not None:
             index["error"] = error
+        _fsync(self.samples)
         with atomic_output(self.index_path) as tmp:
             tmp.write_text(json.dumps(index, indent=1, sort_keys=True) + "\n")
+        if complete and self._scratch_dir is not None:
+            shutil.rmtree(self._scratch_dir, ignore_errors=True)
+            self._scratch_dir = None
 
     def read_index_entries(self) -> dict[str, dict[str, Any]]:
         """Entries of the previous index whose bag is finished (others are ignored)."""
