@@ -98,9 +98,11 @@ class ActionMapping:
     msgtype: str
     paths: tuple[FieldPath, ...]
     action_dim: int
+    dim_name: str = "the spec's action_dim"
 
     @classmethod
-    def create(cls, msgtype: str, fields: str | None, action_dim: int, source: str, topic: str) -> ActionMapping:
+    def create(cls, msgtype: str, fields: str | None, action_dim: int, source: str, topic: str,
+               dim_name: str = "the spec's action_dim") -> ActionMapping:
         """Check the type (and the fields' syntax) before anything is read; errors name file and topic."""
         if fields is None:
             defaults = DEFAULT_FIELDS.get(msgtype)
@@ -117,7 +119,7 @@ class ActionMapping:
             paths = tuple(FieldPath.parse(name) for name in names)
         except ValueError as exc:
             raise AugmentInputError(source, str(exc), topic) from None
-        return cls(msgtype, paths, action_dim)
+        return cls(msgtype, paths, action_dim, dim_name)
 
     def vector(self, msg: Any, source: str, topic: str) -> np.ndarray:
         """(action_dim,) float32; a wrong count is an error naming both sizes."""
@@ -127,7 +129,7 @@ class ActionMapping:
             raise AugmentInputError(source, str(exc), topic) from None
         vector = np.concatenate(parts) if parts else np.zeros(0)
         if vector.size != self.action_dim:
-            raise AugmentInputError(source, f"action has {vector.size} values but the spec's action_dim is "
+            raise AugmentInputError(source, f"action has {vector.size} values but {self.dim_name} is "
                                     f"{self.action_dim} (choose fields with --action-fields)", topic)
         if not np.all(np.isfinite(vector)):
             raise AugmentInputError(source, f"action {vector.tolist()} is not finite", topic)

@@ -46,7 +46,7 @@ def _augment_command(args: argparse.Namespace) -> int:
         spec=args.spec, perturb=args.perturb, per_start=args.per_start, horizon=args.horizon,
         start_every=args.start_every, start_times=args.start_times,
         recording=RecordingOptions(args.camera_topic, args.action_topic, args.action_fields, args.stamps),
-        num_steps=args.num_steps)
+        num_steps=args.num_steps, action_layout=args.action_layout)
     engine = EngineSettings(args.spec, args.weights, args.device, args.torch_threads, args.num_steps)
     executor: Any
     if args.workers < 0:
@@ -92,6 +92,9 @@ def add_augment_subcommands(subparsers: Any) -> None:
     p.add_argument("--action-fields", default=None,
                    help="comma-separated field paths onto the action vector, e.g. 'data', 'data[0:2]', "
                         "'point.x,point.y', 'position[joint_a],position[joint_b]' (default: by message type)")
+    p.add_argument("--action-layout", choices=("raw", "gr1"), default="raw",
+                   help="raw: the recorded vector is the spec's action (default); gr1: 29 GR-1 joint targets, "
+                        "perturbed as joints and converted to DreamDojo's 384-d delta actions")
     p.add_argument("--stamps", choices=("header", "log"), default="header",
                    help="match on header stamps where messages have them (default) or on bag log times")
     p.add_argument("--perturb", default=DEFAULT_PERTURB,

@@ -8,6 +8,7 @@ decodes start frames one recording at a time and the executor's results are writ
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -18,6 +19,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..engine.spec import ModelSpec, get_spec
+from .action_layout import LAYOUTS, ActionLayoutName, engine_actions, perturbation_bounds, recorded_dim
 from .background_writer import BackgroundWriter
 from .errors import AugmentInputError
 from .execution import OutcomeHandler, RolloutOutcome, RolloutTask
@@ -46,12 +48,18 @@ class AugmentSettings:
     start_times: Sequence[float] | None = None
     recording: RecordingOptions = field(default_factory=RecordingOptions)
     num_steps: int | None = None
+    action_layout: ActionLayoutName = "raw"
 
     def resolved(self, spec: ModelSpec) -> tuple[int, PerturbationSpec]:
         horizon = spec.chunk_size if self.horizon is None else int(self.horizon)
         if horizon < 1 or horizon % spec.chunk_size:
             raise AugmentInputError("--horizon", f"{horizon} is not a positive multiple of chunk_size "
                                     f"{spec.chunk_size} of spec {spec.name}")
+        if self.action_layout not in LAYOUTS:
+            raise AugmentInputError("--action-layout", f"{self.action_layout!r} is not one of {', '.join(LAYOUTS)}")
+        if self.action_layout == "gr1" and spec.action_dim != 384:
+            raise AugmentInputError("--action-layout", f"gr1 needs a DreamDojo GR-1 spec (384-d actions), "
+                                    f"spec {spec.name} has {spec.action_dim}")
         if self.per_start < 1:
             raise AugmentInputError("--per-start", f"{self.per_start} must be at least 1")
         if self.start_every is not None and self.start_every < 1:
@@ -69,7 +77,7 @@ class AugmentSettings:
                 "horizon": horizon, "start_every": self.start_every,
                 "start_times": None if self.start_times is None else [float(t) for t in self.start_times],
                 "camera_topic": r.camera_topic, "action_topic": r.action_topic, "action_fields": r.action_fields,
-                "stamps": r.stamps, "num_steps": self.num_steps}
+                "stamps": r.stamps, "num_steps": self.num_steps, "action_layout": self.action_layout}
 
 
 @dataclass
@@ -98,8 +106,8 @@ class Planner:
         self.settings = settings
         self.spec = spec
         self.horizon, self.perturbation = settings.resolved(spec)
-        self.low = np.asarray(spec.action_low, dtype=np.float64) if spec.action_low else None
-        self.high = np.asarray(spec.action_high, dtype=np.float64) if spec.action_high else None
+        self.layout = settings.action_layout
+        self.low, self.high = perturbation_bounds(self.layout, spec)
 
     def starts(self, recording: Recording) -> list[int]:
         s = self.settings
@@ -118,6 +126,8 @@ class Planner:
             tail = recording.actions[start:]
             recorded = tail[:self.horizon].astype(np.float32)
             actions, drawn = self.perturbation.apply(tail, self.horizon, seed, self.low, self.high)
+            before = recording.actions[start - 1] if start > 0 else recording.actions[start]
+            baseline = before if np.all(np.isfinite(before)) else recording.actions[start]
             sample_id = sample_id_of(recording, start, n)
             start_ns = recording.stamp_ns(start)
             metadata: dict[str, Any] = {
@@ -125,11 +135,11 @@ class Planner:
                 "source_content_sha256": recording.content_hash, "start_index": start, "start_stamp_ns": start_ns,
                 "sample_index": n, "horizon": self.horizon, "fps": self.spec.fps,
                 "perturbation": {"spec": self.perturbation.describe(), "drawn": drawn},
-                "action_dim": self.spec.action_dim,
+                "action_dim": int(actions.shape[1]), "action_layout": self.layout,
             }
             if recording.reset_seed is not None:
                 metadata["source_reset_seed"] = recording.reset_seed
-            task = RolloutTask(sample_id, frames[start], actions, seed)
+            task = RolloutTask(sample_id, frames[start], engine_actions(self.layout, actions, baseline), seed)
             output = SampleOutput(sample_id, np.empty((0,), np.uint8), actions, recorded, start_ns, self.spec.fps,
                                   recording.frame_id, metadata)
             yield PlannedSample(task, output)
@@ -141,7 +151,11 @@ def open_all(inputs: Sequence[str], settings: AugmentSettings, spec: ModelSpec) 
         raise AugmentInputError("--input", "no recordings given")
     recordings: list[Recording] = []
     for path in inputs:
-        for recording in open_recordings(path, settings.recording, spec.action_dim, spec.fps):
+        dim = recorded_dim(settings.action_layout, spec)
+        options = settings.recording
+        if settings.action_layout == "gr1":
+            options = dataclasses.replace(options, dim_name="the GR-1 joint count (--action-layout gr1)")
+        for recording in open_recordings(path, options, dim, spec.fps):
             check_first_frame(recording)
             recordings.append(recording)
     return recordings

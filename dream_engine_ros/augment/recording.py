@@ -41,6 +41,7 @@ class RecordingOptions:
     action_topic: str | None = None
     action_fields: str | None = None
     stamps: StampSource = "header"
+    dim_name: str = "the spec's action_dim"  # what the action size is called in errors
 
 
 class FrameLoader(Protocol):
@@ -249,7 +250,8 @@ def read_bag(path: Path, options: RecordingOptions, action_dim: int, fps: float)
     try:
         camera = bag.connection(options.camera_topic, "--camera-topic", IMAGE_TYPES)
         action = bag.connection(options.action_topic, "--action-topic", None)
-        mapping = ActionMapping.create(action.msgtype, options.action_fields, action_dim, bag.source, action.topic)
+        mapping = ActionMapping.create(action.msgtype, options.action_fields, action_dim, bag.source, action.topic,
+                                       options.dim_name)
         cam = _TopicScan()
         for log_ns, msg in bag.messages(camera, typestore):
             cam.stamps.append(_stamp(msg, log_ns, options.stamps))
