@@ -122,12 +122,19 @@ class RayExecutor:
             ray.init(address=self.address, include_dashboard=False, log_to_driver=True)
             return True
         # Local actors are processes of this machine: let them import the same package as this driver.
+        # (the cluster's processes inherit the environment at start; this process's is restored afterwards)
         package_parent = str(Path(__file__).resolve().parents[2])
-        paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-        if package_parent not in paths:
-            os.environ["PYTHONPATH"] = os.pathsep.join([package_parent, *paths])
-        ray.init(num_cpus=max(1, self.requested or 1), include_dashboard=False, log_to_driver=True,
-                 _temp_dir=self.temp_dir)
+        before = os.environ.get("PYTHONPATH")
+        paths = [p for p in (before or "").split(os.pathsep) if p]
+        os.environ["PYTHONPATH"] = os.pathsep.join([package_parent, *(p for p in paths if p != package_parent)])
+        try:
+            ray.init(num_cpus=max(1, self.requested or 1), include_dashboard=False, log_to_driver=True,
+                     _temp_dir=self.temp_dir)
+        finally:
+            if before is None:
+                os.environ.pop("PYTHONPATH", None)
+            else:
+                os.environ["PYTHONPATH"] = before
         return True
 
     def _actor_count(self, gpus_per_actor: float) -> int:
