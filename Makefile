@@ -4,7 +4,7 @@ VENV ?= $(CURDIR)/.venv
 PY := $(VENV)/bin/python
 export DREAM_ENGINE_VENV := $(VENV)
 
-.PHONY: bootstrap demo demo-mpc test test-ros lint bench bench-ros bench-http bench-mpc eval-physics eval-policy gate contact-sheet
+.PHONY: bootstrap demo demo-mpc test test-ros lint bench bench-ros bench-http bench-mpc bench-augment demo-augment eval-physics eval-policy gate contact-sheet
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -41,6 +41,15 @@ bench-ros: bootstrap
 # in-process, first SSE event vs the first decoded chunk (docs/HTTP.md has the measured table).
 bench-http: bootstrap
 	@$(PY) bench/bench_http.py --clients 4 --seconds 10 --json out/bench_http.json
+
+# Augmentation (README "Augmentation"): samples/s with 0 (in-process), 1 and 2 Ray workers, scaling efficiency, peak RSS
+# per worker, the writer's share, and the PushT tracking check. ~1.5 min on 2 CPU cores.
+bench-augment: bootstrap
+	@SDL_VIDEODRIVER=dummy $(PY) bench/bench_augment.py --recordings 4 --steps 60 --per-start 4 --json out/bench_augment.json
+
+# Worked example: two PushT teleop recordings (rosbag2 MCAP) -> perturbed rollouts in out/augment-demo/out; last line = index.
+demo-augment: bootstrap
+	@SDL_VIDEODRIVER=dummy $(PY) scripts/demo_augment.py
 
 # MPC on DINO-WM's PushT protocol (50 held-out tasks): CEM and random shooting over the engine, CEM with the
 # simulator as the model, drive-to-goal, do-nothing. Resumable (out/mpc.jsonl); about an hour on 2 CPU cores.

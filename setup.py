@@ -32,7 +32,9 @@ setup(
     install_requires=["numpy", "pyyaml", "safetensors", "av", "pillow"],
     extras_require={"pusht": ["gym-pusht"], "test": ["pytest", "pytest-timeout"],
                     # `dream-engine serve` + the SDK (dream_engine_ros.http.client); the ROS install stays lean
-                    "http": ["starlette", "uvicorn", "python-multipart", "httpx"]},
+                    "http": ["starlette", "uvicorn", "python-multipart", "httpx"],
+                    # `dream-engine augment`: rosbag2 MCAP/sqlite3 without ROS, Ray for more than one worker
+                    "augment": ["rosbags>=0.11.9,<0.12", "ray>=2.60"]},
     zip_safe=False,
     entry_points={
         "console_scripts": [

@@ -174,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--truth", required=True)
     evaluate.set_defaults(handler=cmd_eval)
 
+    from .augment.cli_commands import add_augment_subcommands
     from .evaluation.gate_cli import add_gate_subcommands
     from .evaluation.policy_cli import add_policy_subcommands
     from .http.cli_commands import add_http_subcommands
@@ -181,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_gate_subcommands(sub)
     add_policy_subcommands(sub)
     add_http_subcommands(sub)
+    add_augment_subcommands(sub)
     try:
         from .ros.cli_commands import add_ros_subcommands
     except ImportError:

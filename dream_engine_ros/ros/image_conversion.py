@@ -4,15 +4,23 @@ Why our own: the only cv_bridge on PyPI is an old ROS 1 port that breaks with nu
 The engine wants ``uint8 (H, W, 3)`` RGB; cameras send rgb8/bgr8/rgba8/bgra8/mono8 rows
 that may be padded (``step > width * channels``) and, in principle, big-endian (irrelevant
 for 8-bit channels, but we check the flag so 16-bit encodings are refused explicitly).
+
+The decoders only read fields (``encoding``, ``height``, ``width``, ``step``, ``data``, ``format``), so
+they also decode the message objects of a pure-Python bag reader (``rosbags``, used by
+``dream_engine_ros.augment``); the ROS message classes are imported only where one is built or
+dispatched on, so importing this module needs no ROS install.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from builtin_interfaces.msg import Time
-from sensor_msgs.msg import CompressedImage, Image
+
+if TYPE_CHECKING:
+    from builtin_interfaces.msg import Time
+    from sensor_msgs.msg import CompressedImage, Image
 
 
 @dataclass(frozen=True)
@@ -94,6 +102,8 @@ def compressed_msg_to_rgb(msg: CompressedImage, field: str = "image") -> np.ndar
 
 def any_image_msg_to_rgb(msg: Image | CompressedImage, field: str = "image") -> np.ndarray:
     """Dispatch on the message type (the camera cache holds either kind)."""
+    from sensor_msgs.msg import CompressedImage
+
     if isinstance(msg, CompressedImage):
         return compressed_msg_to_rgb(msg, field)
     return image_msg_to_rgb(msg, field)
@@ -103,6 +113,8 @@ def rgb_to_image_msg(rgb: np.ndarray, stamp: Time, frame_id: str) -> Image:
     """Wrap a ``uint8 (H, W, 3)`` RGB array as an unpadded ``rgb8`` Image."""
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ImageConversionError("frame", rgb.shape, f"expected uint8 (H, W, 3), got {rgb.dtype} {rgb.shape}")
+    from sensor_msgs.msg import Image
+
     msg = Image()
     msg.header.stamp = stamp
     msg.header.frame_id = frame_id
@@ -117,6 +129,7 @@ def rgb_to_image_msg(rgb: np.ndarray, stamp: Time, frame_id: str) -> Image:
 def rgb_to_compressed_msg(rgb: np.ndarray, stamp: Time, frame_id: str, fmt: str = "png") -> CompressedImage:
     """Encode RGB as a CompressedImage (used by tests and the demo's compressed camera)."""
     import cv2
+    from sensor_msgs.msg import CompressedImage
 
     ok, encoded = cv2.imencode(f".{fmt}", np.ascontiguousarray(rgb[:, :, ::-1]))
     if not ok:
