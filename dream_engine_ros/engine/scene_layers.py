@@ -12,8 +12,8 @@ frame, sampled once, so nothing blurs or drifts in shape over 48 frames.
        is kept) and the agent; composed at rest they give back the start frame exactly;
     2. every frame: fit one rigid motion (rotation + translation, least squares) to the
        network's displacement over the T's interior pixels and compose it with the T's motion
-       so far; the agent's centre is the centroid of the network frame's agent-blue pixels near
-       its last centre (so a ghost elsewhere is ignored);
+       so far; the agent's centre is where the network frame shows the agent's colour densest
+       over what is drawn behind it (a faint far agent and a fading ring are both weighed);
     3. draw: plate, then the T through its composed motion, then the agent at its centre;
     4. floor pixels the T uncovers are taken from the network's frame the first time they show
        (the network paints uncovered floor, including the green goal, better than an inpaint),
@@ -49,10 +49,11 @@ FLOOR, GOAL, BLOCK, AGENT, AGENT_RIM = 0, 1, 2, 3, 4
 BLOCK_COLOUR = np.array(_BLOCK, dtype=np.float32).mean(axis=0)
 AGENT_COLOUR = np.array(_AGENT, dtype=np.float32).mean(axis=0)
 
-AGENT_SEARCH_PX = 12.0  # the agent moves a few pixels a frame at 96 x 96; farther blue is a ghost
 POSITION_GRID_PX = 1.0 / 8.0  # the T is drawn at its centre rounded to this grid ...
 ANGLE_GRID_RAD = float(np.radians(0.5))  # ... and its turn rounded to this (see `_drawn_block_map`)
 MIN_ALPHA = 0.01  # layer alpha below this is cut to 0 (and its pixel is then plain floor)
+AGENT_BODY_PX = 4.0  # the agent's radius is ~2.8 px at 96 x 96
+MIN_AGENT_LIKENESS = 2.0  # summed likeness: below ~2 agent pixels' worth the agent is not moved
 MIN_FIT_PIXELS = 10  # below this many T pixels the T is not moved (nothing to fit)
 
 
@@ -111,10 +112,27 @@ def _matte(image: Tensor, under: Tensor, colour: np.ndarray, solid: Tensor, regi
     return alpha, (image - (1.0 - alpha) * under) * (alpha > 0).float()
 
 
-def _agent_weights(labels: Tensor) -> Tensor:
-    """The agent's full-blue pixels (its rim blends are left out: counting them at half weight
-    made fast sweeps worse on the tuning set, 2.2 -> 3.9 px at frame 12)."""
-    return (labels == AGENT).float()
+def _agent_likeness(frame: Tensor, behind: Tensor) -> Tensor:
+    """(B, H, W) in [0, 1]: how much of the agent's colour each pixel of `frame` shows over what
+    is drawn behind the agent (a faint agent counts a little; the T, already behind, not at all)."""
+    c = torch.from_numpy(AGENT_COLOUR).to(frame.device)[None, :, None, None]
+    along = c - behind
+    share = ((frame - behind) * along).sum(dim=1) / along.pow(2).sum(dim=1).clamp_min(1.0)
+    return share.clamp(0.0, 1.0) * (share >= 0.2).float()
+
+
+def _agent_centre(likeness: Tensor, xs: Tensor, ys: Tensor) -> tuple[Tensor, Tensor]:
+    """Where the agent-like colour is densest in the whole frame (a disk-sized box sum), refined by
+    the likeness-weighted centroid within the agent's radius; and the likeness summed there.
+    Why everywhere and soft: a far target pulls the agent 20+ px in one frame, and the network then
+    paints a faint agent there and a fading ring at the old place (a 12 px search window around
+    the last centre kept such agents stuck: augmentation's tracking error 10.9 -> 4.9 px)."""
+    density = F.avg_pool2d(likeness[:, None], 5, stride=1, padding=2)[:, 0]
+    w = likeness.shape[-1]
+    peak = density.flatten(1).argmax(dim=1)
+    px, py = (peak % w).float(), torch.div(peak, w, rounding_mode="floor").float()
+    body = ((xs[None] - px[:, None, None]) ** 2 + (ys[None] - py[:, None, None]) ** 2) <= AGENT_BODY_PX**2
+    return _centroids(likeness * body.float(), xs, ys)
 
 
 def _centroids(mask: Tensor, xs: Tensor, ys: Tensor) -> tuple[Tensor, Tensor]:
@@ -159,8 +177,8 @@ class SceneLayers:
         plate = torch.where(block_alpha > 0, plate, without_agent)  # inpainted only under the T
         agent_alpha, agent_colour = _matte(start, without_agent, AGENT_COLOUR, (labels == AGENT).float(), agent_region)
         ys, xs = _grid(h, w, start.device)
-        centre, found = _centroids(_agent_weights(labels[:, 0]), xs, ys)
-        centre = torch.where(found[:, None] > 0, centre, torch.full_like(centre, -1.0))
+        centre, found = _agent_centre(_agent_likeness(start, without_agent), xs, ys)
+        centre = torch.where(found[:, None] > MIN_AGENT_LIKENESS, centre, torch.full_like(centre, -1.0))
         identity = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], dtype=torch.float64,
                                 device=start.device).repeat(b, 1, 1)
         block_centre, _ = _centroids(block_alpha[:, 0], xs, ys)
@@ -184,7 +202,8 @@ class SceneLayers:
         self._move_block(flow, xs, ys)
         labels = classify(network_frame)
         block_alpha, block_colour = self._sample(self.block_alpha, self.block_colour, self._drawn_block_map())
-        self._move_agent(_agent_weights(labels), xs, ys)
+        behind = self.plate * (1.0 - block_alpha) + block_colour  # the scene without the agent
+        self._move_agent(_agent_likeness(network_frame, behind), xs, ys)
         shift = self.agent_now - self.agent_start
         agent_map = torch.zeros_like(self.block_map)
         agent_map[:, 0, 0] = agent_map[:, 1, 1] = 1.0
@@ -248,14 +267,9 @@ class SceneLayers:
         drawn = np.stack([np.stack([cos, -sin, b[:, 0]], 1), np.stack([sin, cos, b[:, 1]], 1)], 1)
         return torch.from_numpy(drawn).to(self.block_map.device)
 
-    def _move_agent(self, blue: Tensor, xs: Tensor, ys: Tensor) -> None:
-        """Centroid of the network's agent-blue pixels near the agent's last centre (a ghost
-        farther off is ignored). A peak-then-centroid variant that also drops a remainder at the
-        old place measured worse on the tuning set (sweeps, frame 12: 2.2 -> 3.9 px)."""
-        near = ((xs[None] - self.agent_now[:, 0, None, None]) ** 2
-                + (ys[None] - self.agent_now[:, 1, None, None]) ** 2) <= AGENT_SEARCH_PX**2
-        centre, found = _centroids(blue * near.float(), xs, ys)
-        known = (self.agent_start[:, 0] >= 0) & (found > 0)
+    def _move_agent(self, likeness: Tensor, xs: Tensor, ys: Tensor) -> None:
+        centre, found = _agent_centre(likeness, xs, ys)
+        known = (self.agent_start[:, 0] >= 0) & (found > MIN_AGENT_LIKENESS)
         self.agent_now = torch.where(known[:, None], centre, self.agent_now)
 
     @staticmethod

@@ -36,7 +36,7 @@ def test_the_default_is_the_causal_video_model() -> None:
 @pytest.mark.parametrize("kind", pusht_episodes.KINDS)
 def test_agent_is_where_the_simulator_puts_it(report: Report, kind: str) -> None:
     row = report["model"][kind][48]
-    assert row["agent_error"] <= 1.5, row  # issue goal; measured 0.34-1.28 px (sweep the largest)
+    assert row["agent_error"] <= 1.5, row  # issue goal; measured 0.23-0.40 px
     assert row["agent_once"] >= 0.95, row  # issue goal; measured 1.0 on every kind
 
 
@@ -49,8 +49,8 @@ def test_every_frame_shows_one_agent_and_one_whole_t(report: Report, kind: str) 
 @pytest.mark.parametrize("kind", pusht_episodes.KINDS)
 def test_image_metrics_beat_holding_the_start_frame(report: Report, kind: str) -> None:
     model, copy = report["model"][kind][48], report["copy"][kind][48]
-    assert model["psnr"] > copy["psnr"] + 2.0, (model, copy)  # measured +3.6 to +9.0 dB
-    assert model["ssim"] > copy["ssim"], (model, copy)  # measured +0.016 to +0.025
+    assert model["psnr"] > copy["psnr"] + 2.0, (model, copy)  # measured +4.5 to +11.2 dB
+    assert model["ssim"] > copy["ssim"], (model, copy)  # measured +0.017 to +0.038
 
 
 @pytest.mark.parametrize("kind", ["walk", "sweep", "still"])
@@ -62,6 +62,6 @@ def test_a_block_nobody_pushes_keeps_its_shape_and_place(report: Report, kind: s
 def test_pushed_block_regression_gate(report: Report) -> None:
     """Below the issue's goals (IoU 0.8, pose ok in 80 %): gated at today's level."""
     at12, at48 = report["model"]["push"][12], report["model"]["push"][48]
-    assert at12["block_iou_mean"] >= 0.6, at12  # measured 0.712 (stage 4 before the warp model: 0.649)
-    assert at48["block_iou_end"] >= 0.35, at48  # measured 0.444 (copy-first-frame 0.096)
-    assert np.isfinite(at48["block_centre_end"]) and at48["block_centre_end"] < 10.0, at48  # measured 2.5 px
+    assert at12["block_iou_mean"] >= 0.6, at12  # measured 0.730 (stage 4 before the warp model: 0.649)
+    assert at48["block_iou_end"] >= 0.35, at48  # measured 0.521 (copy-first-frame 0.096)
+    assert np.isfinite(at48["block_centre_end"]) and at48["block_centre_end"] < 10.0, at48  # measured 1.7 px
