@@ -22,7 +22,8 @@ def default_file_mode() -> int:
     return 0o666 & ~umask
 
 
-def _fsync_path(path: Path, flags: int) -> None:
+def fsync_path(path: Path, flags: int = os.O_RDONLY) -> None:
+    """fsync a file or a directory by path; a filesystem that refuses is left as it is."""
     try:
         fd = os.open(path, flags)
     except OSError:
@@ -44,10 +45,10 @@ def atomic_output(target: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = Path(name)
     try:
         yield tmp
-        _fsync_path(tmp, os.O_RDONLY)
+        fsync_path(tmp)
         os.chmod(tmp, default_file_mode())
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_path(target.parent, os.O_RDONLY)
+    fsync_path(target.parent)

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from ..atomic_file import atomic_output
+from ..atomic_file import atomic_output, fsync_path
 from .typestore import ros2_typestore
 
 IMAGE_TOPIC = "/augment/camera/image_raw"
@@ -150,7 +150,7 @@ class OutputFolder:
             # complete or absent. The folder itself is synced with each index rewrite (an entry lost with
             # it is only redone by the next run).
             for path in bag_dir.iterdir():
-                _fsync(path)
+                fsync_path(path)
             os.rename(bag_dir, self.sample_path(sample.sample_id))
         except BaseException:
             shutil.rmtree(bag_dir, ignore_errors=True)
@@ -164,7 +164,7 @@ class OutputFolder:
                                  "count": len(entries), "samples": [entries[k] for k in sorted(entries)]}
         if error is not None:
             index["error"] = error
-        _fsync(self.samples)
+        fsync_path(self.samples)
         with atomic_output(self.index_path) as tmp:
             tmp.write_text(json.dumps(index, indent=1, sort_keys=True) + "\n")
         if complete and self._scratch_dir is not None:
@@ -193,19 +193,6 @@ def read_sample_metadata(bag: str | Path) -> dict[str, Any]:
             data: dict[str, Any] = json.loads(typestore.deserialize_cdr(raw, connection.msgtype).data)
             return data
     raise ValueError(f"{bag}: no {METADATA_TOPIC} message")
-
-
-def _fsync(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def read_sample(bag: str | Path) -> dict[str, Any]:
