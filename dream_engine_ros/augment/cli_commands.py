@@ -5,11 +5,11 @@ naming file and topic), 3 weights missing or unreadable, 4 I/O error."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
-EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_WEIGHTS, EXIT_IO = 0, 1, 2, 3, 4
+from ..cli import EXIT_BAD_INPUT, EXIT_FAILURE, CliError
+
 DEFAULT_PERTURB = "ou:sigma=15,tau=5;offset:sigma=10;clip"
 
 
@@ -29,14 +29,13 @@ def _float_list(text: str) -> list[float]:
         raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of seconds") from None
 
 
-def _augment_command(args: argparse.Namespace) -> int:
+def _augment_command(args: argparse.Namespace) -> int | dict[str, Any]:
     needed = ("rosbags", "ray") if args.workers or args.ray_address else ("rosbags",)
     missing = _missing_module(needed)
     if missing is not None:
         print(f"error: `dream-engine augment` needs the 'augment' extra (module {missing!r} is missing): "
               "pip install 'dream_engine_ros[augment]'", file=sys.stderr)
         return EXIT_FAILURE
-    from ..engine.errors import InputError, WeightsError
     from .errors import AugmentInputError
     from .execution import EngineSettings, LocalExecutor, RayExecutor
     from .pipeline import AugmentSettings, run_augment
@@ -56,23 +55,15 @@ def _augment_command(args: argparse.Namespace) -> int:
         executor = LocalExecutor(engine)
     else:
         executor = RayExecutor(engine, args.workers or None, args.ray_address)
+    # `dream-engine`'s main maps the engine's InputError / WeightsError and OSError to exit codes and
+    # prints the returned summary as JSON; only the errors it does not know are mapped here
     try:
-        summary = run_augment(args.input, settings, args.out, executor, weights=args.weights,
-                              progress_stream=sys.stderr)
-    except (AugmentInputError, InputError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return run_augment(args.input, settings, args.out, executor, weights=args.weights,
+                           progress_stream=sys.stderr)
+    except AugmentInputError as exc:
+        raise CliError(str(exc), EXIT_BAD_INPUT) from exc
     except KeyError as exc:  # unknown spec name
-        print(f"error: --spec: {exc.args[0]}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except WeightsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_WEIGHTS
-    except OSError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_IO
-    print(json.dumps(summary, indent=2))
-    return EXIT_OK
+        raise CliError(f"--spec: {exc.args[0]}", EXIT_BAD_INPUT) from exc
 
 
 def add_augment_subcommands(subparsers: Any) -> None:
