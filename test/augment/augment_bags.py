@@ -3,6 +3,7 @@ written by `dream_engine_ros.augment.pusht_recordings`."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from dream_engine_ros.augment.pusht_recordings import (  # noqa: F401  (re-expor
     image_msg,
     write_bag,
 )
+from dream_engine_ros.training.pusht_data import EpisodeBatch
 
 
 def read_sample_bag(path: Path) -> dict[str, Any]:
@@ -48,3 +50,13 @@ def read_sample_bag(path: Path) -> dict[str, Any]:
     out["actions"] = np.stack(out["actions"])
     out["recorded_actions"] = np.stack(out["recorded_actions"])
     return out
+
+
+@dataclass(frozen=True)
+class Recordings:
+    """The session's tiny recordings (conftest.py builds them)."""
+
+    episodes: EpisodeBatch
+    mcap: Path
+    sqlite: Path
+    npz: Path

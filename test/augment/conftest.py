@@ -4,25 +4,16 @@ Float32MultiArray actions; sqlite3 with PNG CompressedImage and PointStamped act
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from augment_bags import write_bag
+from augment_bags import Recordings, write_bag
 
-from dream_engine_ros.training.pusht_data import EpisodeBatch, generate_episodes_full
+from dream_engine_ros.training.pusht_data import generate_episodes_full
 
 STEPS = 26  # two starts of one 12-action chunk each (start frames 0 and 12)
 
-
-@dataclass(frozen=True)
-class Recordings:
-    episodes: EpisodeBatch
-    mcap: Path
-    sqlite: Path
-    npz: Path
 
 
 @pytest.fixture(scope="session")

@@ -11,8 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from augment_bags import ACTION, CAMERA, read_sample_bag
-from conftest import Recordings
+from augment_bags import ACTION, CAMERA, Recordings, read_sample_bag
 
 from dream_engine_ros.augment.cli_commands import DEFAULT_PERTURB
 from dream_engine_ros.augment.execution import EngineSettings, LocalExecutor, RolloutTask

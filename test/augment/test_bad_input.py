@@ -7,8 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from augment_bags import ACTION, CAMERA, TYPESTORE, write_bag
-from conftest import Recordings
+from augment_bags import ACTION, CAMERA, TYPESTORE, Recordings, write_bag
 from rosbags.rosbag2 import StoragePlugin, Writer
 
 from dream_engine_ros.cli import main

@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from augment_bags import ACTION, CAMERA, read_sample_bag
-from conftest import Recordings
+from augment_bags import ACTION, CAMERA, Recordings, read_sample_bag
 
 from dream_engine_ros.augment.writer import frames_digest
 from dream_engine_ros.cli import main

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from augment_bags import ACTION, CAMERA, T0_NS, TYPESTORE, action_msg, image_msg
-from conftest import Recordings
+from augment_bags import ACTION, CAMERA, T0_NS, TYPESTORE, Recordings, action_msg, image_msg
 from rosbags.rosbag2 import StoragePlugin, Writer
 
 from dream_engine_ros.augment.action_mapping import ActionMapping
