@@ -32,6 +32,7 @@ import torch
 from torch import Tensor
 
 from .backbone.frame_unet import FrameDenoiser
+from .contact_model import WORLD_SIZE, ContactModel
 from .errors import check_cancel
 from .sampler import seeded_noise
 from .scene_layers import SceneLayers
@@ -79,6 +80,7 @@ class FrameRollout:
     device: torch.device
     dtype: torch.dtype
     last_scene: SceneLayers | None = None  # object layers after the last run (see `run`'s `scene`)
+    contact: ContactModel | None = None  # moves the T of "pusht-contact" layers (`contact_model.py`)
 
     def denoise(self, context: Tensor, actions: Tensor, noise: Tensor, num_steps: int,
                 should_cancel: Callable[[], bool] | None) -> tuple[Tensor, Tensor | None]:
@@ -162,7 +164,8 @@ class FrameRollout:
                 change, flow = self.denoise(contexts[g], window[group], noise, num_steps, should_cancel)
                 scene = layers[g]
                 if scene is not None and flow is not None:
-                    drawn = scene.step(to_colours(contexts[g][:, -1] + change), flow.float())
+                    targets = self._target_pixels(acts[group, k + lead], frame_shape[0])
+                    drawn = scene.step(to_colours(contexts[g][:, -1] + change), flow.float(), self.contact, targets)
                     change = drawn.div(127.5).sub(1.0) - contexts[g][:, -1]
                 pixels = to_pixels(contexts[g][:, -1] + gate(change, self.spec.change_floor))
                 out[group, k + 1] = pixels
@@ -173,6 +176,15 @@ class FrameRollout:
         scenes = [layer for layer in layers if layer is not None]
         self.last_scene = SceneLayers.concat(scenes) if scenes else None
         return out, {"encode_s": 0.0, "denoise_s": denoise_s, "decode_s": 0.0}
+
+    def _target_pixels(self, actions: Tensor, pixels: int) -> Tensor | None:
+        """Normalised PushT actions (B, 2) -> the commanded targets in pixels (contact layers only)."""
+        if self.contact is None or not self.spec.action_low:
+            return None
+        low = torch.tensor(self.spec.action_low, dtype=torch.float64, device=actions.device)
+        high = torch.tensor(self.spec.action_high, dtype=torch.float64, device=actions.device)
+        raw = (actions.double() + 1.0) / 2.0 * (high - low) + low
+        return raw * (pixels / WORLD_SIZE) - 0.5
 
     def _context(self, past_frames: np.ndarray, start: np.ndarray) -> Tensor:
         """(1, context_frames, 3, H, W): the last frames up to `start`, the earliest repeated."""

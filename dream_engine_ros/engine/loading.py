@@ -16,6 +16,7 @@ from torch import Tensor
 
 from .backbone import ActionDiT
 from .backbone.frame_unet import FrameDenoiser
+from .contact_model import ContactModel
 from .errors import WeightsError
 from .spec import ModelSpec
 from .tokenizer import WanVAE
@@ -45,6 +46,7 @@ class LoadedFrameModel:
     """The causal-video family's one network (pixels in, pixels out: no tokenizer)."""
 
     net: FrameDenoiser
+    contact: ContactModel | None = None  # the T's contact dynamics ("pusht-contact" layers)
 
 
 def weight_paths(spec: ModelSpec, weights_dir: str | Path | None = None) -> dict[str, Path]:
@@ -105,7 +107,11 @@ def build_frame_model(spec: ModelSpec, weights_dir: str | Path | None, device: t
     path = _require(weight_paths(spec, weights_dir), "frame_model", spec)
     net = FrameDenoiser(spec.frame_model)
     load_weights(net, read_state_file(path), KeyMap(), source=str(path))
-    return LoadedFrameModel(net=net.to(device=device, dtype=dtype).eval())
+    contact = None
+    if spec.frame_model.layers == "pusht-contact":
+        contact_path = _require(weight_paths(spec, weights_dir), "contact", spec)
+        contact = ContactModel.from_state(read_state_file(contact_path), source=str(contact_path))
+    return LoadedFrameModel(net=net.to(device=device, dtype=dtype).eval(), contact=contact)
 
 
 def build_model(spec: ModelSpec, weights_dir: str | Path | None, device: torch.device,

@@ -362,7 +362,7 @@ class DreamEngine:
             first = np.concatenate([frames_all[:, :1], frames], axis=1) if c == 0 else frames
             on_chunk(ChunkEvent(c, chunks, first.copy(), lo, time.perf_counter() - start_time))
 
-        sampler_ = FrameRollout(spec, self.frame_model.net, self.device, self.dtype)
+        sampler_ = FrameRollout(spec, self.frame_model.net, self.device, self.dtype, contact=self.frame_model.contact)
         frames_all = np.repeat(start[None, None], len(seeds), axis=0)
         out, timings = sampler_.run(start, spec.normalise_actions(actions), seeds, steps, chunk_done, should_cancel,
                                     fused, history)

@@ -3,9 +3,9 @@
 Why: the frame network's own next frame is "the last frame moved along a predicted displacement,
 plus a residual". Over a long push the displacement bends a little from frame to frame and the
 residual smears, so the T blurs, bends and loses pixels even when its motion is nearly right
-(README, physics table). Rigid objects do not bend: here the network still decides every motion,
-but its output is read as object motions and the frame is drawn from layers cut from the start
-frame, sampled once, so nothing blurs or drifts in shape over 48 frames.
+(README, physics table). Rigid objects do not bend: here the network's output is read as object
+motions (the agent's always, the T's unless a contact model moves it) and the frame is drawn from
+layers cut from the start frame, sampled once, so nothing blurs or drifts in shape over 48 frames.
 
     1. at the start, split the start frame into three layers: the floor plate (T and agent
        inpainted away), the T (colour premultiplied by a soft alpha, so its anti-aliased rim
@@ -14,6 +14,9 @@ frame, sampled once, so nothing blurs or drifts in shape over 48 frames.
        network's displacement over the T's interior pixels and compose it with the T's motion
        so far; the agent's centre is where the network frame shows the agent's colour densest
        over what is drawn behind it (a faint far agent and a fading ring are both weighed);
+       with a contact model ("pusht-contact" layers) the T's pose then comes from that model,
+       given the agent's centres (`contact_model.py`): the fitted motion only placed the T behind
+       the agent while the agent was read;
     3. draw: plate, then the T through its composed motion, then the agent at its centre;
     4. floor pixels the T uncovers are taken from the network's frame the first time they show
        (the network paints uncovered floor, including the green goal, better than an inpaint),
@@ -32,6 +35,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from .contact_model import ContactModel, block_pose_from_matte
 
 # gym-pusht's render colours (pygame named colours and the lighter fills pymunk draws): floor and
 # walls, goal, T (fill, outline), agent (fill, outline). The agent's rim blended half-way into the
@@ -161,6 +166,10 @@ class SceneLayers:
     agent_start: Tensor  # (B, 2) agent centre in the start frame
     agent_now: Tensor  # (B, 2)
     block_alpha_now: Tensor  # (B, 1, H, W) the T as last drawn
+    agent_prev: Tensor  # (B, 2) the agent's centre one frame before `agent_now`
+    block_pose: Tensor  # (B, 3) float64 [centre x, centre y, angle]: the contact model's T (see `step`)
+    block_pose_prev: Tensor  # (B, 3) float64 one frame before
+    block_angle_start: Tensor  # (B,) float64 the T's angle in the start frame
 
     @classmethod
     def from_start(cls, start: Tensor) -> SceneLayers:
@@ -181,9 +190,10 @@ class SceneLayers:
         centre = torch.where(found[:, None] > MIN_AGENT_LIKENESS, centre, torch.full_like(centre, -1.0))
         identity = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], dtype=torch.float64,
                                 device=start.device).repeat(b, 1, 1)
-        block_centre, _ = _centroids(block_alpha[:, 0], xs, ys)
+        pose = torch.from_numpy(_start_poses(block_alpha[:, 0].cpu().numpy())).to(start.device)
         return cls(plate, (block_alpha == 0).float(), block_alpha, block_colour, agent_alpha, agent_colour, identity,
-                   block_centre.double(), centre, centre.clone(), block_alpha)
+                   pose[:, :2].clone(), centre, centre.clone(), block_alpha, centre.clone(), pose, pose.clone(),
+                   pose[:, 2].clone())
 
     def select(self, rows: list[int]) -> SceneLayers:
         """The scene of some rows (a copy)."""
@@ -194,16 +204,26 @@ class SceneLayers:
         """Rows of several scenes, in order."""
         return SceneLayers(*(torch.cat([getattr(s, f.name) for s in scenes]) for f in fields(SceneLayers)))
 
-    def step(self, network_frame: Tensor, flow: Tensor) -> Tensor:
+    def step(self, network_frame: Tensor, flow: Tensor, contact: ContactModel | None = None,
+             target: Tensor | None = None) -> Tensor:
         """Network frame (B, 3, H, W) in [0, 255] and its displacement (B, 2, H, W) -> the drawn
-        frame (B, 3, H, W) in [0, 255]."""
+        frame (B, 3, H, W) in [0, 255].
+
+        With a `contact` model and the commanded `target` (B, 2) in pixels, the T moves as the
+        contact model says, given the agent read from the network frame; the rigid motion fitted
+        to the displacement then only places the T behind the agent while the agent is read."""
         _, _, h, w = network_frame.shape
         ys, xs = _grid(h, w, network_frame.device)
         self._move_block(flow, xs, ys)
         labels = classify(network_frame)
         block_alpha, block_colour = self._sample(self.block_alpha, self.block_colour, self._drawn_block_map())
         behind = self.plate * (1.0 - block_alpha) + block_colour  # the scene without the agent
+        agent_before = self.agent_now
         self._move_agent(_agent_likeness(network_frame, behind), xs, ys)
+        if contact is not None and target is not None:
+            self._push_block(contact, agent_before, target, block_alpha, h)
+            block_alpha, block_colour = self._sample(self.block_alpha, self.block_colour, self._drawn_block_map())
+        self.agent_prev = agent_before
         shift = self.agent_now - self.agent_start
         agent_map = torch.zeros_like(self.block_map)
         agent_map[:, 0, 0] = agent_map[:, 1, 1] = 1.0
@@ -247,6 +267,28 @@ class SceneLayers:
                              np.stack([a10 * cos + a11 * sin, -a10 * sin + a11 * cos, a10 * tx + a11 * ty + b1], 1)], 1)
         self.block_map = torch.from_numpy(composed).to(self.block_map.device)
 
+    def _push_block(self, contact: ContactModel, agent_now: Tensor, target: Tensor, drawn: Tensor,
+                    pixels: int) -> None:
+        """The T's next pose from the contact model; the T's motion (`block_map`) follows it.
+        A row whose agent is unknown, or whose T is (almost) out of sight, keeps its T still."""
+        pose = self.block_pose.cpu().numpy()
+        before, now, after = (a.double().cpu().numpy() for a in (self.agent_prev, agent_now, self.agent_now))
+        moved = contact.step(before, now, after, target.double().cpu().numpy(), pose,
+                             self.block_pose_prev.cpu().numpy(), pixels)
+        seen = drawn.double().sum(dim=(1, 2, 3)).cpu().numpy() >= MIN_FIT_PIXELS
+        known = self.agent_start[:, 0].cpu().numpy() >= 0
+        moved = np.where((seen & known)[:, None], moved, pose)
+        # start <- now: the start's pixel for pixel p is R(-(angle - angle0)) (p - centre) + centre0
+        start = self.block_start.cpu().numpy()
+        turn = -(moved[:, 2] - self.block_angle_start.cpu().numpy())
+        cos, sin = np.cos(turn), np.sin(turn)
+        bx = start[:, 0] - (cos * moved[:, 0] - sin * moved[:, 1])
+        by = start[:, 1] - (sin * moved[:, 0] + cos * moved[:, 1])
+        block_map = np.stack([np.stack([cos, -sin, bx], 1), np.stack([sin, cos, by], 1)], 1)
+        self.block_map = torch.from_numpy(block_map).to(self.block_map.device)
+        self.block_pose_prev = self.block_pose
+        self.block_pose = torch.from_numpy(moved).to(self.block_pose.device)
+
     def _drawn_block_map(self) -> Tensor:
         """The T's motion as drawn: its turn and its centre's shift rounded to a grid.
 
@@ -287,6 +329,20 @@ class SceneLayers:
         both = F.grid_sample(torch.cat([alpha, colour], dim=1), grid, mode="bilinear", padding_mode="zeros",
                              align_corners=False)
         return both[:, :1], both[:, 1:]
+
+
+def _start_poses(alphas: np.ndarray) -> np.ndarray:
+    """(B, H, W) T mattes -> (B, 3) float64 [centre x, centre y, angle]; rows that share a start
+    (a planner's candidates) are fitted once."""
+    fitted: dict[bytes, np.ndarray] = {}
+    poses = []
+    for alpha in alphas:
+        key = alpha.tobytes()
+        if key not in fitted:
+            centre, angle = block_pose_from_matte(alpha)
+            fitted[key] = np.array([centre[0], centre[1], angle])
+        poses.append(fitted[key])
+    return np.stack(poses)
 
 
 def _grid(h: int, w: int, device: torch.device) -> tuple[Tensor, Tensor]:

@@ -105,7 +105,8 @@ class FrameNetConfig:
     # how the network's output becomes the next frame: "" = its own frame (last frame moved
     # along the displacement + residual); "pusht" = object layers (`scene_layers.py`): the
     # displacement over the T is read as one rigid motion and the agent as one centre, and the
-    # frame is drawn from layers cut from the start frame (needs `warp`)
+    # frame is drawn from layers cut from the start frame (needs `warp`); "pusht-contact" = the
+    # same layers, the T moved by a learned contact model (`contact_model.py`, weights "contact")
     layers: str = ""
 
 
@@ -313,8 +314,12 @@ def _frame_model_problems(spec: ModelSpec) -> list[str]:
         problems.append("residual/change_full belong to the latent families")
     if spec.change_floor < 0:
         problems.append(f"change_floor {spec.change_floor} must be >= 0")
-    if net.layers not in ("", "pusht"):
-        problems.append(f"frame_model.layers {net.layers!r} is not '' or 'pusht'")
+    if net.layers not in ("", "pusht", "pusht-contact"):
+        problems.append(f"frame_model.layers {net.layers!r} is not '', 'pusht' or 'pusht-contact'")
+    if net.layers == "pusht-contact" and "contact" not in spec.weights.files:
+        problems.append("frame_model.layers 'pusht-contact' needs a 'contact' weights file")
+    if net.layers == "pusht-contact" and not spec.action_low:
+        problems.append("frame_model.layers 'pusht-contact' reads targets in pixels: it needs action_low/action_high")
     if net.layers and not net.warp:
         problems.append("frame_model.layers reads the displacement: it needs warp=True")
     return problems
@@ -496,7 +501,7 @@ PUSHT_CAUSAL = ModelSpec(
     tokenizer=None,
     backbone=None,
     weights=WeightsLocation(
-        files={"frame_model": "pusht-causal.safetensors"},
+        files={"frame_model": "pusht-causal.safetensors", "contact": "pusht-contact.safetensors"},
         env_var="DREAM_ENGINE_PUSHT_CAUSAL_WEIGHTS",
     ),
     action_low=(0.0, 0.0),
@@ -510,7 +515,7 @@ PUSHT_CAUSAL = ModelSpec(
         blocks=(1, 2, 2),
         embed_dim=128,
         warp=True,
-        layers="pusht",
+        layers="pusht-contact",
     ),
 )
 

@@ -33,7 +33,7 @@ HELD_OUT = HeldOut(per_kind=2, steps=48, seed=4711)  # 8 rollouts; seed 4711 is 
 # -0.0054, +0.0042: about a sixth of what a sigma-1 blur of the same predictions costs
 # (-7.6 dB, -0.029; LPIPS a twentieth of its +0.084). The same network drawing its own frames
 # (the default before the layers) measured 34.70 dB, 0.9677, 0.0221 and now fails on all three.
-DEFAULT_THRESHOLDS = Thresholds(min_psnr=35.7, min_ssim=0.974, max_lpips=0.018)
+DEFAULT_THRESHOLDS = Thresholds(min_psnr=36.2, min_ssim=0.978, max_lpips=0.0176)
 
 
 def rollouts(engine: Any, held_out: HeldOut = HELD_OUT) -> list[tuple[str, np.ndarray, np.ndarray]]:

@@ -141,7 +141,8 @@ def run_dream(engine: Any, policy: Policy, start_frames: np.ndarray, seed: int, 
     if spec.is_latent:
         raise ValueError(f"spec {spec.name!r} ({spec.family}): dream evaluation needs the causal-video family")
     tic = time.perf_counter()
-    rollout = FrameRollout(spec, engine.frame_model.net, engine.device, engine.dtype)
+    rollout = FrameRollout(spec, engine.frame_model.net, engine.device, engine.dtype,
+                           contact=engine.frame_model.contact)
     chunk = spec.chunk_size
     pixel, kept = [], []
     for lo in range(0, len(start_frames), batch):

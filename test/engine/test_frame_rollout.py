@@ -7,6 +7,7 @@ so these tests do not depend on the shipped weights' quality (test_physics_gate.
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ import torch
 from dream_engine_ros.engine.backbone.frame_unet import FrameDenoiser
 from dream_engine_ros.engine.errors import InputError, RolloutCancelled, WeightsError
 from dream_engine_ros.engine.frame_rollout import gate, to_pixels, to_unit
+from dream_engine_ros.engine.loading import weight_paths
 from dream_engine_ros.engine.preprocess import fit_frame
 from dream_engine_ros.engine.runner import ChunkEvent, DreamEngine
 from dream_engine_ros.engine.spec import PUSHT_CAUSAL, spec_problems
@@ -38,6 +40,7 @@ def _random_net(zero_head: bool) -> FrameDenoiser:
 def causal(tmp_path_factory) -> DreamEngine:
     folder = tmp_path_factory.mktemp("causal")
     save_module_weights(_random_net(zero_head=False), folder / PUSHT_CAUSAL.weights.files["frame_model"])
+    shutil.copy(weight_paths(PUSHT_CAUSAL)["contact"], folder)
     return DreamEngine.load("pusht-causal", weights=folder, device="cpu")
 
 
@@ -129,6 +132,7 @@ def test_guidance_is_refused_because_there_is_no_unconditional_branch(causal: Dr
 
 def test_a_network_that_predicts_no_change_reproduces_the_start_frame(tmp_path: Path, pusht_start, rng) -> None:
     save_module_weights(_random_net(zero_head=True), tmp_path / PUSHT_CAUSAL.weights.files["frame_model"])
+    shutil.copy(weight_paths(PUSHT_CAUSAL)["contact"], tmp_path)
     engine = DreamEngine.load("pusht-causal", weights=tmp_path, device="cpu")
     frame, _ = pusht_start
     result = engine.predict(frame, plan(rng, 24), seed=9, num_steps=3)
@@ -145,6 +149,9 @@ def test_goal_distance_is_zero_for_the_goal_itself(causal: DreamEngine, pusht_st
 
 def test_missing_weights_name_the_file(tmp_path: Path) -> None:
     with pytest.raises(WeightsError, match="frame_model weights not found"):
+        DreamEngine.load("pusht-causal", weights=tmp_path, device="cpu")
+    save_module_weights(_random_net(zero_head=True), tmp_path / PUSHT_CAUSAL.weights.files["frame_model"])
+    with pytest.raises(WeightsError, match="contact weights not found"):
         DreamEngine.load("pusht-causal", weights=tmp_path, device="cpu")
 
 

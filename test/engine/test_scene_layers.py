@@ -95,11 +95,15 @@ def test_rows_of_a_batch_equal_single_rows_and_select_concat_round_trip(start: n
 
 
 def test_the_spec_checks_its_layers_setting() -> None:
-    assert PUSHT_CAUSAL.frame_model is not None and PUSHT_CAUSAL.frame_model.layers == "pusht"
+    assert PUSHT_CAUSAL.frame_model is not None and PUSHT_CAUSAL.frame_model.layers == "pusht-contact"
+    assert spec_problems(PUSHT_CAUSAL) == []
     no_warp = dataclasses.replace(PUSHT_CAUSAL.frame_model, warp=False)
     unknown = dataclasses.replace(PUSHT_CAUSAL.frame_model, layers="cubes")
     assert any("needs warp=True" in p for p in spec_problems(_with(frame_model=no_warp)))
     assert any("'cubes'" in p for p in spec_problems(_with(frame_model=unknown)))
+    no_contact_file = dataclasses.replace(PUSHT_CAUSAL.weights, files={"frame_model": "pusht-causal.safetensors"})
+    assert any("'contact' weights file" in p for p in spec_problems(_with(weights=no_contact_file)))
+    assert any("action_low" in p for p in spec_problems(_with(action_low=(), action_high=())))
 
 
 def _with(**changes):

@@ -4,8 +4,9 @@ The thresholds sit a margin below what the shipped pusht-causal measured on exac
 (seed 31337, 3 episodes per kind, 48 steps; figures in the comments), so a retrained or broken
 default fails CI. Issue 8's goals that the model already meets are asserted as the goals
 (agent centre error <= 1.5 px, the agent exactly once, the T's pixel count within 15 % in every
-frame); the ones it does not meet yet (pushed T pose at frame 48) are gated at today's level and
-listed in the README. Measured with the object-layer decoding (engine/scene_layers.py).
+frame); the pushed T's pose and IoU are gated at today's level on this small set (3 pushes), and measured
+against the goals on 50 pushes in the README. Measured with the object layers and the T's contact
+model (engine/scene_layers.py, engine/contact_model.py).
 """
 
 from __future__ import annotations
@@ -49,8 +50,8 @@ def test_every_frame_shows_one_agent_and_one_whole_t(report: Report, kind: str) 
 @pytest.mark.parametrize("kind", pusht_episodes.KINDS)
 def test_image_metrics_beat_holding_the_start_frame(report: Report, kind: str) -> None:
     model, copy = report["model"][kind][48], report["copy"][kind][48]
-    assert model["psnr"] > copy["psnr"] + 2.0, (model, copy)  # measured +4.5 to +11.2 dB
-    assert model["ssim"] > copy["ssim"], (model, copy)  # measured +0.017 to +0.038
+    assert model["psnr"] > copy["psnr"] + 2.0, (model, copy)  # measured +6.8 to +11.3 dB
+    assert model["ssim"] > copy["ssim"], (model, copy)  # measured +0.016 to +0.054
 
 
 @pytest.mark.parametrize("kind", ["walk", "sweep", "still"])
@@ -60,8 +61,10 @@ def test_a_block_nobody_pushes_keeps_its_shape_and_place(report: Report, kind: s
 
 
 def test_pushed_block_regression_gate(report: Report) -> None:
-    """Below the issue's goals (IoU 0.8, pose ok in 80 %): gated at today's level."""
+    """The pushed T, moved by the contact model: gated at today's level on this small set (the
+    issue's goals are measured on 50 pushes in the README: pose ok 84 % at frame 48, 96 % at 12)."""
     at12, at48 = report["model"]["push"][12], report["model"]["push"][48]
-    assert at12["block_iou_mean"] >= 0.6, at12  # measured 0.730 (stage 4 before the warp model: 0.649)
-    assert at48["block_iou_end"] >= 0.35, at48  # measured 0.521 (copy-first-frame 0.096)
-    assert np.isfinite(at48["block_centre_end"]) and at48["block_centre_end"] < 10.0, at48  # measured 1.7 px
+    assert at12["block_pose_ok_end"] == 1.0 and at12["block_iou_mean"] >= 0.75, at12  # measured 3/3, 0.808
+    assert at48["block_pose_ok_end"] >= 0.6, at48  # measured 2 of 3 (flow-fitted T before: 1 of 3)
+    assert at48["block_iou_end"] >= 0.6, at48  # measured 0.687 (flow-fitted T before: 0.521)
+    assert np.isfinite(at48["block_centre_end"]) and at48["block_centre_end"] < 1.5, at48  # measured 0.38 px
