@@ -64,7 +64,8 @@ def test_pushed_block_regression_gate(report: Report) -> None:
     """The pushed T, moved by the contact model: gated at today's level on this small set (the
     issue's goals are measured on 50 pushes in the README: pose ok 84 % at frame 48, 96 % at 12)."""
     at12, at48 = report["model"]["push"][12], report["model"]["push"][48]
-    assert at12["block_pose_ok_end"] == 1.0 and at12["block_iou_mean"] >= 0.75, at12  # measured 3/3, 0.808
-    assert at48["block_pose_ok_end"] >= 0.6, at48  # measured 2 of 3 (flow-fitted T before: 1 of 3)
+    # measured 3/3, 0.808 (the flow-fitted T before: 2/3, 0.730)
+    assert at12["block_pose_ok_end"] == 1.0 and at12["block_iou_mean"] >= 0.75, at12
+    assert at48["block_pose_ok_end"] >= 0.6, at48  # measured 2 of 3 (the flow-fitted T: 2 of 3 too)
     assert at48["block_iou_end"] >= 0.6, at48  # measured 0.687 (flow-fitted T before: 0.521)
-    assert np.isfinite(at48["block_centre_end"]) and at48["block_centre_end"] < 1.5, at48  # measured 0.38 px
+    assert np.isfinite(at48["block_centre_end"]) and at48["block_centre_end"] < 1.5, at48  # 0.38 px (before: 1.69)
