@@ -56,8 +56,8 @@ demo-augment: bootstrap
 bench-mpc: bootstrap
 	@SDL_VIDEODRIVER=dummy $(PY) bench/bench_mpc.py --tasks 50 --jsonl out/mpc.jsonl
 
-# Retrain the T's contact model (engine/contact_model.py) into the shipped weights: 8000 simulated episodes
-# (states only) and 6000 training steps, about 12 minutes on 2 CPU cores; prints its held-out pose accuracy.
+# Retrain the T's contact model (engine/contact_model.py) into the shipped weights: 12000 simulated episodes
+# (states only) and 10000 training steps, about 15 minutes on 2 CPU cores; prints its held-out pose accuracy.
 train-contact: bootstrap
 	@SDL_VIDEODRIVER=dummy $(PY) -m dream_engine_ros.training.train_contact --out dream_engine_ros/weights/pusht-contact.safetensors
 
