@@ -62,7 +62,7 @@ def test_a_block_at_rest_with_the_agent_away_stays_exactly_still(shipped: cm.Con
     np.testing.assert_array_equal(out, pose)
 
 
-def test_the_agent_pushing_into_the_bar_moves_the_block_along(shipped: cm.ContactModel) -> None:
+def test_the_agent_pushing_the_stem_end_moves_the_block_along(shipped: cm.ContactModel) -> None:
     """Angle 0: the bar lies along x above the stem (image y down); an agent coming up from
     below the stem's end pushes the T towards -y."""
     pose = np.array([[48.0, 48.0, 0.0]])
