@@ -140,6 +140,7 @@ class FrameRollout:
         lead = past_actions.shape[-2]
         past_rows = np.broadcast_to(past_actions, (k_count, *past_actions.shape[-2:]))
         acts = torch.from_numpy(np.concatenate([past_rows, actions], axis=1)).to(self.device).float()
+        targets = self._target_pixels(acts, frame_shape[0])  # commanded targets, for a contact model
         # candidates that share one network call: all of them when fused, else one by one
         groups = [list(range(k_count))] if fused else [[i] for i in range(k_count)]
         if per_row:
@@ -164,8 +165,8 @@ class FrameRollout:
                 change, flow = self.denoise(contexts[g], window[group], noise, num_steps, should_cancel)
                 scene = layers[g]
                 if scene is not None and flow is not None:
-                    targets = self._target_pixels(acts[group, k + lead], frame_shape[0])
-                    drawn = scene.step(to_colours(contexts[g][:, -1] + change), flow.float(), self.contact, targets)
+                    target = None if targets is None else targets[group, k + lead]
+                    drawn = scene.step(to_colours(contexts[g][:, -1] + change), flow.float(), self.contact, target)
                     change = drawn.div(127.5).sub(1.0) - contexts[g][:, -1]
                 pixels = to_pixels(contexts[g][:, -1] + gate(change, self.spec.change_floor))
                 out[group, k + 1] = pixels
@@ -178,13 +179,12 @@ class FrameRollout:
         return out, {"encode_s": 0.0, "denoise_s": denoise_s, "decode_s": 0.0}
 
     def _target_pixels(self, actions: Tensor, pixels: int) -> Tensor | None:
-        """Normalised PushT actions (B, 2) -> the commanded targets in pixels (contact layers only)."""
-        if self.contact is None or not self.spec.action_low:
+        """Normalised PushT actions (K, T, 2) -> the commanded targets in pixels, once per run
+        (contact layers only; the spec's validation guarantees action bounds for them)."""
+        if self.contact is None:
             return None
-        low = torch.tensor(self.spec.action_low, dtype=torch.float64, device=actions.device)
-        high = torch.tensor(self.spec.action_high, dtype=torch.float64, device=actions.device)
-        raw = (actions.double() + 1.0) / 2.0 * (high - low) + low
-        return raw * (pixels / WORLD_SIZE) - 0.5
+        raw = self.spec.denormalise_actions(actions.cpu().numpy())
+        return torch.from_numpy(raw * (pixels / WORLD_SIZE) - 0.5).to(actions.device)
 
     def _context(self, past_frames: np.ndarray, start: np.ndarray) -> Tensor:
         """(1, context_frames, 3, H, W): the last frames up to `start`, the earliest repeated."""

@@ -228,6 +228,15 @@ class ModelSpec:
         high = np.asarray(self.action_high, dtype=np.float32)
         return (acts - low) / (high - low) * 2.0 - 1.0
 
+    def denormalise_actions(self, actions: np.ndarray) -> np.ndarray:
+        """The model's [-1, 1] actions -> env units (float64): the inverse of `normalise_actions`."""
+        acts = np.asarray(actions, dtype=np.float64)
+        if not self.action_low:
+            return acts
+        low = np.asarray(self.action_low, dtype=np.float64)
+        high = np.asarray(self.action_high, dtype=np.float64)
+        return (acts + 1.0) / 2.0 * (high - low) + low
+
     def summary(self) -> dict[str, Any]:
         """Flat, JSON-friendly description (the CLI's `specs` and the ROS describe service)."""
         return {

@@ -23,18 +23,17 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..engine.contact_model import AGENT_RADIUS_WORLD, T_CENTROID_LOCAL, WORLD_SIZE
 from ..engine.scene_layers import AGENT, AGENT_RIM, BLOCK, LABELS, PALETTE
 
-WORLD_SIZE = 512.0
-AGENT_RADIUS_WORLD = 15.0
+# gym-pusht's geometry (workspace size, agent radius, the T's area centroid in its body frame: bar
+# area 3600 at y=15, stem area 2700 at y=75) lives with the engine's contact model, which uses it.
+__all__ = ["AGENT_RADIUS_WORLD", "T_CENTROID_LOCAL", "WORLD_SIZE"]
 
 # gym-pusht's rendered colours and their classes live with the engine's object layers, which read
 # the same pixels (floor/walls 0, goal 1, T 2, agent 3, the agent's rim blended into the floor 4).
 _PALETTE, _LABELS = PALETTE, LABELS
 BLOCK_LABEL, AGENT_LABEL, AGENT_RIM_LABEL = BLOCK, AGENT, AGENT_RIM
-
-# The T's area centroid in its body frame: bar area 3600 at y=15, stem area 2700 at y=75.
-T_CENTROID_LOCAL = np.array([0.0, (3600 * 15.0 + 2700 * 75.0) / 6300.0])
 
 
 @dataclass(frozen=True)

@@ -80,3 +80,5 @@ def test_action_normalisation_maps_bounds_to_unit_range() -> None:
     np.testing.assert_allclose(PUSHT_TINY.normalise_actions(raw), [[-1.0, 1.0], [0.0, -0.5]])
     gr1 = np.full((12, 384), 0.3, dtype=np.float32)
     np.testing.assert_array_equal(DREAMDOJO_GR1_2B.normalise_actions(gr1), gr1)  # no bounds: as given
+    np.testing.assert_array_equal(PUSHT_TINY.denormalise_actions(PUSHT_TINY.normalise_actions(raw)), raw)
+    np.testing.assert_array_equal(DREAMDOJO_GR1_2B.denormalise_actions(gr1), gr1)
