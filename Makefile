@@ -4,7 +4,7 @@ VENV ?= $(CURDIR)/.venv
 PY := $(VENV)/bin/python
 export DREAM_ENGINE_VENV := $(VENV)
 
-.PHONY: bootstrap demo demo-mpc test test-ros lint bench bench-ros bench-http bench-mpc bench-augment demo-augment train-contact eval-physics eval-policy gate contact-sheet
+.PHONY: bootstrap demo demo-mpc test test-ros lint bench bench-ros bench-http bench-mpc bench-augment demo-augment train-contact train-agent eval-physics eval-policy gate contact-sheet
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -51,8 +51,9 @@ bench-augment: bootstrap
 demo-augment: bootstrap
 	@SDL_VIDEODRIVER=dummy $(PY) scripts/demo_augment.py
 
-# MPC on DINO-WM's PushT protocol (50 held-out tasks): CEM and random shooting over the engine, CEM with the
-# simulator as the model, drive-to-goal, do-nothing. Resumable (out/mpc.jsonl); about an hour on 2 CPU cores.
+# MPC on DINO-WM's PushT protocol (50 held-out tasks): CEM and random shooting over the engine's decode-free
+# scene states and over its dreamed frames, CEM with the simulator as the model, drive-to-goal, do-nothing.
+# Resumable (out/mpc.jsonl); about an hour on 2 CPU cores (the dreamed-frame rows; the rest ~10 min).
 bench-mpc: bootstrap
 	@SDL_VIDEODRIVER=dummy $(PY) bench/bench_mpc.py --tasks 50 --jsonl out/mpc.jsonl
 
@@ -60,6 +61,10 @@ bench-mpc: bootstrap
 # (states only) and 10000 training steps, about 15 minutes on 2 CPU cores; prints its held-out pose accuracy.
 train-contact: bootstrap
 	@SDL_VIDEODRIVER=dummy $(PY) -m dream_engine_ros.training.train_contact --out dream_engine_ros/weights/pusht-contact.safetensors
+
+# Refit the agent's motion (engine/agent_model.py; planners' scene-state rollouts): 400 simulated episodes, ~15 s.
+train-agent: bootstrap
+	@SDL_VIDEODRIVER=dummy $(PY) -m dream_engine_ros.training.train_agent --out dream_engine_ros/weights/pusht-agent.safetensors
 
 # Physics of the default model on held-out PushT episodes (agent, T pose, conservation) vs copy-first-frame.
 eval-physics: bootstrap

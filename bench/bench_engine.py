@@ -5,6 +5,7 @@
   3. model FLOP/s (FLOPs counted by torch's FlopCounterMode) vs a plain fp32 matmul, same run
 
 Usage: python bench/bench_engine.py [--spec NAME (default: the catalog default)] [--device auto] [--repeats 3] [--json]
+       [--no-mp4]
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dream_engine_ros.engine.runner import DreamEngine  # noqa: E402
 from dream_engine_ros.engine.spec import DEFAULT_SPEC  # noqa: E402
-from dream_engine_ros.video import write_mp4  # noqa: E402
 
 
 def _median_time(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
@@ -67,6 +67,7 @@ def main() -> int:
     parser.add_argument("--candidates", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", action="store_true", help="print one JSON object only")
+    parser.add_argument("--no-mp4", action="store_true", help="leave the mp4 encode out (a machine without PyAV)")
     args = parser.parse_args()
 
     engine = DreamEngine.load(args.spec, device=args.device)
@@ -81,8 +82,13 @@ def main() -> int:
     # 1. one rollout, split
     rollouts = [engine.predict(frame, plans[0], seed=0) for _ in range(args.repeats)]
     split = {key: statistics.median(r.timings[key] for r in rollouts) for key in rollouts[0].timings}
-    with tempfile.TemporaryDirectory() as tmp:
-        mp4_s, _ = _median_time(lambda: write_mp4(Path(tmp) / "bench.mp4", rollouts[0].frames, spec.fps), args.repeats)
+    mp4_s = 0.0
+    if not args.no_mp4:
+        from dream_engine_ros.video import write_mp4
+
+        with tempfile.TemporaryDirectory() as tmp:
+            mp4_s, _ = _median_time(lambda: write_mp4(Path(tmp) / "bench.mp4", rollouts[0].frames, spec.fps),
+                                    args.repeats)
     rollout_s = split["total_s"] + mp4_s
     video_s = args.horizon / spec.fps
 

@@ -5,15 +5,17 @@
     2. each method runs closed loop on the real simulator for at most 50 control steps;
        success = agent and block within 20 units and block angle within pi/9 of the goal at
        any step;
-    3. methods: CEM and random shooting over the Dream Engine (predicted frames, objects read
-       from the pixels), CEM with the simulator itself as the model (the planner's upper
-       bound, same budget and cost), driving the agent straight to the goal's agent position,
-       and doing nothing;
+    3. methods: CEM and random shooting over the Dream Engine's decode-free scene-state rollout
+       (`-state`: what the shipped planner uses) and over its predicted frames with the objects
+       read from the pixels (`-dream`), CEM with the simulator itself as the model (the
+       planner's upper bound, same budget and cost), driving the agent straight to the goal's
+       agent position, and doing nothing;
     4. one JSON line per finished episode (resumable partial results), then a markdown table;
-    5. batched scoring on its own: K=64 candidates x 24 steps, fused vs K single predicts.
+    5. batched scoring on its own: K=64 candidates x 24 steps, fused frames and decode-free scene
+       states vs K single predicts.
 
 Usage: python bench/bench_mpc.py [--tasks 50] [--seed 4242] [--methods cem-dream,rs-dream,...]
-       [--samples 24] [--iterations 3] [--execute 4] [--jsonl out/mpc.jsonl]
+       [--samples 24] [--iterations 3] [--state-samples 32] [--execute 4] [--jsonl out/mpc.jsonl]
 """
 
 from __future__ import annotations
@@ -45,9 +47,14 @@ from dream_engine_ros.planning.mpc import (  # noqa: E402
 from dream_engine_ros.planning.pusht_goal import SceneGoal, rollout_costs  # noqa: E402
 from dream_engine_ros.planning.pusht_robot import PushTRobot  # noqa: E402
 from dream_engine_ros.planning.pusht_tasks import reach_tasks  # noqa: E402
-from dream_engine_ros.planning.world_models import DreamScorer, Observation, SimulatorScorer  # noqa: E402
+from dream_engine_ros.planning.world_models import (  # noqa: E402
+    DreamScorer,
+    Observation,
+    SceneStateScorer,
+    SimulatorScorer,
+)
 
-METHODS = ("cem-dream", "rs-dream", "cem-sim", "drive-to-goal", "do-nothing")
+METHODS = ("cem-state", "rs-state", "cem-dream", "rs-dream", "cem-sim", "drive-to-goal", "do-nothing")
 
 
 def make_controller(method: str, goal_state: np.ndarray, engine: DreamEngine | None, args: argparse.Namespace,
@@ -58,6 +65,15 @@ def make_controller(method: str, goal_state: np.ndarray, engine: DreamEngine | N
     cem = CEMConfig(horizon=args.horizon, hold=args.hold, samples=args.samples, elites=args.elites,
                     iterations=args.iterations)
     shooting = CEMConfig.random_shooting(args.samples * args.iterations, args.horizon, args.hold)
+    state_cem = CEMConfig(horizon=args.state_horizon, hold=args.hold, samples=args.state_samples,
+                          elites=args.state_elites, iterations=args.state_iterations)
+    state_shooting = CEMConfig.random_shooting(args.state_samples * args.state_iterations, args.state_horizon,
+                                               args.hold)
+    if method in ("cem-state", "rs-state"):
+        assert engine is not None
+        config = state_cem if method == "cem-state" else state_shooting
+        return PlanningController(method, CrossEntropyPlanner(config, low, high), SceneStateScorer(engine, goal),
+                                  args.execute, seed)
     if method == "cem-dream":
         assert engine is not None
         return PlanningController(method, CrossEntropyPlanner(cem, low, high), DreamScorer(engine, goal, seed=seed),
@@ -112,6 +128,19 @@ def measure_scoring(engine: DreamEngine, candidates: int = 64, horizon: int = 24
           f"scene), {candidates} single predicts {single_s:.2f} s -> x{single_s / fused_s:.2f} throughput; "
           f"fused vs single costs: max |diff| {np.abs(fused_costs - single_costs).max():.3f} tolerance units, "
           f"same best candidate: {int(np.argmin(fused_costs)) == int(np.argmin(single_costs))}", flush=True)
+    state = SceneStateScorer(engine, goal)
+    state.observe(observation)
+    times = []
+    for _ in range(max(repeats, 5)):
+        tic = time.perf_counter()
+        state_costs = state(actions)
+        times.append(time.perf_counter() - tic)
+    state_s = min(times)
+    alone = np.concatenate([state(actions[k:k + 1]) for k in range(candidates)])
+    print(f"scoring {candidates} candidates x {horizon} steps decode-free (scene states, cost 'pusht-state'): "
+          f"{state_s * 1000:.1f} ms -> x{single_s / state_s:.0f} the throughput of {candidates} single predicts; "
+          f"batched vs alone: max |cost diff| {np.abs(state_costs - alone).max():.1e} tolerance units, same best "
+          f"candidate: {int(np.argmin(state_costs)) == int(np.argmin(alone))}", flush=True)
 
 
 def main() -> int:
@@ -128,6 +157,10 @@ def main() -> int:
     parser.add_argument("--elites", type=int, default=5)
     parser.add_argument("--iterations", type=int, default=3)
     parser.add_argument("--execute", type=int, default=4)
+    parser.add_argument("--state-samples", type=int, default=32, help="CEM samples of the scene-state planner")
+    parser.add_argument("--state-elites", type=int, default=5)
+    parser.add_argument("--state-iterations", type=int, default=3)
+    parser.add_argument("--state-horizon", type=int, default=12)
     parser.add_argument("--jsonl", type=Path, default=Path("out/mpc.jsonl"))
     parser.add_argument("--no-scoring", action="store_true", help="skip the batched-scoring measurement")
     args = parser.parse_args()
@@ -138,11 +171,12 @@ def main() -> int:
 
     tasks = reach_tasks(args.tasks, args.seed)
     engine = None
-    if any(m.endswith("-dream") for m in methods):
+    if any(m.endswith(("-dream", "-state")) for m in methods):
         engine = DreamEngine.load(args.spec, weights=args.weights, device="cpu")
     args.jsonl.parent.mkdir(parents=True, exist_ok=True)
     settings = {key: getattr(args, key) for key in ("spec", "weights", "seed", "budget", "horizon", "hold", "samples",
-                                                     "elites", "iterations", "execute")}
+                                                     "elites", "iterations", "execute", "state_samples",
+                                                     "state_elites", "state_iterations", "state_horizon")}
     done: dict[tuple[str, int], dict] = {}
     if args.jsonl.exists():  # resume: keep the episodes already measured with these settings
         for line in args.jsonl.read_text().splitlines():
@@ -172,13 +206,16 @@ def main() -> int:
         measure_scoring(engine or DreamEngine.load(args.spec, weights=args.weights, device="cpu"))
 
     print(f"\nPushT goal reaching, {args.tasks} tasks (seed {args.seed}), budget {args.budget} control steps; "
+          f"scene-state CEM {args.state_samples} samples x {args.state_iterations} iterations, horizon "
+          f"{args.state_horizon} (random shooting {args.state_samples * args.state_iterations}); "
           f"CEM {args.samples} samples x {args.iterations} iterations, horizon {args.horizon} (knots held "
           f"{args.hold} steps), {args.execute} actions executed per replan; random shooting "
           f"{args.samples * args.iterations} samples; {platform.processor() or platform.machine()}, "
           f"{torch.get_num_threads()} torch threads\n")
     print("| method | model | success | mean steps to success | s per replan (median) |")
     print("| --- | --- | --- | --- | --- |")
-    model_of = {"cem-dream": args.spec, "rs-dream": args.spec, "cem-sim": "simulator (upper bound)"}
+    model_of = {"cem-dream": args.spec, "rs-dream": args.spec, "cem-state": f"{args.spec} scene states",
+                "rs-state": f"{args.spec} scene states", "cem-sim": "simulator (upper bound)"}
     for method in methods:
         s = summarise(results[method])
         steps = f"{s['mean_steps_to_success']:.1f}" if s["mean_steps_to_success"] is not None else "-"

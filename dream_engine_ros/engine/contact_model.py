@@ -14,7 +14,9 @@ for the T's motion every frame, given the agent where the frame network puts it.
     3. otherwise the network gives the T's motion in its body frame, turned back to the image.
 
 Runs in float64 numpy, one row at a time: the same bits for a batch row and a single rollout,
-whatever torch's thread count.
+whatever torch's thread count. Planners' scene-state rollouts (`scene_states.py`) ask for all
+rows in one matrix product per layer instead (`exact_rows=False`): rows then agree with the
+row-by-row answer up to float64 rounding.
 """
 
 from __future__ import annotations
@@ -109,8 +111,17 @@ class ContactModel:
             rows.append(h)
         return np.stack(rows)
 
+    def forward_batched(self, features: np.ndarray) -> np.ndarray:
+        """(B, 11) -> (B, 3) in one matrix product per layer (BLAS): for many rows at once."""
+        h = np.asarray(features, dtype=np.float64)
+        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            h = h @ w.T + b
+            if i < len(self.weights) - 1:
+                h = h / (1.0 + np.exp(-h))
+        return h
+
     def step(self, agent_prev: np.ndarray, agent_now: np.ndarray, agent_next: np.ndarray, target: np.ndarray,
-             pose: np.ndarray, pose_prev: np.ndarray, pixels: int) -> np.ndarray:
+             pose: np.ndarray, pose_prev: np.ndarray, pixels: int, exact_rows: bool = True) -> np.ndarray:
         """Next T pose (B, 3) [centre x, centre y (px), angle (rad)] from the agent's positions (B, 2) at
         t - 1, t, t + 1, the target (B, 2) commanded at t, and the T's poses (B, 3) at t and t - 1."""
         centre, angle = pose[:, :2], pose[:, 2]
@@ -126,7 +137,7 @@ class ContactModel:
         rows = np.flatnonzero(active)
         feats = contact_features(agent_prev[rows], agent_now[rows], agent_next[rows], target[rows],
                                  centre[rows], pose_prev[rows, :2], angle[rows], pose_prev[rows, 2])
-        motion = self.forward(feats)
+        motion = self.forward(feats) if exact_rows else self.forward_batched(feats)
         out[rows, :2] = centre[rows] + rotate(motion[:, :2], angle[rows])
         out[rows, 2] = angle[rows] + motion[:, 2] / ANGLE_SCALE
         return out

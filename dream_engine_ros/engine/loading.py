@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from .agent_model import AgentModel
 from .backbone import ActionDiT
 from .backbone.frame_unet import FrameDenoiser
 from .contact_model import ContactModel
@@ -47,6 +48,7 @@ class LoadedFrameModel:
 
     net: FrameDenoiser
     contact: ContactModel | None = None  # the T's contact dynamics ("pusht-contact" layers)
+    agent: AgentModel | None = None  # the agent's motion (weights "agent"): scene-state rollouts
 
 
 def weight_paths(spec: ModelSpec, weights_dir: str | Path | None = None) -> dict[str, Path]:
@@ -111,7 +113,11 @@ def build_frame_model(spec: ModelSpec, weights_dir: str | Path | None, device: t
     if spec.frame_model.layers == "pusht-contact":
         contact_path = _require(weight_paths(spec, weights_dir), "contact", spec)
         contact = ContactModel.from_state(read_state_file(contact_path), source=str(contact_path))
-    return LoadedFrameModel(net=net.to(device=device, dtype=dtype).eval(), contact=contact)
+    agent = None
+    if "agent" in spec.weights.files:
+        agent_path = _require(weight_paths(spec, weights_dir), "agent", spec)
+        agent = AgentModel.from_state(read_state_file(agent_path), source=str(agent_path))
+    return LoadedFrameModel(net=net.to(device=device, dtype=dtype).eval(), contact=contact, agent=agent)
 
 
 def build_model(spec: ModelSpec, weights_dir: str | Path | None, device: torch.device,

@@ -33,6 +33,7 @@ from .errors import InputError, check_cancel
 from .frame_rollout import FrameRollout
 from .loading import LoadedFrameModel, LoadedModel, build_frame_model, build_model
 from .preprocess import fit_frame
+from .scene_states import read_scene_state, rollout_scene_states, world_to_pixels
 from .spec import ModelSpec, get_spec
 from .tokenizer import StreamState, pixels_to_unit, unit_to_pixels
 from .validation import MAX_SEED, RequestValidator
@@ -85,6 +86,18 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
+def exact_cuda_kernels() -> None:
+    """fp32 convolutions in fp32 and deterministic cuDNN algorithms (process-wide).
+
+    Why: cuDNN runs fp32 convolutions in TF32 by default; on an H200 the VAE's reference round
+    trip then left the fixtures' 1e-4 tolerance (1e-3 on the latent, 6e-3 on the video), and a
+    benchmarked algorithm choice may differ between runs (same seed, other frames)."""
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cuda.matmul.allow_tf32 = False
+
+
 def resolve_dtype(spec: ModelSpec, device: torch.device) -> torch.dtype:
     """The spec's dtype on an accelerator; float32 on the CPU (bf16 matmuls are slow there)."""
     if device.type == "cpu":
@@ -107,6 +120,8 @@ class DreamEngine:
         """Build the spec's modules on the device and load its weights (strict)."""
         resolved = get_spec(spec) if isinstance(spec, str) else spec
         dev = resolve_device(device)
+        if dev.type == "cuda":
+            exact_cuda_kernels()
         dtype = resolve_dtype(resolved, dev)
         build = build_model if resolved.is_latent else build_frame_model
         return cls(resolved, build(resolved, weights, dev, dtype), dev, dtype)
@@ -171,7 +186,8 @@ class DreamEngine:
         Every row is bit-identical to the single `predict` with its seed. `fused=True` (the
         causal-video family) also batches the candidates through the frame network: faster for
         planners, with rows equal to single predictions only up to batch-dependent rounding.
-        The latent families already fuse their denoiser and ignore the flag.
+        The latent families fuse their denoiser on the CPU either way (bit-identical rows there);
+        on CUDA their exact rows run the DiT one candidate at a time, and `fused=True` batches it.
 
         `history_frames` (n, H, W, 3) and `history_actions` (n, D) (causal-video only): the
         frames before `frame`, oldest first, and the actions that led from each to the next, so
@@ -188,6 +204,38 @@ class DreamEngine:
             history = (np.stack([self._fit(f) for f in past]), self.spec.normalise_actions(past_actions))
         return self._rollout(frame, actions, seed_list, num_steps, guidance, on_chunk, should_cancel, fused,
                              history)
+
+    @torch.inference_mode()
+    def predict_scene_states(self, frame: np.ndarray, actions: np.ndarray, history_frames: np.ndarray | None = None,
+                             history_actions: np.ndarray | None = None) -> np.ndarray:
+        """Decode-free rollout of K candidates (K, T, D) for planners: (K, T, 5) scene states after
+        each action, [agent x, y, T centre x, y] in pixels and the T's angle (`scene_states.py`).
+
+        The spec's contact and agent models move the scene read from `frame` (and the history's
+        last frame: the robot's velocity); no frame is drawn. Rows equal the same candidates
+        scored alone up to float64 rounding. Specs without both models raise an InputError."""
+        loaded = self._model
+        if not self.predicts_scene_states or not isinstance(loaded, LoadedFrameModel):
+            raise InputError("spec", self.spec.name, "has no scene-state dynamics (needs 'pusht-contact' layers "
+                             "and an 'agent' weights file)")
+        validator = self.validator
+        actions = validator.actions(actions, batched=True)
+        validator.frame(frame)
+        frames, past_targets = [self._fit(frame)], np.zeros((0, self.spec.action_dim))
+        if history_frames is not None or history_actions is not None:
+            past, past_actions = validator.history(history_frames, history_actions)
+            frames = [self._fit(f) for f in past] + frames
+            past_targets = world_to_pixels(past_actions, self.spec.height)
+        state = read_scene_state(np.stack(frames), past_targets)
+        targets = world_to_pixels(actions, self.spec.height)
+        assert loaded.agent is not None and loaded.contact is not None
+        return rollout_scene_states(state, targets, loaded.agent, loaded.contact, self.spec.height)
+
+    @property
+    def predicts_scene_states(self) -> bool:
+        """Whether `predict_scene_states` works: a spec with contact and agent models."""
+        loaded = self._model
+        return isinstance(loaded, LoadedFrameModel) and loaded.contact is not None and loaded.agent is not None
 
     @torch.inference_mode()
     def frame_distance(self, frames: np.ndarray, goal: np.ndarray) -> np.ndarray:
@@ -219,8 +267,12 @@ class DreamEngine:
         return self.model.vae.encode(pixels_to_unit(pixels).to(self.dtype))
 
     def _velocity_fn(self, cond: Tensor, noise: Tensor, actions: Tensor, guidance: float,
-                     schedule: sampler.FlowSchedule) -> sampler.VelocityFn:
-        """v(x, step) with the condition latent pinned in frame 0 and optional guidance."""
+                     schedule: sampler.FlowSchedule, rows_apart: bool = False) -> sampler.VelocityFn:
+        """v(x, step) with the condition latent pinned in frame 0 and optional guidance.
+
+        `rows_apart` runs the DiT one candidate at a time: on CUDA its matrix kernels round
+        differently for other batch sizes (4e-6 on an H200), so a batch row would not equal the
+        single prediction; on the CPU the batched DiT is already bit-identical per row."""
         model, spec = self.model, self.spec
         k = cond.shape[0]
         mask = torch.zeros(k, 1, *noise.shape[2:], device=self.device, dtype=self.dtype)
@@ -233,18 +285,25 @@ class DreamEngine:
         frame0_target = cond if spec.residual == "none" else torch.zeros_like(cond)
         frame0_velocity = noise[:, :, :1] - frame0_target
 
+        def dit(x_in: Tensor, timesteps: Tensor, acts: Tensor | None, ctx: Tensor | None) -> Tensor:
+            if not rows_apart:
+                out: Tensor = model.dit(x_in, timesteps, mask, acts, ctx).float()
+                return out
+            return torch.cat([model.dit(x_in[i:i + 1], timesteps[i:i + 1], mask[i:i + 1],
+                                        None if acts is None else acts[i:i + 1],
+                                        None if ctx is None else ctx[i:i + 1]).float() for i in range(k)])
+
         def velocity(x: Tensor, step: int) -> Tensor:
-            x_in = torch.cat([cond, x[:, :, 1:]], dim=2)
+            x_in = torch.cat([cond, x[:, :, 1:]], dim=2).to(self.dtype)
             timesteps = torch.full((k,), schedule.timesteps[step], device=self.device, dtype=torch.int64)
-            v_cond = model.dit(x_in.to(self.dtype), timesteps, mask, actions, context).float()
+            v_cond = dit(x_in, timesteps, actions, context)
             v_uncond = None
             if use_uncond:
                 if spec.uncond == "null-action":
-                    v_uncond = model.dit(x_in.to(self.dtype), timesteps, mask, None, context).float()
+                    v_uncond = dit(x_in, timesteps, None, context)
                 else:
                     assert model.negative_context is not None
-                    neg = model.negative_context.expand(k, -1, -1)
-                    v_uncond = model.dit(x_in.to(self.dtype), timesteps, mask, actions, neg).float()
+                    v_uncond = dit(x_in, timesteps, actions, model.negative_context.expand(k, -1, -1))
             v = sampler.guided(v_cond, v_uncond, guidance)
             return torch.cat([frame0_velocity, v[:, :, 1:]], dim=2)
 
@@ -322,7 +381,8 @@ class DreamEngine:
             tic = time.perf_counter()
             noise = self._chunk_noise(seeds, first)
             chunk_actions = acts[:, first:first + spec.chunk_size]
-            velocity = self._velocity_fn(cond, noise, chunk_actions, scale, schedule)
+            velocity = self._velocity_fn(cond, noise, chunk_actions, scale, schedule,
+                                         rows_apart=not fused and self.device.type != "cpu")
             latents = conditioning.latents(sampler.sample(velocity, noise.clone(), schedule, spec.solver,
                                                           should_cancel))
             timings["denoise_s"] += time.perf_counter() - tic

@@ -510,7 +510,8 @@ PUSHT_CAUSAL = ModelSpec(
     tokenizer=None,
     backbone=None,
     weights=WeightsLocation(
-        files={"frame_model": "pusht-causal.safetensors", "contact": "pusht-contact.safetensors"},
+        files={"frame_model": "pusht-causal.safetensors", "contact": "pusht-contact.safetensors",
+               "agent": "pusht-agent.safetensors"},
         env_var="DREAM_ENGINE_PUSHT_CAUSAL_WEIGHTS",
     ),
     action_low=(0.0, 0.0),

@@ -1,8 +1,10 @@
 """What a planner asks a model: "score these K action sequences from here".
 
-Two answers with one interface (`Scorer`): the Dream Engine (predicted frames, read back with
-the PushT reader) and the simulator itself (the planner's upper bound: perfect physics, same
-cost). Both are told where the robot is by `observe` before a replan.
+Three answers with one interface (`Scorer`): the Dream Engine's predicted frames, read back with
+the PushT reader (`DreamScorer`); the Dream Engine's decode-free scene-state rollout, the same
+model's agent and contact dynamics without drawing a frame (`SceneStateScorer`, what the shipped
+planner uses: hundreds of candidates per replan); and the simulator itself (the planner's upper
+bound: perfect physics, same cost). All are told where the robot is by `observe` before a replan.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import Protocol
 import numpy as np
 
 from ..engine.runner import DreamEngine
+from ..engine.scene_states import pixels_to_world
+from ..evaluation.pusht_reader import SceneReadings
 from .pusht_goal import GoalCost, SceneGoal, rollout_costs, states_to_scenes
 from .pusht_robot import PushTRobot, Snapshot
 
@@ -76,6 +80,38 @@ class DreamScorer:
         if costs[best] < self.best_cost:
             self.best_cost, self.best_frames = float(costs[best]), result.frames[best]
         return costs
+
+
+def scene_state_readings(states: np.ndarray, pixels: int) -> SceneReadings:
+    """Scene states (..., 5) in pixels (`engine.scene_states`) -> the readings the goal cost takes."""
+    return SceneReadings(pixels_to_world(states[..., :2], pixels), pixels_to_world(states[..., 2:4], pixels),
+                         np.asarray(states[..., 4], dtype=np.float64), np.full(states.shape[:-1], -1, dtype=np.int64))
+
+
+@dataclass
+class SceneStateScorer:
+    """Scores candidates with the engine's decode-free scene-state rollout (every step scored)."""
+
+    engine: DreamEngine
+    goal: SceneGoal
+    cost: GoalCost = field(default_factory=GoalCost)
+    observation: Observation | None = None
+    rollout_seconds: float = 0.0
+
+    def observe(self, observation: Observation) -> None:
+        self.observation = observation
+
+    def __call__(self, actions: np.ndarray) -> np.ndarray:
+        if self.observation is None:
+            raise RuntimeError("observe() the robot before scoring")
+        obs = self.observation
+        history = len(obs.history_frames) > 0
+        tic = time.perf_counter()
+        states = self.engine.predict_scene_states(obs.frame, actions,
+                                                  obs.history_frames if history else None,
+                                                  obs.history_actions if history else None)
+        self.rollout_seconds += time.perf_counter() - tic
+        return self.cost(scene_state_readings(states, self.engine.spec.height), self.goal)
 
 
 @dataclass

@@ -32,7 +32,13 @@ from dream_engine_msgs.action import Rollout, RolloutBatch
 from dream_engine_msgs.srv import DescribeModel
 from dream_engine_ros.engine.errors import InputError, RolloutCancelled
 from dream_engine_ros.engine.validation import RequestValidator
-from dream_engine_ros.planning.goal_scoring import check_cost, pusht_goal, score_rollouts
+from dream_engine_ros.planning.goal_scoring import (
+    FRAMELESS_COSTS,
+    check_cost,
+    pusht_goal,
+    score_rollouts,
+    score_scene_states,
+)
 from dream_engine_ros.ros.accepted_goal import AcceptedGoal
 from dream_engine_ros.ros.busy_policy import Decision, RolloutSlots, Ticket
 from dream_engine_ros.ros.camera_cache import LatestFrameCache, NoFrameError, StaleFrameError
@@ -480,10 +486,19 @@ class DreamEngineNode(LifecycleNode):
                 raise GoalFailure(ErrorCode.INVALID_GOAL, str(error)) from error
         try:
             cost = check_cost(str(goal.cost))
-            if cost == "pusht-pose" and goal_rgb is not None:
+            if cost in ("pusht-pose", "pusht-state") and goal_rgb is not None:
                 pusht_goal(goal_rgb, (spec.height, spec.width, 3))
         except InputError as error:
             raise failure_from_input_error(error) from error
+        if cost in FRAMELESS_COSTS:
+            if goal_rgb is None:
+                raise GoalFailure(ErrorCode.INVALID_GOAL, f"cost {cost!r} scores against a goal_image: none given")
+            if goal.write_video:
+                raise GoalFailure(ErrorCode.INVALID_GOAL, f"cost {cost!r} draws no candidate frames: write_video "
+                                  "needs cost 'pusht-pose' or 'last-frame'")
+            if not self._require_engine().predicts_scene_states:
+                raise GoalFailure(ErrorCode.INVALID_GOAL, f"cost {cost!r} needs a spec with scene-state dynamics "
+                                  f"(contact and agent models); {spec.name!r} has none")
         if goal.return_best_frames and goal_rgb is None:
             raise GoalFailure(ErrorCode.INVALID_GOAL, "return_best_frames needs a goal_image to rank the candidates")
         return RolloutJob(
@@ -720,6 +735,8 @@ class DreamEngineNode(LifecycleNode):
         num_candidates = int(job.actions.shape[0])
         seeds = [job.seed + k for k in range(num_candidates)]  # seed + K - 1 < 2**32 checked up front
         history_frames, history_actions = job.history if job.history is not None else (None, None)
+        if job.cost in FRAMELESS_COSTS:
+            return self._score_scene_states(job, goal_handle, ticket)
         batch = engine.predict_batch(
             job.start.rgb,
             job.actions,
@@ -760,6 +777,33 @@ class DreamEngineNode(LifecycleNode):
                 remove_videos(outcome.video_paths)  # all candidates or none
                 raise
             outcome.video_s = time.monotonic() - video_started
+        return outcome
+
+
+    def _score_scene_states(self, job: RolloutJob, goal_handle: ServerGoalHandle, ticket: Ticket) -> RolloutOutcome:
+        """Decode-free scoring (cost "pusht-state"): no candidate is drawn; with return_best_frames
+        the best one is, through the full model (one fused row with the same seed and history)."""
+        engine = self._require_engine()
+        assert job.goal_rgb is not None  # checked when the goal was accepted
+        started = time.perf_counter()
+        scores = score_scene_states(engine, job.start.rgb, job.actions, job.goal_rgb, job.history)
+        outcome = RolloutOutcome(num_frames=int(job.actions.shape[1]) + 1,
+                                 timings={"encode_s": 0.0, "denoise_s": time.perf_counter() - started,
+                                          "decode_s": 0.0})
+        outcome.scores = [float(score) for score in scores]
+        outcome.best_index = int(np.argmin(scores))
+        if job.return_best_frames:
+            if self._should_stop(goal_handle, ticket):
+                raise StopRequested()
+            best = outcome.best_index
+            history_frames, history_actions = job.history if job.history is not None else (None, None)
+            drawn = engine.predict_batch(job.start.rgb, job.actions[best:best + 1], seeds=[job.seed + best],
+                                         history_frames=history_frames, history_actions=history_actions)
+            outcome.timings["denoise_s"] += drawn.timings.get("denoise_s", 0.0)
+            fps = float(engine.spec.fps)
+            outcome.best_frames = [rgb_to_image_msg(frame, predicted_frame_stamp(job.start.stamp_ns, i, fps),
+                                                    job.start.frame_id) for i, frame in enumerate(drawn.frames[0])]
+        outcome.timings["total_s"] = time.perf_counter() - started
         return outcome
 
 

@@ -60,6 +60,14 @@ class WorldModelEngine(Protocol):
         """Goal scoring (planning.goal_scoring, cost "last-frame")."""
         ...
 
+    @property
+    def predicts_scene_states(self) -> bool: ...
+
+    def predict_scene_states(self, frame: np.ndarray, actions: np.ndarray, history_frames: np.ndarray | None = None,
+                             history_actions: np.ndarray | None = None) -> np.ndarray:
+        """Decode-free scoring (planning.goal_scoring, cost "pusht-state")."""
+        ...
+
     def close(self) -> None: ...
 
 

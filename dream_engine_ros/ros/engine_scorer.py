@@ -38,7 +38,8 @@ class EngineScorer:
     client: ActionClient
     goal_image: Image
     seed: int = 0
-    cost: str = "pusht-pose"
+    cost: str = "pusht-state"
+    return_best_frames: bool = False  # the best candidate's frames with every call (see `render`)
     timeout_s: float = 60.0
     stop: threading.Event | None = None
     observation: Observation | None = None
@@ -55,7 +56,7 @@ class EngineScorer:
     def reset_timers(self) -> None:
         self.calls, self.wall_s, self.engine_s = 0, 0.0, 0.0
 
-    def _goal(self, actions: np.ndarray) -> RolloutBatch.Goal:
+    def _goal(self, actions: np.ndarray, cost: str | None = None, best_frames: bool | None = None) -> RolloutBatch.Goal:
         obs = self.observation
         assert obs is not None
         stamp = self.node.get_clock().now().to_msg()
@@ -67,9 +68,9 @@ class EngineScorer:
         goal.num_steps = 0
         goal.guidance = math.nan
         goal.goal_image = self.goal_image
-        goal.cost = self.cost
+        goal.cost = self.cost if cost is None else cost
         goal.fused = True
-        goal.return_best_frames = True
+        goal.return_best_frames = self.return_best_frames if best_frames is None else best_frames
         goal.write_video = False
         goal.history_frames = [rgb_to_image_msg(f, stamp, "pusht_camera") for f in obs.history_frames]
         goal.history_actions = np.asarray(obs.history_actions, dtype=np.float32).reshape(-1).tolist()
@@ -78,8 +79,27 @@ class EngineScorer:
     def __call__(self, actions: np.ndarray) -> np.ndarray:
         if self.observation is None:
             raise RuntimeError("observe() the robot before scoring")
+        result = self._call(self._goal(actions))
+        scores = np.asarray(result.scores, dtype=np.float64)
+        if scores.shape != (actions.shape[0],):
+            raise EngineCallError(f"engine returned {scores.shape[0]} scores for {actions.shape[0]} candidates")
+        if result.best_frames and float(scores.min()) < self.best_cost:
+            self.best_cost = float(scores.min())
+            self.best_frames = [image_msg_to_rgb(image, "best_frames") for image in result.best_frames]
+        return scores
+
+    def render(self, plan: np.ndarray) -> list[np.ndarray]:
+        """The frames the full model dreams for one plan (T, D): what the planner displays, drawn
+        once per replan for the chosen plan only (frameless costs draw none while scoring)."""
+        if self.observation is None:
+            raise RuntimeError("observe() the robot before rendering")
+        result = self._call(self._goal(plan[None], cost="pusht-pose", best_frames=True))
+        return [image_msg_to_rgb(image, "best_frames") for image in result.best_frames]
+
+    def _call(self, goal: RolloutBatch.Goal) -> RolloutBatch.Result:
+        """One goal, waited for; timed (wall clock here, `engine_s` there); errors raised."""
         started = time.perf_counter()
-        handle = wait_for_future(self.client.send_goal_async(self._goal(actions)), self.timeout_s,
+        handle = wait_for_future(self.client.send_goal_async(goal), self.timeout_s,
                                  "rollout_batch goal", self.stop)
         if handle is None or not handle.accepted:
             raise EngineCallError("the engine rejected the scoring goal (not active?)")
@@ -93,10 +113,4 @@ class EngineScorer:
             name = ERROR_NAMES.get(result.error_code, str(result.error_code))
             raise EngineCallError(f"engine answered {name}: {result.error_msg}")
         self.engine_s += float(result.engine_s)
-        scores = np.asarray(result.scores, dtype=np.float64)
-        if scores.shape != (actions.shape[0],):
-            raise EngineCallError(f"engine returned {scores.shape[0]} scores for {actions.shape[0]} candidates")
-        if result.best_frames and float(scores.min()) < self.best_cost:
-            self.best_cost = float(scores.min())
-            self.best_frames = [image_msg_to_rgb(image, "best_frames") for image in result.best_frames]
-        return scores
+        return result

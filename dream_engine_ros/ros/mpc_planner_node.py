@@ -8,11 +8,13 @@ One ReachGoal goal runs the receding-horizon loop until the robot reports `goal_
 the step budget is spent:
 
     1. observe: the latest camera frame, the two before it and the targets commanded between;
-    2. plan: CEM over held knots, every iteration one RolloutBatch goal (K candidates fused in
-       one engine pass, scored against the goal image by the engine), warm-started from the
-       previous plan shifted by what was executed;
-    3. publish the dreamed plan of the best candidate, then execute its first actions one
-       control step at a time (command, wait for the robot's next state and frame);
+    2. plan: CEM over held knots, every iteration one RolloutBatch goal (K candidates scored
+       against the goal image by the engine: by default decode-free, cost "pusht-state"; or
+       drawn and read back, "pusht-pose"), warm-started from the previous plan shifted by what
+       was executed;
+    3. draw the chosen plan (one more RolloutBatch goal of one candidate; parameter
+       `display_plan`), publish it, then execute its first actions one control step at a time
+       (command, wait for the robot's next state and frame);
     4. feedback per replan; the result carries success, steps, seconds per replan, the
        engine's share of them, and the mp4 of the real camera beside the dreamed plan.
 
@@ -41,6 +43,7 @@ from sensor_msgs.msg import Image
 from dream_engine_msgs.action import ReachGoal, RolloutBatch
 from dream_engine_msgs.msg import PushTState
 from dream_engine_ros.planning.cem import CEMConfig, CrossEntropyPlanner
+from dream_engine_ros.planning.goal_scoring import FRAMELESS_COSTS
 from dream_engine_ros.planning.mpc import PlanningController
 from dream_engine_ros.planning.world_models import Observation
 from dream_engine_ros.ros.engine_scorer import EngineCallError, EngineScorer
@@ -88,7 +91,7 @@ class MpcPlannerNode(Node):
         super().__init__(node_name, **kwargs)
         declare = self.declare_parameter
         self._engine_name = str(declare("engine", "dream_engine").value)
-        self._samples = int(declare("samples", 24).value)
+        self._samples = int(declare("samples", 32).value)
         self._elites = int(declare("elites", 5).value)
         self._iterations = int(declare("iterations", 3).value)
         self._horizon = int(declare("horizon", 12).value)
@@ -98,6 +101,8 @@ class MpcPlannerNode(Node):
         self._history = int(declare("history", 2).value)
         self._step_timeout_s = float(declare("step_timeout_s", 5.0).value)
         self._output_dir = str(declare("output_dir", "").value)
+        self._cost = str(declare("cost", "pusht-state").value)
+        self._display_plan = bool(declare("display_plan", True).value)
         self._cem = CEMConfig(horizon=self._horizon, hold=self._hold, samples=self._samples, elites=self._elites,
                               iterations=self._iterations)
         self._sensors = Sensors()
@@ -197,7 +202,12 @@ class MpcPlannerNode(Node):
                                  "is not available")
         state, frame = self._wait_for(lambda: self._latest_observed(0), "robot state with its camera frame",
                                       ReachGoal.Result.NO_CAMERA, self._step_timeout_s)
-        scorer = EngineScorer(self, self._engine, goal_image, seed=int(request.seed), stop=self._stop)
+        if self._cost not in ("pusht-state", "pusht-pose"):
+            raise PlannerFailure(ReachGoal.Result.INVALID_GOAL,
+                                 f"parameter cost {self._cost!r} is not 'pusht-state' or 'pusht-pose'")
+        frameless = self._cost in FRAMELESS_COSTS
+        scorer = EngineScorer(self, self._engine, goal_image, seed=int(request.seed), cost=self._cost,
+                              return_best_frames=self._display_plan and not frameless, stop=self._stop)
         controller = PlanningController("mpc", CrossEntropyPlanner(self._cem, ACTION_LOW, ACTION_HIGH), scorer,
                                         execute=execute, seed=int(request.seed))
         past: deque[tuple[np.ndarray, np.ndarray]] = deque(maxlen=self._history)  # (frame, action that left it)
@@ -211,16 +221,18 @@ class MpcPlannerNode(Node):
             tic = time.perf_counter()
             try:  # the same planning step as the in-process MPC loop (planning/mpc.py)
                 actions = controller.act(Observation(frame, history_frames, history_actions))
+                plan = controller.last_plan
+                assert plan is not None
+                dreamed = scorer.best_frames
+                if frameless and self._display_plan:
+                    dreamed = scorer.render(plan.actions)
             except EngineCallError as error:
                 raise PlannerFailure(ReachGoal.Result.ENGINE_ERROR, str(error)) from error
             except (Interrupted, TimeoutError) as error:
                 raise PlannerFailure(ReachGoal.Result.ENGINE_ERROR, f"engine call did not finish: {error}") from error
-            plan = controller.last_plan
-            assert plan is not None
             outcome.plan_s += time.perf_counter() - tic
             outcome.engine_s += scorer.engine_s
             outcome.replans += 1
-            dreamed = scorer.best_frames
             for image in dreamed[1:]:
                 self._dreamed.publish(rgb_to_image_msg(image, self.get_clock().now().to_msg(), "pusht_camera"))
             for i, action in enumerate(actions[:budget - outcome.steps]):

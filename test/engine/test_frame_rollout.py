@@ -40,7 +40,8 @@ def _random_net(zero_head: bool) -> FrameDenoiser:
 def causal(tmp_path_factory) -> DreamEngine:
     folder = tmp_path_factory.mktemp("causal")
     save_module_weights(_random_net(zero_head=False), folder / PUSHT_CAUSAL.weights.files["frame_model"])
-    shutil.copy(weight_paths(PUSHT_CAUSAL)["contact"], folder)
+    for part in ("contact", "agent"):
+        shutil.copy(weight_paths(PUSHT_CAUSAL)[part], folder)
     return DreamEngine.load("pusht-causal", weights=folder, device="cpu")
 
 
@@ -132,7 +133,8 @@ def test_guidance_is_refused_because_there_is_no_unconditional_branch(causal: Dr
 
 def test_a_network_that_predicts_no_change_reproduces_the_start_frame(tmp_path: Path, pusht_start, rng) -> None:
     save_module_weights(_random_net(zero_head=True), tmp_path / PUSHT_CAUSAL.weights.files["frame_model"])
-    shutil.copy(weight_paths(PUSHT_CAUSAL)["contact"], tmp_path)
+    for part in ("contact", "agent"):
+        shutil.copy(weight_paths(PUSHT_CAUSAL)[part], tmp_path)
     engine = DreamEngine.load("pusht-causal", weights=tmp_path, device="cpu")
     frame, _ = pusht_start
     result = engine.predict(frame, plan(rng, 24), seed=9, num_steps=3)

@@ -66,3 +66,24 @@ def test_bad_controller_output_is_refused(task) -> None:
 
     with pytest.raises(ValueError, match="must return"):
         run_episode(PushTRobot(), Empty(), task.start, task.goal, budget=5)
+
+
+def test_cem_over_the_shipped_models_scene_states_reaches_the_goal_deterministically(task) -> None:
+    """The shipped planner's mode: the default spec's decode-free scene-state rollout as the model
+    (the benchmark's settings: 32 samples x 3 iterations, 4 actions per replan). Task 0 is one the
+    benchmark reached (after 10 steps); the episode must repeat bit for bit."""
+    from dream_engine_ros.engine.runner import DreamEngine
+    from dream_engine_ros.planning.world_models import SceneStateScorer
+
+    engine = DreamEngine.load("pusht-causal", device="cpu")
+
+    def controller() -> PlanningController:
+        return PlanningController("cem-state", CrossEntropyPlanner(CEMConfig(samples=32, elites=5, iterations=3),
+                                                                   *BOUNDS),
+                                  SceneStateScorer(engine, SceneGoal.from_state(task.goal)), execute=4, seed=4242)
+
+    robot = PushTRobot()
+    first = run_episode(robot, controller(), task.start, task.goal, budget=50)
+    again = run_episode(robot, controller(), task.start, task.goal, budget=50)
+    assert first.success and reached(first.states[-1], task.goal)
+    assert np.array_equal(first.actions, again.actions) and np.array_equal(first.states, again.states)

@@ -98,6 +98,41 @@ def test_planning_mode_matches_the_engine_in_process(make_engine):
     assert list(result.mp4_paths) == []
 
 
+def test_scene_state_scoring_matches_the_engine_in_process(make_engine):
+    """cost "pusht-state": no candidate is drawn; the scores equal the in-process scene-state
+    rollout's, and the best candidate's frames equal its full-model rollout (same seed, history)."""
+    from dream_engine_ros.planning.goal_scoring import score_scene_states
+    from dream_engine_ros.planning.pusht_robot import PushTRobot
+    from dream_engine_ros.planning.pusht_tasks import reach_tasks
+
+    engine = make_engine(spec="pusht-causal")
+    task = reach_tasks(1, seed=7)[0]
+    robot = PushTRobot()
+    frames = [robot.reset(task.start)]
+    pushed = np.array([task.start[:2] + [20.0 * (k + 1), 10.0] for k in range(2)], np.float32)
+    for target in pushed:
+        frames.append(robot.step(target))
+    goal_rgb = PushTRobot().reset(task.goal)
+    rng = np.random.default_rng(1)
+    candidates = np.repeat(np.clip(task.start[:2] + rng.normal(0, 60, (16, 4, 2)), 0, 512), 3, axis=1)
+    candidates = candidates.astype(np.float32)
+    goal = planning_goal(frames, candidates, goal_rgb)
+    goal.cost = "pusht-state"
+    goal.history_actions = pushed.reshape(-1).tolist()
+    result = engine.client.run(goal, batch=True).wait()
+    assert result.error_code == RolloutBatch.Result.OK, result.error_msg
+
+    local = engine.node.engine
+    history = (np.stack(frames[:2]), pushed)
+    costs = score_scene_states(local, frames[-1], candidates, goal_rgb, history)
+    np.testing.assert_allclose(result.scores, costs, rtol=1e-6)
+    assert result.best_index == int(np.argmin(costs)) and result.num_frames == 13
+    best = np.stack([np.frombuffer(bytes(image.data), np.uint8).reshape(96, 96, 3) for image in result.best_frames])
+    drawn = local.predict_batch(frames[-1], candidates[result.best_index:result.best_index + 1],
+                                seeds=[5 + result.best_index], history_frames=history[0], history_actions=pushed)
+    assert np.array_equal(best, drawn.frames[0])
+
+
 def test_planning_goal_errors_name_the_field(make_engine, shared_engine):
     engine = make_engine(spec="pusht-causal")
     frames = [sample_frame(96, 96)] * 3
@@ -120,6 +155,18 @@ def test_planning_goal_errors_name_the_field(make_engine, shared_engine):
     latent = planning_goal(frames, candidates, pusht_goal_frame())
     latent.history_actions = [100.0] * 4
     cases.append((shared_engine, latent, "causal-video"))
+    frameless_video = planning_goal(frames, candidates, pusht_goal_frame())
+    frameless_video.cost, frameless_video.write_video = "pusht-state", True
+    frameless_video.history_actions = [100.0] * 4
+    cases.append((engine, frameless_video, "draws no candidate frames"))
+    frameless_no_goal = planning_goal(frames, candidates, pusht_goal_frame())
+    frameless_no_goal.cost, frameless_no_goal.return_best_frames = "pusht-state", False
+    frameless_no_goal.goal_image = RolloutBatch.Goal().goal_image
+    frameless_no_goal.history_actions = [100.0] * 4
+    cases.append((engine, frameless_no_goal, "scores against a goal_image"))
+    tiny_state = planning_goal(frames, candidates, pusht_goal_frame())
+    tiny_state.cost, tiny_state.history_frames, tiny_state.return_best_frames = "pusht-state", [], False
+    cases.append((shared_engine, tiny_state, "scene-state dynamics"))
     for target, goal, message in cases:
         result = target.client.run(goal, batch=True).wait()
         assert result.error_code == RolloutBatch.Result.INVALID_GOAL, (message, result.error_msg)
