@@ -11,7 +11,9 @@ for the T's motion every frame, given the agent where the frame network puts it.
        last motion in the T's body frame, centred on its area centroid (pixels at 96 x 96);
     2. when the T was at rest and the agent is nowhere near it, or is near but does not move,
        the T stays exactly where it is (no drift of a block nobody pushes);
-    3. otherwise the network gives the T's motion in its body frame, turned back to the image.
+    3. otherwise the network gives the T's motion in its body frame, turned back to the image;
+    4. a T the network moved through one of gym-pusht's walls is shifted back inside (`wall_push`:
+       the network never saw walls).
 
 Runs in float64 numpy, one row at a time: the same bits for a batch row and a single rollout,
 whatever torch's thread count. Planners' scene-state rollouts (`scene_states.py`) ask for all
@@ -39,6 +41,7 @@ T_BOXES = ((-60.0, 60.0, 0.0, 30.0), (-15.0, 15.0, 30.0, 120.0))
 T_CENTROID_LOCAL = np.array([0.0, (3600 * 15.0 + 2700 * 75.0) / 6300.0])
 AGENT_RADIUS_WORLD = 15.0
 CONTACT_MARGIN_WORLD = 12.0  # agent within this of the T's outline: the T may move (~2.3 px)
+WALLS_WORLD = (7.0, 504.0)  # gym-pusht's walls (segments at 5 and 506, radius 2): the T's outline stays inside
 AT_REST_PX = 0.02  # a T that moved less than this (and turned less than AT_REST_RAD) was at rest
 AT_REST_RAD = 0.002
 
@@ -70,6 +73,27 @@ def gap_to_block(agent: np.ndarray, centre: np.ndarray, angle: np.ndarray, pixel
         dists.append(np.hypot(dx, dy))
     gap: np.ndarray = np.minimum(*dists) - AGENT_RADIUS_WORLD
     return gap
+
+
+def t_corners(pose: np.ndarray, pixels: int) -> np.ndarray:
+    """(B, 3) poses [centroid px, angle] -> (B, 8, 2) the corners of the T's two boxes in pixels."""
+    local = np.array([(x, y) for x0, x1, y0, y1 in T_BOXES for x in (x0, x1) for y in (y0, y1)])
+    offsets = (local - T_CENTROID_LOCAL) * (pixels / WORLD_SIZE)
+    corners: np.ndarray = pose[:, None, :2] + rotate(offsets[None], pose[:, None, 2])
+    return corners
+
+
+def wall_push(pose: np.ndarray, pixels: int) -> np.ndarray:
+    """(B, 2) the shift (px) that brings a T through a wall back inside it.
+
+    Why: the contact model never saw walls; pushed against one, its T went on through and left
+    the picture. The shift is the least translation that keeps every corner inside; the turn a
+    wall gives the T in the simulator is not modelled."""
+    world = (t_corners(pose, pixels) + 0.5) * (WORLD_SIZE / pixels)
+    low, high = WALLS_WORLD
+    shift = np.maximum(low - world.min(axis=1), 0.0) - np.maximum(world.max(axis=1) - high, 0.0)
+    pushed: np.ndarray = shift * (pixels / WORLD_SIZE)
+    return pushed
 
 
 @dataclass(frozen=True)
@@ -140,6 +164,7 @@ class ContactModel:
         motion = self.forward(feats) if exact_rows else self.forward_batched(feats)
         out[rows, :2] = centre[rows] + rotate(motion[:, :2], angle[rows])
         out[rows, 2] = angle[rows] + motion[:, 2] / ANGLE_SCALE
+        out[rows, :2] += wall_push(out[rows], pixels)
         return out
 
 
@@ -167,14 +192,14 @@ def block_pose_from_matte(alpha: np.ndarray) -> tuple[np.ndarray, float]:
     return centre, _fit_angle(w, centre, float(np.arctan2(-axis[0], axis[1])))
 
 
-_FIT_WINDOW_PX = 18  # half-size of the window the T is fitted in (it is ~23 px across at 96 x 96)
+FIT_WINDOW_PX = 18  # half-size of the window the T is fitted in (it is ~23 px across at 96 x 96)
 _FIT_SUBSAMPLES = 4  # per pixel side
 
 
 def t_coverage(centre: np.ndarray, angles: np.ndarray, pixels: int) -> np.ndarray:
     """(A,) angles -> (A, 2 * window + 1, 2 * window + 1) share of each pixel around `centre` (its
     integer part) that the T covers, centred on its area centroid at `centre` (subsampled)."""
-    r = _FIT_WINDOW_PX
+    r = FIT_WINDOW_PX
     base = np.floor(centre)
     sub = (np.arange(_FIT_SUBSAMPLES) + 0.5) / _FIT_SUBSAMPLES - 0.5
     offsets = np.arange(-r, r + 1)
@@ -195,7 +220,7 @@ def _fit_angle(alpha: np.ndarray, centre: np.ndarray, first_guess: float) -> flo
     """Refine the moments' angle by fitting the T's outline to the matte: moments of a
     ~23 px shape whose axes differ by a factor 1.7 are off by up to ~4 degrees; the fit is within
     ~0.5 (coarse 0.5 degree steps over +-8 degrees, then 0.05 degree steps)."""
-    r = _FIT_WINDOW_PX
+    r = FIT_WINDOW_PX
     h, w = alpha.shape
     x0, y0 = int(np.floor(centre[0])) - r, int(np.floor(centre[1])) - r
     window = np.zeros((2 * r + 1, 2 * r + 1))

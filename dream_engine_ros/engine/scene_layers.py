@@ -9,7 +9,8 @@ layers cut from the start frame, sampled once, so nothing blurs or drifts in sha
 
     1. at the start, split the start frame into three layers: the floor plate (T and agent
        inpainted away), the T (colour premultiplied by a soft alpha, so its anti-aliased rim
-       is kept) and the agent; composed at rest they give back the start frame exactly;
+       is kept; where the agent hides it, completed from the T's fitted pose) and the agent;
+       composed at rest they give back the start frame;
     2. every frame: fit one rigid motion (rotation + translation, least squares) to the
        network's displacement over the T's interior pixels and compose it with the T's motion
        so far; the agent's centre is where the network frame shows the agent's colour densest
@@ -36,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .contact_model import ContactModel, block_pose_from_matte
+from .contact_model import FIT_WINDOW_PX, ContactModel, block_pose_from_matte, t_coverage
 
 # gym-pusht's render colours (pygame named colours and the lighter fills pymunk draws): floor and
 # walls, goal, T (fill, outline), agent (fill, outline). The agent's rim blended half-way into the
@@ -184,13 +185,16 @@ class SceneLayers:
         plate = _inpaint(without_agent, block_region)
         block_alpha, block_colour = _matte(without_agent, plate, BLOCK_COLOUR, block_solid, block_region)
         plate = torch.where(block_alpha > 0, plate, without_agent)  # inpainted only under the T
+        poses = _start_poses(block_alpha[:, 0].cpu().numpy())
+        block_alpha, block_colour = _complete_under_agent(block_alpha, block_colour, agent_solid, poses)
+        without_agent = plate * (1.0 - block_alpha) + block_colour  # what the agent is drawn over
         agent_alpha, agent_colour = _matte(start, without_agent, AGENT_COLOUR, (labels == AGENT).float(), agent_region)
         ys, xs = _grid(h, w, start.device)
         centre, found = _agent_centre(_agent_likeness(start, without_agent), xs, ys)
         centre = torch.where(found[:, None] > MIN_AGENT_LIKENESS, centre, torch.full_like(centre, -1.0))
         identity = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], dtype=torch.float64,
                                 device=start.device).repeat(b, 1, 1)
-        pose = torch.from_numpy(_start_poses(block_alpha[:, 0].cpu().numpy())).to(start.device)
+        pose = torch.from_numpy(poses).to(start.device)
         return cls(plate, (block_alpha == 0).float(), block_alpha, block_colour, agent_alpha, agent_colour, identity,
                    pose[:, :2].clone(), centre, centre.clone(), block_alpha, centre.clone(), pose, pose.clone(),
                    pose[:, 2].clone())
@@ -329,6 +333,30 @@ class SceneLayers:
         both = F.grid_sample(torch.cat([alpha, colour], dim=1), grid, mode="bilinear", padding_mode="zeros",
                              align_corners=False)
         return both[:, :1], both[:, 1:]
+
+
+def _complete_under_agent(alpha: Tensor, colour: Tensor, agent: Tensor,
+                          poses: np.ndarray) -> tuple[Tensor, Tensor]:
+    """The T's matte where the agent hides it, from the T's fitted pose (T fill colour).
+
+    Why: an agent that starts on the T leaves a hole in the T's matte (the inpaint fills it with
+    floor), and the T then moves away from the agent with a gap through it, counted as a second T."""
+    b, _, h, w = alpha.shape
+    cover = np.zeros((b, h, w))
+    r = FIT_WINDOW_PX
+    for i, pose in enumerate(poses):
+        x0, y0 = int(np.floor(pose[0])) - r, int(np.floor(pose[1])) - r
+        window = t_coverage(pose[:2], pose[2:3], w)[0]
+        ys, xs = slice(max(y0, 0), min(y0 + 2 * r + 1, h)), slice(max(x0, 0), min(x0 + 2 * r + 1, w))
+        cover[i, ys, xs] = window[ys.start - y0:ys.stop - y0, xs.start - x0:xs.stop - x0]
+    hidden = torch.from_numpy(cover).to(alpha.device, alpha.dtype)[:, None] * agent
+    hidden = hidden * (hidden >= MIN_ALPHA).float()
+    filled = torch.where(agent > 0, torch.maximum(alpha, hidden), alpha)
+    fill = torch.from_numpy(_BLOCK_FILL).to(alpha.device)[None, :, None, None]
+    return filled, torch.where(filled > alpha, fill * filled, colour)
+
+
+_BLOCK_FILL = np.array(_BLOCK[0], dtype=np.float32)
 
 
 def _start_poses(alphas: np.ndarray) -> np.ndarray:

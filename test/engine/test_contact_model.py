@@ -97,3 +97,16 @@ def test_the_layers_read_the_start_pose_the_simulator_set() -> None:
             assert abs(reader.angle_difference(pose[2], state[4])) < np.radians(3), (pose, state[4])
     finally:
         robot.close()
+
+
+def test_walls_keep_the_t_inside_and_leave_a_t_inside_alone() -> None:
+    """gym-pusht's walls (world 7..504 inside): a T pushed through one is shifted back, exactly to
+    the wall; a T well inside is not moved by a single bit."""
+    inside = np.array([[48.0, 48.0, 0.3]])
+    assert np.array_equal(cm.wall_push(inside, 96), np.zeros((1, 2)))
+    through = np.array([[95.0, 10.0, 0.7]])  # past the right wall, over the top one
+    shifted = through.copy()
+    shifted[:, :2] += cm.wall_push(through, 96)
+    world = (cm.t_corners(shifted, 96) + 0.5) * (cm.WORLD_SIZE / 96)
+    assert world.min() >= cm.WALLS_WORLD[0] - 1e-9 and world.max() <= cm.WALLS_WORLD[1] + 1e-9
+    assert np.isclose(world[..., 0].max(), cm.WALLS_WORLD[1]) and np.isclose(world[..., 1].min(), cm.WALLS_WORLD[0])

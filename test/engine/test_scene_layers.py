@@ -132,3 +132,23 @@ def test_the_shipped_model_gives_the_same_frames_with_one_or_two_torch_threads()
         torch.set_num_threads(before)
     assert reader.read_block(reader.block_mask(runs[0][-1])) is not None  # the T is there and moved
     np.testing.assert_array_equal(runs[0], runs[1])
+
+
+def test_a_t_under_the_agent_is_cut_whole() -> None:
+    """An agent that starts on the T hides part of it; the T's matte is completed from its fitted
+    pose, so the T the layers move is the whole T (one blob, the footprint of the same T alone)."""
+    from dream_engine_ros.evaluation.pusht_reader import components
+    from dream_engine_ros.planning.pusht_robot import PushTRobot
+
+    robot = PushTRobot()
+    try:
+        # a held-out push's start (seed 2468, episode 9): the agent on the T where bar and stem meet
+        covered = robot.reset(np.array([186.21, 272.24, 164.54, 311.82, -2.67]))
+        alone = robot.reset(np.array([400.0, 60.0, 164.54, 311.82, -2.67]))
+    finally:
+        robot.close()
+    mattes = [sl.SceneLayers.from_start(torch.from_numpy(f).permute(2, 0, 1)[None].float()).block_alpha[0, 0].numpy()
+              for f in (covered, alone)]
+    solid = [m > 0.5 for m in mattes]
+    assert len(components(solid[0])[1]) == 1
+    assert (solid[0] & solid[1]).sum() / (solid[0] | solid[1]).sum() > 0.95
