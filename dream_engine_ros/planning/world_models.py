@@ -32,6 +32,12 @@ class Observation:
     history_actions: np.ndarray  # (n, D) actions that led from each history frame to the next
     snapshot: Snapshot | None = None
 
+    def history(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(frames, actions) for the engine's history arguments; (None, None) at a robot's first step."""
+        if len(self.history_frames) == 0:
+            return None, None
+        return self.history_frames, self.history_actions
+
 
 class Scorer(Protocol):
     def observe(self, observation: Observation) -> None: ...
@@ -64,13 +70,10 @@ class DreamScorer:
     def __call__(self, actions: np.ndarray) -> np.ndarray:
         if self.observation is None:
             raise RuntimeError("observe() the robot before scoring")
-        obs = self.observation
-        history = len(obs.history_frames) > 0
+        history_frames, history_actions = self.observation.history()
         tic = time.perf_counter()
-        result = self.engine.predict_batch(
-            obs.frame, actions, seeds=self.seed, fused=self.fused,
-            history_frames=obs.history_frames if history else None,
-            history_actions=obs.history_actions if history else None)
+        result = self.engine.predict_batch(self.observation.frame, actions, seeds=self.seed, fused=self.fused,
+                                           history_frames=history_frames, history_actions=history_actions)
         self.rollout_seconds += time.perf_counter() - tic
         self.last_frames = result.frames
         tic = time.perf_counter()
@@ -104,12 +107,8 @@ class SceneStateScorer:
     def __call__(self, actions: np.ndarray) -> np.ndarray:
         if self.observation is None:
             raise RuntimeError("observe() the robot before scoring")
-        obs = self.observation
-        history = len(obs.history_frames) > 0
         tic = time.perf_counter()
-        states = self.engine.predict_scene_states(obs.frame, actions,
-                                                  obs.history_frames if history else None,
-                                                  obs.history_actions if history else None)
+        states = self.engine.predict_scene_states(self.observation.frame, actions, *self.observation.history())
         self.rollout_seconds += time.perf_counter() - tic
         return self.cost(scene_state_readings(states, self.engine.spec.height), self.goal)
 

@@ -782,7 +782,7 @@ class DreamEngineNode(LifecycleNode):
 
     def _score_scene_states(self, job: RolloutJob, goal_handle: ServerGoalHandle, ticket: Ticket) -> RolloutOutcome:
         """Decode-free scoring (cost "pusht-state"): no candidate is drawn; with return_best_frames
-        the best one is, through the full model (one fused row with the same seed and history)."""
+        the best one is, through the full model (its exact row: the same seed and history)."""
         engine = self._require_engine()
         assert job.goal_rgb is not None  # checked when the goal was accepted
         started = time.perf_counter()

@@ -66,13 +66,12 @@ def planning_goal(frames: list[np.ndarray], candidates: np.ndarray, goal_rgb: np
     return goal
 
 
-def test_planning_mode_matches_the_engine_in_process(make_engine):
-    """What the MPC planner asks over ROS equals the in-process fused rollout + PushT cost."""
-    from dream_engine_ros.planning.pusht_goal import SceneGoal, rollout_costs
+def moving_robot(candidates: int, seed: int) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+    """A held-out task's robot after two pushes: its frames, the two targets, the goal image and
+    `candidates` plans of 12 steps (knots held 3 steps) around where it started."""
     from dream_engine_ros.planning.pusht_robot import PushTRobot
     from dream_engine_ros.planning.pusht_tasks import reach_tasks
 
-    engine = make_engine(spec="pusht-causal")
     task = reach_tasks(1, seed=7)[0]
     robot = PushTRobot()
     frames = [robot.reset(task.start)]
@@ -80,9 +79,17 @@ def test_planning_mode_matches_the_engine_in_process(make_engine):
     for target in pushed:
         frames.append(robot.step(target))
     goal_rgb = PushTRobot().reset(task.goal)
-    rng = np.random.default_rng(0)
-    candidates = np.repeat(np.clip(task.start[:2] + rng.normal(0, 60, (4, 4, 2)), 0, 512), 3, axis=1)
-    candidates = candidates.astype(np.float32)
+    rng = np.random.default_rng(seed)
+    plans = np.repeat(np.clip(task.start[:2] + rng.normal(0, 60, (candidates, 4, 2)), 0, 512), 3, axis=1)
+    return frames, pushed, goal_rgb, plans.astype(np.float32)
+
+
+def test_planning_mode_matches_the_engine_in_process(make_engine):
+    """What the MPC planner asks over ROS equals the in-process fused rollout + PushT cost."""
+    from dream_engine_ros.planning.pusht_goal import SceneGoal, rollout_costs
+
+    engine = make_engine(spec="pusht-causal")
+    frames, pushed, goal_rgb, candidates = moving_robot(4, seed=0)
     goal = planning_goal(frames, candidates, goal_rgb)
     goal.history_actions = pushed.reshape(-1).tolist()
     result = engine.client.run(goal, batch=True).wait()
@@ -102,20 +109,9 @@ def test_scene_state_scoring_matches_the_engine_in_process(make_engine):
     """cost "pusht-state": no candidate is drawn; the scores equal the in-process scene-state
     rollout's, and the best candidate's frames equal its full-model rollout (same seed, history)."""
     from dream_engine_ros.planning.goal_scoring import score_scene_states
-    from dream_engine_ros.planning.pusht_robot import PushTRobot
-    from dream_engine_ros.planning.pusht_tasks import reach_tasks
 
     engine = make_engine(spec="pusht-causal")
-    task = reach_tasks(1, seed=7)[0]
-    robot = PushTRobot()
-    frames = [robot.reset(task.start)]
-    pushed = np.array([task.start[:2] + [20.0 * (k + 1), 10.0] for k in range(2)], np.float32)
-    for target in pushed:
-        frames.append(robot.step(target))
-    goal_rgb = PushTRobot().reset(task.goal)
-    rng = np.random.default_rng(1)
-    candidates = np.repeat(np.clip(task.start[:2] + rng.normal(0, 60, (16, 4, 2)), 0, 512), 3, axis=1)
-    candidates = candidates.astype(np.float32)
+    frames, pushed, goal_rgb, candidates = moving_robot(16, seed=1)
     goal = planning_goal(frames, candidates, goal_rgb)
     goal.cost = "pusht-state"
     goal.history_actions = pushed.reshape(-1).tolist()
