@@ -66,9 +66,9 @@ def make_controller(method: str, goal_state: np.ndarray, engine: DreamEngine | N
                     iterations=args.iterations)
     shooting = CEMConfig.random_shooting(args.samples * args.iterations, args.horizon, args.hold)
     state_cem = CEMConfig(horizon=args.state_horizon, hold=args.hold, samples=args.state_samples,
-                          elites=args.state_elites, iterations=args.state_iterations)
+                          elites=args.state_elites, iterations=args.state_iterations, init_std=args.state_init_std)
     state_shooting = CEMConfig.random_shooting(args.state_samples * args.state_iterations, args.state_horizon,
-                                               args.hold)
+                                               args.hold, args.state_init_std)
     if method in ("cem-state", "rs-state"):
         assert engine is not None
         config = state_cem if method == "cem-state" else state_shooting
@@ -161,6 +161,7 @@ def main() -> int:
     parser.add_argument("--state-elites", type=int, default=5)
     parser.add_argument("--state-iterations", type=int, default=3)
     parser.add_argument("--state-horizon", type=int, default=12)
+    parser.add_argument("--state-init-std", type=float, default=80.0, help="CEM's first spread (world units)")
     parser.add_argument("--jsonl", type=Path, default=Path("out/mpc.jsonl"))
     parser.add_argument("--no-scoring", action="store_true", help="skip the batched-scoring measurement")
     args = parser.parse_args()
@@ -176,7 +177,8 @@ def main() -> int:
     args.jsonl.parent.mkdir(parents=True, exist_ok=True)
     settings = {key: getattr(args, key) for key in ("spec", "weights", "seed", "budget", "horizon", "hold", "samples",
                                                      "elites", "iterations", "execute", "state_samples",
-                                                     "state_elites", "state_iterations", "state_horizon")}
+                                                     "state_elites", "state_iterations", "state_horizon",
+                                                     "state_init_std")}
     done: dict[tuple[str, int], dict] = {}
     if args.jsonl.exists():  # resume: keep the episodes already measured with these settings
         for line in args.jsonl.read_text().splitlines():
@@ -207,7 +209,8 @@ def main() -> int:
 
     print(f"\nPushT goal reaching, {args.tasks} tasks (seed {args.seed}), budget {args.budget} control steps; "
           f"scene-state CEM {args.state_samples} samples x {args.state_iterations} iterations, horizon "
-          f"{args.state_horizon} (random shooting {args.state_samples * args.state_iterations}); "
+          f"{args.state_horizon}, first spread {args.state_init_std:g} (random shooting "
+          f"{args.state_samples * args.state_iterations}); "
           f"CEM {args.samples} samples x {args.iterations} iterations, horizon {args.horizon} (knots held "
           f"{args.hold} steps), {args.execute} actions executed per replan; random shooting "
           f"{args.samples * args.iterations} samples; {platform.processor() or platform.machine()}, "
