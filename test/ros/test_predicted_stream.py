@@ -61,11 +61,13 @@ def test_unpaced_stream_still_carries_every_frame_to_a_deep_reliable_subscriber(
     engine = make_engine(predicted_rate_hz=-1.0)
     client = engine.client
     client.clear_predicted()
-    started = time.monotonic()
     run = client.run(make_goal(pusht_actions(24), start_frame=rgb_to_image_msg(sample_frame(), ns_to_time(1), "c"),
                                publish_frames=True, write_video=False))
     assert run.wait().error_code == Rollout.Result.OK
     wait_until(lambda: len(client.predicted_frames()) >= 25, 5.0, "every predicted frame")
-    took = time.monotonic() - started
-    assert len(client.predicted_frames()) == 25
-    assert took < 2.4, f"an unpaced 24-step rollout took {took:.2f} s: as long as playing it at 10 fps"
+    frames = client.predicted_frames()
+    assert len(frames) == 25
+    # unpaced = one burst per decoded chunk: within a burst the frames are not spaced by the
+    # 10 fps period (the rollout's own time goes between the bursts, whatever the CPU's speed)
+    gaps = np.diff([arrived for arrived, _ in frames])
+    assert np.median(gaps) < 0.2 / engine.spec.fps, f"frames were spaced like a paced stream: {gaps.round(3)}"
