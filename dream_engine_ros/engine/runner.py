@@ -33,7 +33,7 @@ from .errors import InputError, check_cancel
 from .frame_rollout import FrameRollout
 from .loading import LoadedFrameModel, LoadedModel, build_frame_model, build_model
 from .preprocess import fit_frame
-from .scene_states import read_scene_state, rollout_scene_states, world_to_pixels
+from .scene_states import SceneState, read_scene_state, rollout_scene_states, world_to_pixels
 from .spec import ModelSpec, get_spec
 from .tokenizer import StreamState, pixels_to_unit, unit_to_pixels
 from .validation import MAX_SEED, RequestValidator
@@ -114,6 +114,7 @@ class DreamEngine:
         self._model: LoadedModel | LoadedFrameModel | None = model
         self.device = device
         self.dtype = dtype
+        self._last_scene_state: tuple[bytes, SceneState] | None = None
 
     @classmethod
     def load(cls, spec: str | ModelSpec, weights: str | Path | None = None, device: str = "auto") -> DreamEngine:
@@ -212,7 +213,8 @@ class DreamEngine:
         each action, [agent x, y, T centre x, y] in pixels and the T's angle (`scene_states.py`).
 
         The spec's contact and agent models move the scene read from `frame` (and the history's
-        last frame: the robot's velocity); no frame is drawn. Rows equal the same candidates
+        last frame: the robot's velocity); no frame is drawn. The reading is remembered for the
+        next call with the same frames (a planner's iterations). Rows equal the same candidates
         scored alone up to float64 rounding. Specs without both models raise an InputError."""
         loaded = self._model
         if not self.predicts_scene_states or not isinstance(loaded, LoadedFrameModel):
@@ -226,10 +228,19 @@ class DreamEngine:
             past, past_actions = validator.history(history_frames, history_actions)
             frames = [self._fit(f) for f in past] + frames
             past_targets = world_to_pixels(past_actions, self.spec.height)
-        state = read_scene_state(np.stack(frames), past_targets)
+        state = self._scene_state(np.stack(frames), past_targets)
         targets = world_to_pixels(actions, self.spec.height)
         assert loaded.agent is not None and loaded.contact is not None
         return rollout_scene_states(state, targets, loaded.agent, loaded.contact, self.spec.height)
+
+    def _scene_state(self, frames: np.ndarray, past_targets: np.ndarray) -> SceneState:
+        """The scene read from the camera, remembered for the next call with the same frames: a
+        planner's CEM iterations score from one observation, and the reading (layers, pose fit:
+        ~30 ms) is most of a call's time."""
+        key = frames.tobytes() + np.ascontiguousarray(past_targets, dtype=np.float64).tobytes()
+        if self._last_scene_state is None or self._last_scene_state[0] != key:
+            self._last_scene_state = (key, read_scene_state(frames, past_targets))
+        return self._last_scene_state[1]
 
     @property
     def predicts_scene_states(self) -> bool:

@@ -99,7 +99,6 @@ class SceneStateScorer:
     goal: SceneGoal
     cost: GoalCost = field(default_factory=GoalCost)
     observation: Observation | None = None
-    rollout_seconds: float = 0.0
 
     def observe(self, observation: Observation) -> None:
         self.observation = observation
@@ -107,9 +106,7 @@ class SceneStateScorer:
     def __call__(self, actions: np.ndarray) -> np.ndarray:
         if self.observation is None:
             raise RuntimeError("observe() the robot before scoring")
-        tic = time.perf_counter()
         states = self.engine.predict_scene_states(self.observation.frame, actions, *self.observation.history())
-        self.rollout_seconds += time.perf_counter() - tic
         return self.cost(scene_state_readings(states, self.engine.spec.height), self.goal)
 
 
