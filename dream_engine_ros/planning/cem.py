@@ -10,8 +10,10 @@ steps anyway). Per iteration:
     3. refit mean and std to the `elites` cheapest samples (std floored at `min_std`);
     4. keep the cheapest sample seen so far: that is the plan.
 
-Random shooting is one iteration of the same loop. Seeded (numpy Generator), so the same
-seed, start and scores give the same plan.
+Random shooting is one iteration of the same loop. Seeded: every search draws its own seed
+from the caller's Generator and samples from a Generator of that seed, so the same seed, start
+and scores give the same plan, and an engine that runs the search (search mode of
+~/rollout_batch) given that seed makes the same one.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 ScoreFn = Callable[[np.ndarray], np.ndarray]  # actions (K, horizon, D) -> costs (K,)
+SEARCH_SEEDS = 2**31  # a search's seed is below this (a RolloutBatch seed + K must stay below 2**32)
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,12 @@ class CrossEntropyPlanner:
         return rest[::self.config.hold].copy()
 
     def plan(self, score: ScoreFn, mean: np.ndarray, rng: np.random.Generator) -> PlanResult:
+        """One search from `mean` (knots, D), its seed drawn from `rng`."""
+        return self.search(score, mean, int(rng.integers(0, SEARCH_SEEDS)))
+
+    def search(self, score: ScoreFn, mean: np.ndarray, seed: int) -> PlanResult:
+        """The search itself (steps 1-4 above), sampling from a Generator of `seed`."""
+        rng = np.random.default_rng(seed)
         cfg = self.config
         mean = np.clip(np.asarray(mean, dtype=np.float64), self.low, self.high)
         std = np.full_like(mean, cfg.init_std)

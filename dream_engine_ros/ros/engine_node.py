@@ -43,6 +43,7 @@ from dream_engine_ros.ros.accepted_goal import AcceptedGoal
 from dream_engine_ros.ros.busy_policy import Decision, RolloutSlots, Ticket
 from dream_engine_ros.ros.camera_cache import LatestFrameCache, NoFrameError, StaleFrameError
 from dream_engine_ros.ros.describe import spec_to_msg
+from dream_engine_ros.ros.engine_planning import plan_search
 from dream_engine_ros.ros.engine_protocol import EngineLoader, WorldModelEngine
 from dream_engine_ros.ros.error_codes import ErrorCode, GoalFailure
 from dream_engine_ros.ros.frame_pacer import FramePacer
@@ -501,10 +502,15 @@ class DreamEngineNode(LifecycleNode):
                                   f"(contact and agent models); {spec.name!r} has none")
         if goal.return_best_frames and goal_rgb is None:
             raise GoalFailure(ErrorCode.INVALID_GOAL, "return_best_frames needs a goal_image to rank the candidates")
+        bounds = (np.asarray(spec.action_low, np.float64), np.asarray(spec.action_high, np.float64)) \
+            if spec.action_low else (None, None)
+        search = plan_search(goal, cost, *bounds)
+        if search is not None:
+            check_work_limits(self._work_limits(), spec, int(goal.horizon), int(goal.num_steps), search.config.samples)
         return RolloutJob(
             goal_id, start, actions, int(goal.seed), sampling, write_video=bool(goal.write_video), goal_rgb=goal_rgb,
             cost=cost, fused=bool(goal.fused), return_best_frames=bool(goal.return_best_frames),
-            history=self._history(goal),
+            history=self._history(goal), search=search,
         )
 
     def _history(self, goal: RolloutBatch.Goal) -> tuple[np.ndarray, np.ndarray] | None:
@@ -781,23 +787,35 @@ class DreamEngineNode(LifecycleNode):
 
 
     def _score_scene_states(self, job: RolloutJob, goal_handle: ServerGoalHandle, ticket: Ticket) -> RolloutOutcome:
-        """Decode-free scoring (cost "pusht-state"): no candidate is drawn; with return_best_frames
-        the best one is, through the full model (its exact row: the same seed and history)."""
+        """Decode-free scoring (cost "pusht-state"), or in search mode a whole CEM search over it:
+        no candidate is drawn; with return_best_frames the best one (or the plan) is, through the
+        full model (its exact row: the same seed and history)."""
         engine = self._require_engine()
-        assert job.goal_rgb is not None  # checked when the goal was accepted
+        goal_rgb = job.goal_rgb
+        assert goal_rgb is not None  # checked when the goal was accepted
         started = time.perf_counter()
-        scores = score_scene_states(engine, job.start.rgb, job.actions, job.goal_rgb, job.history)
-        outcome = RolloutOutcome(num_frames=int(job.actions.shape[1]) + 1,
-                                 timings={"encode_s": 0.0, "denoise_s": time.perf_counter() - started,
-                                          "decode_s": 0.0})
-        outcome.scores = [float(score) for score in scores]
-        outcome.best_index = int(np.argmin(scores))
+
+        def score(candidates: np.ndarray) -> np.ndarray:
+            if self._should_stop(goal_handle, ticket):  # between a search's iterations
+                raise StopRequested()
+            return score_scene_states(engine, job.start.rgb, candidates, goal_rgb, job.history)
+
+        outcome = RolloutOutcome(num_frames=int(job.actions.shape[1]) + 1, timings={})
+        if job.search is None:
+            candidates = job.actions
+            outcome.scores = [float(cost) for cost in score(candidates)]
+            outcome.best_index = int(np.argmin(outcome.scores))
+        else:  # the plan is the one candidate drawn, with the goal's seed
+            outcome.plan = job.search.run(score, job.actions[0], job.seed)
+            candidates = outcome.plan.actions[None]
+            outcome.scores, outcome.best_index = [outcome.plan.cost], 0
+        outcome.timings = {"encode_s": 0.0, "denoise_s": time.perf_counter() - started, "decode_s": 0.0}
         if job.return_best_frames:
             if self._should_stop(goal_handle, ticket):
                 raise StopRequested()
             best = outcome.best_index
             history_frames, history_actions = job.history if job.history is not None else (None, None)
-            drawn = engine.predict_batch(job.start.rgb, job.actions[best:best + 1], seeds=[job.seed + best],
+            drawn = engine.predict_batch(job.start.rgb, candidates[best:best + 1], seeds=[job.seed + best],
                                          history_frames=history_frames, history_actions=history_actions)
             outcome.timings["denoise_s"] += drawn.timings.get("denoise_s", 0.0)
             fps = float(engine.spec.fps)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from dream_engine_msgs.action import Rollout, RolloutBatch
 from dream_engine_ros.ros.error_codes import ErrorCode, GoalFailure
 from dream_engine_ros.ros.frame_stamps import ns_to_time
@@ -53,6 +55,11 @@ def batch_result(end: GoalEnd) -> RolloutBatch.Result:
         result.scores = [float(score) for score in outcome.scores]
         result.best_index = int(outcome.best_index)
         result.best_frames = outcome.best_frames
+        if outcome.plan is not None:
+            result.plan_actions = np.asarray(outcome.plan.actions, dtype=np.float32).reshape(-1).tolist()
+            result.plan_cost = float(outcome.plan.cost)
+            result.plan_best_cost_per_iteration = [float(c) for c in outcome.plan.best_cost_per_iteration]
+            result.plan_candidates_scored = int(outcome.plan.candidates_scored)
     return result
 
 

@@ -1,19 +1,20 @@
 """Node ``mpc_planner``: model-predictive control of a robot through the Dream Engine node.
 
     camera (image) ──┐                       ┌──► cmd_target (geometry_msgs/PointStamped)
-    goal_image ──────┼─► ~/reach_goal ──► CEM ──► dream_engine/rollout_batch (fused, scored)
-    state ───────────┘   (ReachGoal action)  └──► ~/dreamed_plan (the best candidate's frames)
+    goal_image ──────┼─► ~/reach_goal ──► CEM ──► dream_engine/rollout_batch (search mode: the plan)
+    state ───────────┘   (ReachGoal action)  └──► ~/dreamed_plan (the chosen plan's frames)
 
 One ReachGoal goal runs the receding-horizon loop until the robot reports `goal_reached` or
 the step budget is spent:
 
     1. observe: the latest camera frame, the two before it and the targets commanded between;
-    2. plan: CEM over held knots, every iteration one RolloutBatch goal (K candidates scored
-       against the goal image by the engine: by default decode-free, cost "pusht-state"; or
-       drawn and read back, "pusht-pose"), warm-started from the previous plan shifted by what
-       was executed;
-    3. draw the chosen plan (one more RolloutBatch goal of one candidate; parameter
-       `display_plan`), publish it, then execute its first actions one control step at a time
+    2. plan: CEM over held knots, warm-started from the previous plan shifted by what was
+       executed. By default (cost "pusht-state", decode-free; `plan_in_engine`) the whole search
+       is one RolloutBatch goal in search mode: the engine runs it next to the model and
+       answers with the plan, drawn (parameter `display_plan`). Otherwise every iteration is one
+       goal of K candidates scored by the engine (cost "pusht-pose": drawn and read back), and
+       a frameless plan is drawn by one more goal;
+    3. publish the dreamed plan, then execute its first actions one control step at a time
        (command, wait for the robot's next state and frame);
     4. feedback per replan; the result carries success, steps, seconds per replan, the
        engine's share of them, and the mp4 of the real camera beside the dreamed plan.
@@ -44,9 +45,9 @@ from dream_engine_msgs.action import ReachGoal, RolloutBatch
 from dream_engine_msgs.msg import PushTState
 from dream_engine_ros.planning.cem import CEMConfig, CrossEntropyPlanner
 from dream_engine_ros.planning.goal_scoring import FRAMELESS_COSTS
-from dream_engine_ros.planning.mpc import PlanningController
+from dream_engine_ros.planning.mpc import PlanningController, agent_position
 from dream_engine_ros.planning.world_models import Observation
-from dream_engine_ros.ros.engine_scorer import EngineCallError, EngineScorer
+from dream_engine_ros.ros.engine_scorer import EngineCallError, EnginePlanner, EngineScorer
 from dream_engine_ros.ros.image_conversion import ImageConversionError, image_msg_to_rgb, rgb_to_image_msg
 from dream_engine_ros.ros.spinning import Interrupted
 from dream_engine_ros.ros.worker_bridge import WorkerThreads
@@ -103,6 +104,7 @@ class MpcPlannerNode(Node):
         self._output_dir = str(declare("output_dir", "").value)
         self._cost = str(declare("cost", "pusht-state").value)
         self._display_plan = bool(declare("display_plan", True).value)
+        declare("plan_in_engine", True)  # read per goal: one goal per replan (search mode) or per iteration
         self._cem = CEMConfig(horizon=self._horizon, hold=self._hold, samples=self._samples, elites=self._elites,
                               iterations=self._iterations)
         self._sensors = Sensors()
@@ -119,6 +121,7 @@ class MpcPlannerNode(Node):
         self._engine: ActionClient = ActionClient(self, RolloutBatch, f"{self._engine_name}/rollout_batch")
         self._server = ActionServer(self, ReachGoal, "~/reach_goal", execute_callback=self._execute_reach,
                                     cancel_callback=lambda _: CancelResponse.ACCEPT)
+        agent_position(np.full((96, 96, 3), 255, np.uint8))  # one-off set-up (~0.1-0.3 s) now, not in replan 1
 
     # ------------------------------------------------------------------ sensors
     def _on_image(self, message: Image) -> None:
@@ -206,10 +209,11 @@ class MpcPlannerNode(Node):
             raise PlannerFailure(ReachGoal.Result.INVALID_GOAL,
                                  f"parameter cost {self._cost!r} is not 'pusht-state' or 'pusht-pose'")
         frameless = self._cost in FRAMELESS_COSTS
+        in_engine = frameless and bool(self.get_parameter("plan_in_engine").value)
         scorer = EngineScorer(self, self._engine, goal_image, seed=int(request.seed), cost=self._cost,
-                              return_best_frames=self._display_plan and not frameless, stop=self._stop)
-        controller = PlanningController("mpc", CrossEntropyPlanner(self._cem, ACTION_LOW, ACTION_HIGH), scorer,
-                                        execute=execute, seed=int(request.seed))
+                              return_best_frames=self._display_plan and (in_engine or not frameless), stop=self._stop)
+        planner = (EnginePlanner if in_engine else CrossEntropyPlanner)(self._cem, ACTION_LOW, ACTION_HIGH)
+        controller = PlanningController("mpc", planner, scorer, execute=execute, seed=int(request.seed))
         past: deque[tuple[np.ndarray, np.ndarray]] = deque(maxlen=self._history)  # (frame, action that left it)
         outcome = ReachOutcome(success=bool(state.goal_reached), real=[frame])
         while outcome.steps < budget and not outcome.success:
@@ -224,7 +228,7 @@ class MpcPlannerNode(Node):
                 plan = controller.last_plan
                 assert plan is not None
                 dreamed = scorer.best_frames
-                if frameless and self._display_plan:
+                if frameless and self._display_plan and not in_engine:
                     dreamed = scorer.render(plan.actions)
             except EngineCallError as error:
                 raise PlannerFailure(ReachGoal.Result.ENGINE_ERROR, str(error)) from error

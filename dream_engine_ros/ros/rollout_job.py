@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 from sensor_msgs.msg import Image
 
+from dream_engine_ros.planning.cem import PlanResult
+from dream_engine_ros.ros.engine_planning import PlanSearch
 from dream_engine_ros.ros.goal_validation import SamplingOverrides
 
 
@@ -38,6 +40,7 @@ class RolloutJob:
     fused: bool = False  # planning mode: candidates share each network call
     return_best_frames: bool = False
     history: tuple[np.ndarray, np.ndarray] | None = None  # frames (n, H, W, 3) and actions (n, D)
+    search: PlanSearch | None = None  # search mode: the engine searches from the one candidate
 
 
 @dataclass
@@ -49,3 +52,4 @@ class RolloutOutcome:
     scores: list[float] = field(default_factory=list)
     best_index: int = -1
     best_frames: list[Image] = field(default_factory=list)
+    plan: PlanResult | None = None  # search mode: the search's answer

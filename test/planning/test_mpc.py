@@ -25,7 +25,7 @@ def sim_controller(goal_state: np.ndarray) -> PlanningController:
     from dream_engine_ros.planning.world_models import SimulatorScorer
 
     return PlanningController("cem-sim", CrossEntropyPlanner(config, *BOUNDS), SimulatorScorer(
-        SceneGoal.from_state(goal_state)), execute=4, seed=1)
+        SceneGoal.from_state(goal_state)), execute=4, seed=4242)  # the benchmark seeds task i with 4242 + i
 
 
 def test_tasks_need_the_block_to_move(task) -> None:

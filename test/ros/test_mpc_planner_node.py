@@ -1,5 +1,5 @@
 """``mpc_planner``: a short closed loop over real DDS — the simulated robot, the engine node
-(pusht-causal, planning mode) and the planner — ends with a result; bad planner goals get
+(pusht-causal, search mode) and the planner — ends with a result; bad planner goals get
 clear error codes and the planner keeps serving."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 import rclpy
+from geometry_msgs.msg import PointStamped
 from rclpy.action import ActionClient
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -52,12 +53,28 @@ class Loop:
         self._lock = threading.Lock()
         self.client.create_subscription(Image, f"{ns}/mpc_planner/dreamed_plan", self._on_dreamed,
                                         QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
+        self.commands: list[tuple[float, float]] = []
+        self.client.create_subscription(PointStamped, f"{ns}/cmd_target", self._on_command,
+                                        QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
         assert self.reset.wait_for_service(timeout_sec=WAIT_S) and self.set_goal.wait_for_service(timeout_sec=WAIT_S)
         assert self.reach.wait_for_server(timeout_sec=WAIT_S)
 
     def _on_dreamed(self, message: Image) -> None:
         with self._lock:
             self.dreamed.append(message)
+
+    def _on_command(self, message: PointStamped) -> None:
+        with self._lock:
+            self.commands.append((message.point.x, message.point.y))
+
+    def commands_during(self, goal: ReachGoal.Goal) -> tuple[ReachGoal.Result, list[tuple[float, float]]]:
+        """Run `goal`; the targets the planner commanded meanwhile."""
+        with self._lock:
+            self.commands.clear()
+        result, _ = self.run(goal)
+        wait_until(lambda: len(self.commands) >= result.steps, 5.0, "the commanded targets")
+        with self._lock:
+            return result, list(self.commands)
 
     def place(self, start: np.ndarray, goal: np.ndarray | None) -> None:
         if goal is not None:
@@ -117,6 +134,22 @@ def test_short_closed_loop_ends_with_a_result(loop: Loop) -> None:
 
     bad, _ = loop.run(ReachGoal.Goal(budget_steps=6, execute_steps=13))
     assert bad.error_code == ReachGoal.Result.INVALID_GOAL and "horizon" in bad.error_msg
+
+
+def test_one_goal_per_iteration_plans_as_one_goal_per_replan(loop: Loop) -> None:
+    """plan_in_engine false: the planner runs the search and sends one scoring goal per
+    iteration (plus one drawing); the same seeds give the same commanded plan as search mode."""
+    task = reach_tasks(1, seed=4242)[0]
+    commanded: dict[bool, list[tuple[float, float]]] = {}
+    for in_engine in (True, False):
+        loop.planner.set_parameters([Parameter("plan_in_engine", value=in_engine)])
+        loop.place(task.start, task.goal)
+        result, seen = loop.commands_during(ReachGoal.Goal(budget_steps=3, seed=5))
+        assert result.error_code == ReachGoal.Result.OK, result.error_msg
+        assert result.steps == 3 and result.replans == 1
+        commanded[in_engine] = seen
+    loop.planner.set_parameters([Parameter("plan_in_engine", value=True)])
+    np.testing.assert_allclose(commanded[True], commanded[False], atol=1e-3)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])

@@ -129,6 +129,77 @@ def test_scene_state_scoring_matches_the_engine_in_process(make_engine):
     assert np.array_equal(best, drawn.frames[0])
 
 
+def search_goal(frames: list[np.ndarray], pushed: np.ndarray, goal_rgb: np.ndarray, start: np.ndarray,
+                planner) -> RolloutBatch.Goal:
+    """A search-mode goal: the engine runs `planner`'s search from `start` (12, 2)."""
+    goal = planning_goal(frames, start[None], goal_rgb)
+    goal.cost = "pusht-state"
+    goal.history_actions = pushed.reshape(-1).tolist()
+    cfg = planner.config
+    goal.plan_iterations, goal.plan_samples, goal.plan_elites = cfg.iterations, cfg.samples, cfg.elites
+    goal.plan_hold, goal.plan_init_std, goal.plan_min_std = cfg.hold, cfg.init_std, cfg.min_std
+    goal.plan_action_low, goal.plan_action_high = planner.low.tolist(), planner.high.tolist()
+    return goal
+
+
+def test_search_mode_plans_as_the_planner_in_process(make_engine):
+    """plan_iterations > 0: one goal runs the whole CEM next to the model; the plan, its cost per
+    iteration and its drawing equal the in-process search with the same seed over the same scores."""
+    from dream_engine_ros.planning.cem import CEMConfig, CrossEntropyPlanner
+    from dream_engine_ros.planning.goal_scoring import score_scene_states
+
+    engine = make_engine(spec="pusht-causal")
+    frames, pushed, goal_rgb, candidates = moving_robot(1, seed=2)
+    planner = CrossEntropyPlanner(CEMConfig(samples=16, elites=4, iterations=3), np.zeros(2), np.full(2, 512.0))
+    result = engine.client.run(search_goal(frames, pushed, goal_rgb, candidates[0], planner), batch=True).wait()
+    assert result.error_code == RolloutBatch.Result.OK, result.error_msg
+
+    local = engine.node.engine
+    history = (np.stack(frames[:2]), pushed)
+    expected = planner.search(lambda c: score_scene_states(local, frames[-1], c, goal_rgb, history),
+                              candidates[0, ::3].astype(np.float64), seed=5)
+    assert np.array_equal(np.asarray(result.plan_actions, np.float32).reshape(12, 2), expected.actions)
+    np.testing.assert_allclose(result.plan_best_cost_per_iteration, expected.best_cost_per_iteration, rtol=1e-6)
+    assert result.plan_candidates_scored == 48 and math.isclose(result.plan_cost, expected.cost, rel_tol=1e-6)
+    assert list(result.scores) == [result.plan_cost] and result.best_index == 0
+    best = np.stack([np.frombuffer(bytes(image.data), np.uint8).reshape(96, 96, 3) for image in result.best_frames])
+    drawn = local.predict_batch(frames[-1], expected.actions[None], seeds=[5], history_frames=history[0],
+                                history_actions=pushed)
+    assert np.array_equal(best, drawn.frames[0])
+
+
+def test_search_mode_errors_name_the_field(make_engine):
+    from dream_engine_ros.planning.cem import CEMConfig, CrossEntropyPlanner
+
+    engine = make_engine(spec="pusht-causal")
+    frames, pushed, goal_rgb, candidates = moving_robot(2, seed=3)
+    planner = CrossEntropyPlanner(CEMConfig(samples=8, elites=2, iterations=2), np.zeros(2), np.full(2, 512.0))
+
+    def goal_with(**fields):
+        goal = search_goal(frames, pushed, goal_rgb, candidates[0], planner)
+        for name, value in fields.items():
+            setattr(goal, name, value)
+        return goal
+
+    two = goal_with(num_candidates=2, actions=candidates.reshape(-1).tolist())
+    cases = [
+        (goal_with(cost="pusht-pose"), "frameless cost"),
+        (two, "num_candidates = 1"),
+        (goal_with(plan_action_low=[0.0]), "action_dim = 2 values"),
+        (goal_with(plan_action_low=[600.0, 0.0]), "below plan_action_high"),
+        (goal_with(plan_action_high=[512.0, 900.0]), "leaves the spec's action bounds"),
+        (goal_with(plan_elites=9), "elites 9"),
+        (goal_with(plan_hold=5), "multiple of hold 5"),
+        (goal_with(plan_init_std=0.0), "init_std"),
+        (goal_with(plan_samples=100_000), "max_candidates"),
+    ]
+    for goal, message in cases:
+        result = engine.client.run(goal, batch=True).wait()
+        assert result.error_code == RolloutBatch.Result.INVALID_GOAL, (message, result.error_msg)
+        assert message in result.error_msg, (message, result.error_msg)
+    assert engine.client.run(goal_with(), batch=True).wait().error_code == RolloutBatch.Result.OK
+
+
 def test_planning_goal_errors_name_the_field(make_engine, shared_engine):
     engine = make_engine(spec="pusht-causal")
     frames = [sample_frame(96, 96)] * 3
