@@ -4,7 +4,7 @@ VENV ?= $(CURDIR)/.venv
 PY := $(VENV)/bin/python
 export DREAM_ENGINE_VENV := $(VENV)
 
-.PHONY: bootstrap demo demo-mpc test test-ros lint bench bench-ros bench-http bench-mpc bench-augment demo-augment train-contact train-agent eval-physics eval-policy gate contact-sheet
+.PHONY: bootstrap demo demo-mpc test test-ros lint bench bench-ros bench-http bench-mpc bench-augment demo-augment train-contact train-contact-planner train-agent eval-physics eval-policy gate contact-sheet
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -61,6 +61,10 @@ bench-mpc: bootstrap
 # (states only) and 10000 training steps, about 15 minutes on 2 CPU cores; prints its held-out pose accuracy.
 train-contact: bootstrap
 	@SDL_VIDEODRIVER=dummy $(PY) -m dream_engine_ros.training.train_contact --out dream_engine_ros/weights/pusht-contact.safetensors
+
+# DAgger for planners' contact model (two rounds: the planner drives, the model is fine-tuned), ~25 min.
+train-contact-planner: bootstrap
+	@PY=$(PY) bash scripts/train_planner_contact.sh
 
 # Refit the agent's motion (engine/agent_model.py; planners' scene-state rollouts): 400 simulated episodes, ~15 s.
 train-agent: bootstrap

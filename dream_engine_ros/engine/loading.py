@@ -49,6 +49,13 @@ class LoadedFrameModel:
     net: FrameDenoiser
     contact: ContactModel | None = None  # the T's contact dynamics ("pusht-contact" layers)
     agent: AgentModel | None = None  # the agent's motion (weights "agent"): scene-state rollouts
+    planner_contact: ContactModel | None = None  # weights "planner_contact": the T in scene-state rollouts
+
+    @property
+    def scene_state_contact(self) -> ContactModel | None:
+        """The contact model of planners' scene-state rollouts: one fine-tuned on the planner's own
+        contacts where the spec ships it (see `training/planner_episodes.py`), else the frames' one."""
+        return self.planner_contact if self.planner_contact is not None else self.contact
 
 
 def weight_paths(spec: ModelSpec, weights_dir: str | Path | None = None) -> dict[str, Path]:
@@ -117,7 +124,12 @@ def build_frame_model(spec: ModelSpec, weights_dir: str | Path | None, device: t
     if "agent" in spec.weights.files:
         agent_path = _require(weight_paths(spec, weights_dir), "agent", spec)
         agent = AgentModel.from_state(read_state_file(agent_path), source=str(agent_path))
-    return LoadedFrameModel(net=net.to(device=device, dtype=dtype).eval(), contact=contact, agent=agent)
+    planner_contact = None
+    if "planner_contact" in spec.weights.files:
+        planner_path = _require(weight_paths(spec, weights_dir), "planner_contact", spec)
+        planner_contact = ContactModel.from_state(read_state_file(planner_path), source=str(planner_path))
+    return LoadedFrameModel(net=net.to(device=device, dtype=dtype).eval(), contact=contact, agent=agent,
+                            planner_contact=planner_contact)
 
 
 def build_model(spec: ModelSpec, weights_dir: str | Path | None, device: torch.device,

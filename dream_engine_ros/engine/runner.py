@@ -212,8 +212,9 @@ class DreamEngine:
         """Decode-free rollout of K candidates (K, T, D) for planners: (K, T, 5) scene states after
         each action, [agent x, y, T centre x, y] in pixels and the T's angle (`scene_states.py`).
 
-        The spec's contact and agent models move the scene read from `frame` (and the history's
-        last frame: the robot's velocity); no frame is drawn. The reading is remembered for the
+        The spec's agent model and its planner contact model (the frames' contact model where it
+        ships none) move the scene read from `frame` (and the history's last frame: the robot's
+        velocity); no frame is drawn. The reading is remembered for the
         next call with the same frames (a planner's iterations). Rows equal the same candidates
         scored alone up to float64 rounding. Specs without both models raise an InputError."""
         loaded = self._model
@@ -230,8 +231,9 @@ class DreamEngine:
             past_targets = world_to_pixels(past_actions, self.spec.height)
         state = self._scene_state(np.stack(frames), past_targets)
         targets = world_to_pixels(actions, self.spec.height)
-        assert loaded.agent is not None and loaded.contact is not None
-        return rollout_scene_states(state, targets, loaded.agent, loaded.contact, self.spec.height)
+        contact = loaded.scene_state_contact
+        assert loaded.agent is not None and contact is not None
+        return rollout_scene_states(state, targets, loaded.agent, contact, self.spec.height)
 
     def _scene_state(self, frames: np.ndarray, past_targets: np.ndarray) -> SceneState:
         """The scene read from the camera, remembered for the next call with the same frames: a

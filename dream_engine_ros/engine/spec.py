@@ -327,6 +327,8 @@ def _frame_model_problems(spec: ModelSpec) -> list[str]:
         problems.append(f"frame_model.layers {net.layers!r} is not '', 'pusht' or 'pusht-contact'")
     if net.layers == "pusht-contact" and "contact" not in spec.weights.files:
         problems.append("frame_model.layers 'pusht-contact' needs a 'contact' weights file")
+    if "planner_contact" in spec.weights.files and net.layers != "pusht-contact":
+        problems.append("a 'planner_contact' weights file needs frame_model.layers 'pusht-contact'")
     if net.layers == "pusht-contact" and not spec.action_low:
         problems.append("frame_model.layers 'pusht-contact' reads targets in pixels: it needs action_low/action_high")
     if net.layers and not net.warp:
@@ -511,7 +513,7 @@ PUSHT_CAUSAL = ModelSpec(
     backbone=None,
     weights=WeightsLocation(
         files={"frame_model": "pusht-causal.safetensors", "contact": "pusht-contact.safetensors",
-               "agent": "pusht-agent.safetensors"},
+               "agent": "pusht-agent.safetensors", "planner_contact": "pusht-contact-planner.safetensors"},
         env_var="DREAM_ENGINE_PUSHT_CAUSAL_WEIGHTS",
     ),
     action_low=(0.0, 0.0),

@@ -10,6 +10,7 @@ import argparse
 from typing import Any
 
 from dream_engine_ros.engine.spec import DEFAULT_SPEC
+from dream_engine_ros.ros.mpc_demo import DEMO_TASK
 from dream_engine_ros.ros.node_args import (
     NODE_DESCRIPTION,
     NODE_HELP,
@@ -86,7 +87,9 @@ def add_ros_subcommands(subparsers: Any) -> None:
     demo_mpc.add_argument("--weights", default=None)
     demo_mpc.add_argument("--device", default="auto")
     demo_mpc.add_argument("--task-seed", type=int, default=4242, help="held-out task set (bench/bench_mpc.py's)")
-    demo_mpc.add_argument("--task", type=int, default=0, help="which task of the set")
+    demo_mpc.add_argument("--task", type=int, default=DEMO_TASK,
+                          help=f"which task of the set (default {DEMO_TASK}: one the benchmark's planner reached "
+                               "with 3 of 3 seeds)")
     demo_mpc.add_argument("--budget", type=int, default=50, help="control steps allowed")
     demo_mpc.add_argument("--output-dir", default=None, help="where the mp4 goes (default ./out/demo_mpc)")
     demo_mpc.set_defaults(func=_demo_mpc_command)

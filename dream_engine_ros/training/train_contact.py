@@ -13,6 +13,9 @@
        never trained on) and save safetensors with that report in the metadata.
 
     python -m dream_engine_ros.training.train_contact --out dream_engine_ros/weights/pusht-contact.safetensors
+
+Fine-tuning for planners (the spec's "planner_contact" file): `--init` the weights above,
+`--planner-episodes` what the planner drove (`planner_episodes.py`), a share of every batch.
 """
 
 from __future__ import annotations
@@ -147,31 +150,59 @@ def unroll(net: ContactNet, agent: Tensor, target: Tensor, centre: Tensor, centr
     return torch.stack(centres, 1), torch.stack(angles, 1)
 
 
+Windows = tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]
+
+
+def _window_starts(data: tuple[Tensor, ...], count: int, window: int,
+                   generator: torch.Generator) -> tuple[Tensor, Tensor]:
+    """(count, 1) episode rows and first frames of random training windows of one data set."""
+    episodes, length = data[0].shape[:2]
+    rows = torch.randint(0, episodes, (count,), generator=generator)[:, None]
+    return rows, torch.randint(1, length - window, (count,), generator=generator)[:, None]
+
+
+def _windows(data: tuple[Tensor, ...], rows: Tensor, t: Tensor, window: int, generator: torch.Generator,
+             agent_noise_px: float) -> Windows:
+    """The windows (agent, centre, angle, target in pixels) at `rows`, `t`: the agent seen
+    (count, window + 2, 2), the targets, the T's start and previous poses, and its truth."""
+    agent, centre, angle, target = data
+    ahead = t + 1 + torch.arange(window)[None]
+    seen = agent[rows, t - 1 + torch.arange(window + 2)[None]]
+    seen = seen + agent_noise_px * torch.randn(seen.shape, generator=generator, dtype=seen.dtype)
+    r, s = rows[:, 0], t[:, 0]
+    return (seen, target[rows, t + torch.arange(window)[None]], centre[r, s], centre[r, s - 1], angle[r, s],
+            angle[r, s - 1], centre[rows, ahead], angle[rows, ahead])
+
+
 def train(states: np.ndarray, actions: np.ndarray, iterations: int, window: int, batch: int, seed: int,
-          log: Callable[[str], None] = print, agent_noise_px: float = 0.0) -> ContactNet:
+          log: Callable[[str], None] = print, agent_noise_px: float = 0.0, init: ContactNet | None = None,
+          planner: tuple[np.ndarray, np.ndarray] | None = None, planner_share: float = 0.0,
+          max_lr: float = 1e-3) -> ContactNet:
     """`agent_noise_px`: Gaussian noise on the agent positions the model sees (not on the T it is
-    scored against): in the engine the agent is read from predicted frames, ~0.3 px off."""
+    scored against): in the engine the agent is read from predicted frames, ~0.3 px off.
+    `init`: fine-tune these weights instead of starting afresh; `planner`: (states, actions) of
+    planner-driven episodes (`planner_episodes.py`), `planner_share` of every batch."""
     torch.manual_seed(seed)
-    agent, centre, angle, target = to_pixels(states, actions)
-    episodes, length = agent.shape[:2]
-    net = ContactNet()
-    optimiser = torch.optim.Adam(net.parameters(), lr=1e-3)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=1e-3, total_steps=iterations)
+    sources = [to_pixels(states, actions)]
+    counts = [batch]
+    if planner is not None and planner_share > 0:
+        sources.append(to_pixels(*planner))
+        counts = [batch - round(batch * planner_share), round(batch * planner_share)]
+    net = init if init is not None else ContactNet()
+    net.train()
+    optimiser = torch.optim.Adam(net.parameters(), lr=max_lr)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=max_lr, total_steps=iterations)
     generator = torch.Generator().manual_seed(seed)
     tic = time.perf_counter()
     for it in range(iterations):
-        rows = torch.randint(0, episodes, (batch,), generator=generator)[:, None]
-        t = torch.randint(1, length - window, (batch,), generator=generator)[:, None]
-        ahead = t + 1 + torch.arange(window)[None]
-        mirror = torch.rand(batch, generator=generator) < 0.5
-        seen = agent[rows, t - 1 + torch.arange(window + 2)[None]]
-        seen = seen + agent_noise_px * torch.randn(seen.shape, generator=generator, dtype=seen.dtype)
-        centres, angles = unroll(net, seen,
-                                 target[rows, t + torch.arange(window)[None]], centre[rows[:, 0], t[:, 0]],
-                                 centre[rows[:, 0], t[:, 0] - 1], angle[rows[:, 0], t[:, 0]],
-                                 angle[rows[:, 0], t[:, 0] - 1], mirror)
-        loss = ((centres - centre[rows, ahead]) ** 2).sum(-1).mean() \
-            + ((angles - angle[rows, ahead]) * ANGLE_SCALE).pow(2).mean()
+        starts = [_window_starts(data, count, window, generator) for data, count in zip(sources, counts, strict=True)]
+        mirror = torch.rand(batch, generator=generator) < 0.5  # drawn here: the shipped weights' order of draws
+        parts = [_windows(data, rows, t, window, generator, agent_noise_px)
+                 for data, (rows, t) in zip(sources, starts, strict=True)]
+        seen, targets, c0, c_prev, a0, a_prev, true_centres, true_angles = (
+            torch.cat(v) for v in zip(*parts, strict=True))
+        centres, angles = unroll(net, seen, targets, c0, c_prev, a0, a_prev, mirror)
+        loss = ((centres - true_centres) ** 2).sum(-1).mean() + ((angles - true_angles) * ANGLE_SCALE).pow(2).mean()
         optimiser.zero_grad()
         loss.float().backward()
         nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -214,17 +245,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1001)
     parser.add_argument("--held-out-seed", type=int, default=4242)
     parser.add_argument("--held-out", type=int, default=50)
+    parser.add_argument("--init", type=Path, default=None, help="fine-tune these contact weights")
+    parser.add_argument("--planner-episodes", type=Path, nargs="+", default=None,
+                        help=".npz files of planner_episodes.py (DAgger rounds: all of them)")
+    parser.add_argument("--planner-share", type=float, default=0.3, help="share of each batch from it")
+    parser.add_argument("--max-lr", type=float, default=1e-3)
     args = parser.parse_args(argv)
-    from safetensors.torch import save_file
+    from safetensors.torch import load_file, save_file
+
+    init = None
+    if args.init is not None:
+        init = ContactNet()
+        init.load_state_dict(load_file(str(args.init)))
+    planner = None
+    if args.planner_episodes is not None:
+        recorded = [np.load(path) for path in args.planner_episodes]
+        planner = (np.concatenate([r["states"] for r in recorded]), np.concatenate([r["actions"] for r in recorded]))
+        print(f"planner episodes: {planner[0].shape[0]} x {planner[1].shape[1]} steps", flush=True)
 
     tic = time.perf_counter()
     states, actions = simulate_transitions(args.episodes, args.steps, args.seed)
     print(f"simulated {states.shape[0]} episodes x {args.steps} steps in {time.perf_counter() - tic:.0f} s", flush=True)
     net = train(states, actions, args.iterations, args.window, args.batch, args.seed,
-                log=lambda line: print(line, flush=True), agent_noise_px=args.agent_noise)
+                log=lambda line: print(line, flush=True), agent_noise_px=args.agent_noise, init=init,
+                planner=planner, planner_share=args.planner_share, max_lr=args.max_lr)
     report = held_out_report(net, args.held_out, args.held_out_seed)
     print(json.dumps(report), flush=True)
-    config = {k: v for k, v in vars(args).items() if k != "out"}
+    config = {k: [str(p) for p in v] if k == "planner_episodes" and v else str(v) if isinstance(v, Path) else v
+              for k, v in vars(args).items() if k != "out"}
     metadata = {"config": json.dumps(config), "held_out": json.dumps(report)}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_suffix(".tmp")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from dream_engine_ros.engine.errors import InputError
 from dream_engine_ros.engine.runner import DreamEngine
@@ -102,3 +103,30 @@ def test_specs_without_scene_dynamics_refuse(engine: DreamEngine) -> None:
     with pytest.raises(InputError, match="scene-state dynamics"):
         engine.predict_scene_states(frame, np.zeros((1, engine.spec.chunk_size, engine.spec.action_dim)))
     assert not engine.predicts_scene_states
+
+
+def test_scene_states_use_the_planner_contact_model_and_frames_do_not(causal: DreamEngine, tmp_path) -> None:
+    """The spec's "planner_contact" file moves the T of scene-state rollouts; the frames keep the
+    "contact" file's model. Checked with a planner model whose T always drifts 1 px right."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    from dream_engine_ros.engine.loading import weight_paths
+
+    paths = weight_paths(causal.spec)
+    for path in paths.values():
+        shutil.copy(path, tmp_path / path.name)
+    drifting = load_file(str(paths["contact"]))
+    last = max(int(key.split(".")[1]) for key in drifting)
+    drifting[f"layers.{last}.bias"] = drifting[f"layers.{last}.bias"] + torch.tensor([1.0, 0.0, 0.0])
+    save_file(drifting, str(tmp_path / paths["planner_contact"].name))
+    drifted = DreamEngine.load("pusht-causal", weights=tmp_path, device="cpu")
+
+    episode = generate("push", 1, 12, seed=5151)[0]
+    shipped = causal.predict_scene_states(episode.frames[0], episode.actions[None])
+    moved = drifted.predict_scene_states(episode.frames[0], episode.actions[None])
+    np.testing.assert_array_equal(moved[..., :2], shipped[..., :2])  # the agent model is the same
+    assert not np.allclose(moved[..., 2:4], shipped[..., 2:4], atol=0.5)  # the T: the planner's model
+    assert np.array_equal(drifted.predict(episode.frames[0], episode.actions, seed=1).frames,
+                          causal.predict(episode.frames[0], episode.actions, seed=1).frames)  # frames: not

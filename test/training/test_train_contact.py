@@ -54,3 +54,41 @@ def test_the_written_file_loads_into_the_engine_with_its_report(tmp_path: Path) 
         report = json.loads(handle.metadata()["held_out"])
     assert report["episodes"] == 2.0 and 0.0 <= report["pose_ok@48"] <= 1.0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["contact.safetensors"]
+
+
+def test_fine_tuning_mixes_planner_episodes_into_every_batch(tmp_path: Path) -> None:
+    """--init + --planner-episodes: training starts from the given weights, and the planner's
+    episodes (another length) are part of every batch: other episodes, other weights."""
+    states, actions = train_contact.simulate_transitions(8, 20, seed=3)
+    first, first_actions = train_contact.simulate_transitions(4, 14, seed=4)
+    second, second_actions = train_contact.simulate_transitions(4, 14, seed=5)
+    torch.manual_seed(1)
+    start = train_contact.ContactNet()
+    start_weights = {k: v.clone() for k, v in start.state_dict().items()}
+
+    def tuned(planner: tuple[np.ndarray, np.ndarray]) -> dict[str, torch.Tensor]:
+        net = train_contact.ContactNet()
+        net.load_state_dict(start_weights)
+        out = train_contact.train(states, actions, iterations=5, window=2, batch=16, seed=0, log=lambda _: None,
+                                  init=net, planner=planner, planner_share=0.5, max_lr=1e-3)
+        return {k: v.clone() for k, v in out.state_dict().items()}
+
+    a, b, again = tuned((first, first_actions)), tuned((second, second_actions)), tuned((first, first_actions))
+    assert all(torch.equal(a[k], again[k]) for k in a)  # seeded
+    assert not all(torch.equal(a[k], b[k]) for k in a)  # the planner's episodes are in the batches
+    assert not all(torch.equal(a[k], start_weights[k]) for k in a)  # started from `init` and moved
+    assert all(torch.isfinite(v).all() for v in a.values())
+
+    recorded = tmp_path / "planner.npz"
+    np.savez(recorded, states=first, actions=first_actions)
+    init = tmp_path / "init.safetensors"
+    from safetensors.torch import save_file
+
+    save_file(start_weights, str(init))
+    out = tmp_path / "tuned.safetensors"
+    assert train_contact.main(["--out", str(out), "--episodes", "6", "--steps", "16", "--iterations", "3",
+                               "--window", "2", "--batch", "8", "--held-out", "2", "--init", str(init),
+                               "--planner-episodes", str(recorded), "--max-lr", "1e-4"]) == 0
+    with safe_open(str(out), "np") as handle:
+        config = json.loads(handle.metadata()["config"])
+    assert config["init"] == str(init) and config["planner_episodes"] == [str(recorded)]
