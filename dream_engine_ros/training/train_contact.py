@@ -248,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--init", type=Path, default=None, help="fine-tune these contact weights")
     parser.add_argument("--planner-episodes", type=Path, nargs="+", default=None,
                         help=".npz files of planner_episodes.py (DAgger rounds: all of them)")
-    parser.add_argument("--planner-share", type=float, default=0.3, help="share of each batch from it")
+    parser.add_argument("--planner-share", type=float, default=0.15, help="share of each batch from it")
     parser.add_argument("--max-lr", type=float, default=1e-3)
     args = parser.parse_args(argv)
     from safetensors.torch import load_file, save_file
@@ -259,8 +259,12 @@ def main(argv: list[str] | None = None) -> int:
         init.load_state_dict(load_file(str(args.init)))
     planner = None
     if args.planner_episodes is not None:
-        recorded = [np.load(path) for path in args.planner_episodes]
-        planner = (np.concatenate([r["states"] for r in recorded]), np.concatenate([r["actions"] for r in recorded]))
+        states_list, actions_list = [], []
+        for path in args.planner_episodes:
+            with np.load(path) as recorded:
+                states_list.append(recorded["states"])
+                actions_list.append(recorded["actions"])
+        planner = (np.concatenate(states_list), np.concatenate(actions_list))
         print(f"planner episodes: {planner[0].shape[0]} x {planner[1].shape[1]} steps", flush=True)
 
     tic = time.perf_counter()
