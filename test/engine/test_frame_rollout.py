@@ -40,7 +40,7 @@ def _random_net(zero_head: bool) -> FrameDenoiser:
 def causal(tmp_path_factory) -> DreamEngine:
     folder = tmp_path_factory.mktemp("causal")
     save_module_weights(_random_net(zero_head=False), folder / PUSHT_CAUSAL.weights.files["frame_model"])
-    for part in ("contact", "agent"):
+    for part in ("contact", "agent", "planner_contact"):
         shutil.copy(weight_paths(PUSHT_CAUSAL)[part], folder)
     return DreamEngine.load("pusht-causal", weights=folder, device="cpu")
 
@@ -133,7 +133,7 @@ def test_guidance_is_refused_because_there_is_no_unconditional_branch(causal: Dr
 
 def test_a_network_that_predicts_no_change_reproduces_the_start_frame(tmp_path: Path, pusht_start, rng) -> None:
     save_module_weights(_random_net(zero_head=True), tmp_path / PUSHT_CAUSAL.weights.files["frame_model"])
-    for part in ("contact", "agent"):
+    for part in ("contact", "agent", "planner_contact"):
         shutil.copy(weight_paths(PUSHT_CAUSAL)[part], tmp_path)
     engine = DreamEngine.load("pusht-causal", weights=tmp_path, device="cpu")
     frame, _ = pusht_start
