@@ -114,15 +114,16 @@ class EpisodeOutcome:
 
 
 def run_episode(robot: PushTRobot, controller: Controller, start_state: np.ndarray, goal_state: np.ndarray,
-                budget: int = 50, history: int = 2) -> EpisodeOutcome:
-    """Closed loop from `start_state` until the goal is reached or `budget` steps are spent."""
+                budget: int = 50, history: int = 2, stop_at_goal: bool = True) -> EpisodeOutcome:
+    """Closed loop from `start_state` until the goal is reached or `budget` steps are spent
+    (with `stop_at_goal` false: always `budget` steps; `success` still says if it was reached)."""
     controller.reset()
     frames = [robot.reset(start_state)]
     states: list[np.ndarray] = [robot.state]
     actions: list[np.ndarray] = []
     plan_seconds: list[float] = []
     success = False
-    while len(actions) < budget and not success:
+    while len(actions) < budget and not (success and stop_at_goal):
         past = min(history, len(actions))
         observation = Observation(frames[-1], np.asarray(frames[len(frames) - 1 - past:-1]),
                                   np.asarray(actions[len(actions) - past:], dtype=np.float32).reshape(past, ACTION_DIM),
@@ -138,6 +139,7 @@ def run_episode(robot: PushTRobot, controller: Controller, start_state: np.ndarr
             states.append(robot.state)
             if reached(states[-1], goal_state):
                 success = True
-                break
+                if stop_at_goal:
+                    break
     return EpisodeOutcome(success, len(actions), plan_seconds, np.stack(states), np.stack(frames),
                           np.asarray(actions, dtype=np.float32).reshape(len(actions), ACTION_DIM))

@@ -32,35 +32,25 @@ import numpy as np  # noqa: E402
 from ..engine.errors import InputError  # noqa: E402
 from ..engine.runner import DreamEngine  # noqa: E402
 from ..planning.cem import CEMConfig, CrossEntropyPlanner  # noqa: E402
-from ..planning.mpc import PlanningController  # noqa: E402
+from ..planning.mpc import PlanningController, run_episode  # noqa: E402
 from ..planning.pusht_goal import SceneGoal  # noqa: E402
 from ..planning.pusht_robot import PushTRobot  # noqa: E402
-from ..planning.pusht_tasks import reach_tasks  # noqa: E402
-from ..planning.world_models import Observation, SceneStateScorer  # noqa: E402
+from ..planning.pusht_tasks import ReachTask, reach_tasks  # noqa: E402
+from ..planning.world_models import SceneStateScorer  # noqa: E402
 
 HELD_OUT_TASK_SEEDS = (4242, 1234)  # the benchmark's and the tuning set's
 
 
-def drive(robot: PushTRobot, controller: PlanningController, start: np.ndarray, steps: int,
-          history: int = 2) -> tuple[np.ndarray, np.ndarray]:
-    """`steps` planned control steps from `start` -> states (n + 1, 5), targets (n, 2); n < steps
-    only when the planner can no longer read the scene (the T pushed out of the picture)."""
-    controller.reset()
-    frames, states = [robot.reset(start)], [robot.state]
-    targets: list[np.ndarray] = []
-    while len(targets) < steps:
-        past = min(history, len(targets))
-        observation = Observation(frames[-1], np.asarray(frames[len(frames) - 1 - past:-1]),
-                                  np.asarray(targets[len(targets) - past:], np.float32).reshape(past, 2))
-        try:
-            plan = controller.act(observation)
-        except InputError:
-            break
-        for target in plan[:steps - len(targets)]:
-            frames.append(robot.step(target))
-            states.append(robot.state)
-            targets.append(np.asarray(target, np.float64))
-    return np.stack(states), np.asarray(targets, np.float64).reshape(-1, 2)
+def drive(robot: PushTRobot, controller: PlanningController, task: ReachTask,
+          steps: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """`steps` planned control steps from the task's start, on past its goal -> states (steps + 1, 5)
+    and targets (steps, 2); None when the planner can no longer read the scene (the T pushed out
+    of the picture)."""
+    try:
+        outcome = run_episode(robot, controller, task.start, task.goal, budget=steps, stop_at_goal=False)
+    except InputError:
+        return None
+    return outcome.states, outcome.actions.astype(np.float64)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,15 +72,19 @@ def main(argv: list[str] | None = None) -> int:
     for i, task in enumerate(reach_tasks(args.tasks, args.seed)):
         goal = SceneGoal.from_image(robot.reset(task.goal))
         controller = PlanningController("cem-state", planner, SceneStateScorer(engine, goal), 4, args.seed + i)
-        states, targets = drive(robot, controller, task.start, args.steps)
-        if len(targets) == args.steps:  # equal lengths stack; a T lost early is rare
+        driven = drive(robot, controller, task, args.steps)
+        if driven is not None:  # a T lost out of the picture is rare; its episode is dropped
+            states, targets = driven
             states[:, 4] = np.unwrap(states[:, 4])
             kept_states.append(states)
             kept_targets.append(targets)
         if i % 25 == 0:
             print(f"task {i}: {len(kept_states)} kept ({time.perf_counter() - tic:.0f} s)", flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(args.out, states=np.stack(kept_states), actions=np.stack(kept_targets))
+    partial = args.out.with_name(args.out.name + ".partial")
+    with partial.open("wb") as handle:  # a crash leaves no half-written .npz under the real name
+        np.savez_compressed(handle, states=np.stack(kept_states), actions=np.stack(kept_targets))
+    os.replace(partial, args.out)
     print(f"wrote {args.out}: {len(kept_states)} of {args.tasks} episodes x {args.steps} steps "
           f"({time.perf_counter() - tic:.0f} s)")
     return 0

@@ -42,6 +42,10 @@ def test_cem_with_the_simulator_reaches_the_goal_deterministically(task) -> None
     assert first.success and reached(first.states[-1], task.goal)
     assert first.steps < 50 and len(first.plan_seconds) == -(-first.steps // 4)
     assert np.array_equal(first.actions, again.actions) and np.array_equal(first.states, again.states)
+    past_goal = run_episode(robot, sim_controller(task.goal), task.start, task.goal, budget=first.steps + 3,
+                            stop_at_goal=False)  # what planner_episodes records: on past the goal
+    assert past_goal.success and past_goal.steps == first.steps + 3
+    assert np.array_equal(past_goal.actions[:first.steps], first.actions)
 
 
 def test_baselines(task) -> None:

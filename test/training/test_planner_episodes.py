@@ -26,7 +26,9 @@ def test_drive_records_the_simulator_under_the_planner() -> None:
 
     def drive() -> tuple[np.ndarray, np.ndarray]:
         controller = PlanningController("cem-state", planner, SceneStateScorer(engine, goal), 4, seed=3)
-        return planner_episodes.drive(robot, controller, task.start, steps=6)
+        driven = planner_episodes.drive(robot, controller, task, steps=6)
+        assert driven is not None
+        return driven
 
     states, targets = drive()
     assert states.shape == (7, 5) and targets.shape == (6, 2)
