@@ -10,8 +10,8 @@
     3. methods: CEM and random shooting over the Dream Engine's decode-free scene-state rollout
        (`-state`: what the shipped planner uses) and over its predicted frames with the objects
        read from the pixels (`-dream`), CEM with the simulator itself as the model (the
-       planner's upper bound, same budget and cost), driving the agent straight to the goal's
-       agent position, and doing nothing;
+       scene-state planner's upper bound: same settings, budget and cost), driving the agent
+       straight to the goal's agent position, and doing nothing;
     4. one JSON line per finished episode (resumable partial results), then a markdown table;
     5. batched scoring on its own: K=64 candidates x 24 steps, fused frames and decode-free scene
        states vs K single predicts.
@@ -67,10 +67,10 @@ def make_controller(method: str, goal: SceneGoal, engine: DreamEngine | None, ar
     cem = CEMConfig(horizon=args.horizon, hold=args.hold, samples=args.samples, elites=args.elites,
                     iterations=args.iterations)
     shooting = CEMConfig.random_shooting(args.samples * args.iterations, args.horizon, args.hold)
-    state_cem = CEMConfig(horizon=args.state_horizon, hold=args.hold, samples=args.state_samples,
+    state_cem = CEMConfig(horizon=args.state_horizon, hold=args.state_hold, samples=args.state_samples,
                           elites=args.state_elites, iterations=args.state_iterations, init_std=args.state_init_std)
     state_shooting = CEMConfig.random_shooting(args.state_samples * args.state_iterations, args.state_horizon,
-                                               args.hold, args.state_init_std)
+                                               args.state_hold, args.state_init_std)
     if method in ("cem-state", "rs-state"):
         assert engine is not None
         config = state_cem if method == "cem-state" else state_shooting
@@ -84,9 +84,9 @@ def make_controller(method: str, goal: SceneGoal, engine: DreamEngine | None, ar
         assert engine is not None
         return PlanningController(method, CrossEntropyPlanner(shooting, low, high),
                                   DreamScorer(engine, goal, seed=seed), args.execute, seed)
-    if method == "cem-sim":
-        return PlanningController(method, CrossEntropyPlanner(cem, low, high), SimulatorScorer(goal), args.execute,
-                                  seed)
+    if method == "cem-sim":  # the shipped planner's own settings: its upper bound
+        return PlanningController(method, CrossEntropyPlanner(state_cem, low, high), SimulatorScorer(goal),
+                                  args.execute, seed)
     if method == "drive-to-goal":
         return GoalAgentController(goal.agent, args.execute)
     if method == "do-nothing":
@@ -162,7 +162,8 @@ def main() -> int:
     parser.add_argument("--state-samples", type=int, default=32, help="CEM samples of the scene-state planner")
     parser.add_argument("--state-elites", type=int, default=5)
     parser.add_argument("--state-iterations", type=int, default=3)
-    parser.add_argument("--state-horizon", type=int, default=12)
+    parser.add_argument("--state-horizon", type=int, default=24)
+    parser.add_argument("--state-hold", type=int, default=4, help="steps each knot of the scene-state plans is held")
     parser.add_argument("--state-init-std", type=float, default=80.0, help="CEM's first spread (world units)")
     parser.add_argument("--planner-seed-offset", type=int, default=0,
                         help="task i's planner is seeded with seed + i + this: other random draws, same tasks")
@@ -182,7 +183,7 @@ def main() -> int:
     settings = {key: getattr(args, key) for key in ("spec", "weights", "seed", "budget", "horizon", "hold", "samples",
                                                      "elites", "iterations", "execute", "state_samples",
                                                      "state_elites", "state_iterations", "state_horizon",
-                                                     "state_init_std", "planner_seed_offset")}
+                                                     "state_hold", "state_init_std", "planner_seed_offset")}
     done: dict[tuple[str, int], dict] = {}
     if args.jsonl.exists():  # resume: keep the episodes already measured with these settings
         for line in args.jsonl.read_text().splitlines():
@@ -217,12 +218,13 @@ def main() -> int:
         measure_scoring(engine or DreamEngine.load(args.spec, weights=args.weights, device="cpu"))
 
     print(f"\nPushT goal reaching, {args.tasks} tasks (seed {args.seed}), budget {args.budget} control steps; "
-          f"scene-state CEM {args.state_samples} samples x {args.state_iterations} iterations, horizon "
-          f"{args.state_horizon}, first spread {args.state_init_std:g} (random shooting "
+          f"scene-state CEM (and the simulator's) {args.state_samples} samples x {args.state_iterations} "
+          f"iterations, horizon {args.state_horizon} (knots held {args.state_hold} steps), first spread "
+          f"{args.state_init_std:g} (random shooting "
           f"{args.state_samples * args.state_iterations}); "
-          f"CEM {args.samples} samples x {args.iterations} iterations, horizon {args.horizon} (knots held "
-          f"{args.hold} steps), {args.execute} actions executed per replan; random shooting "
-          f"{args.samples * args.iterations} samples; {platform.processor() or platform.machine()}, "
+          f"over predicted frames CEM {args.samples} samples x {args.iterations} iterations, horizon "
+          f"{args.horizon} (knots held {args.hold} steps), random shooting {args.samples * args.iterations}; "
+          f"{args.execute} actions executed per replan; {platform.processor() or platform.machine()}, "
           f"{torch.get_num_threads()} torch threads\n")
     print("| method | model | success | mean steps to success | s per replan (median) |")
     print("| --- | --- | --- | --- | --- |")

@@ -29,8 +29,10 @@ SEARCH_SEEDS = 2**31  # a search's seed is below this (a RolloutBatch seed + K m
 
 @dataclass(frozen=True)
 class CEMConfig:
-    horizon: int = 12
-    hold: int = 3
+    """Defaults: the shipped PushT planner (24 steps ahead in 6 knots of 4; README, MPC section)."""
+
+    horizon: int = 24
+    hold: int = 4
     samples: int = 32
     elites: int = 6
     iterations: int = 3
@@ -52,7 +54,7 @@ class CEMConfig:
         return self.horizon // self.hold
 
     @classmethod
-    def random_shooting(cls, samples: int, horizon: int = 12, hold: int = 3, std: float = 80.0) -> CEMConfig:
+    def random_shooting(cls, samples: int, horizon: int = 24, hold: int = 4, std: float = 80.0) -> CEMConfig:
         """One iteration, no refit: the baseline the cross-entropy method must beat."""
         return cls(horizon=horizon, hold=hold, samples=samples, elites=1, iterations=1, init_std=std, min_std=0.0)
 

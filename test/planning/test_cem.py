@@ -17,8 +17,9 @@ def distance_to_target(actions: np.ndarray) -> np.ndarray:
 
 def test_cem_improves_over_iterations_and_beats_random_shooting() -> None:
     """Over 16 seeds: one search is one draw (about 1 in 10 stops short of 0.3 of the start's cost)."""
-    cem = CrossEntropyPlanner(CEMConfig(samples=32, elites=6, iterations=6, init_std=200.0), LOW, HIGH)
-    shooting = CrossEntropyPlanner(CEMConfig.random_shooting(192, std=200.0), LOW, HIGH)
+    config = CEMConfig(horizon=12, hold=3, samples=32, elites=6, iterations=6, init_std=200.0)
+    cem = CrossEntropyPlanner(config, LOW, HIGH)
+    shooting = CrossEntropyPlanner(CEMConfig.random_shooting(192, horizon=12, hold=3, std=200.0), LOW, HIGH)
     start = cem.initial_mean(np.array([100.0, 400.0]))
     plans = [cem.plan(distance_to_target, start, np.random.default_rng(seed)) for seed in range(16)]
     baselines = [shooting.plan(distance_to_target, start, np.random.default_rng(seed)) for seed in range(16)]
@@ -32,7 +33,7 @@ def test_cem_improves_over_iterations_and_beats_random_shooting() -> None:
 
 
 def test_plans_are_seeded_and_inside_the_bounds() -> None:
-    cem = CrossEntropyPlanner(CEMConfig(init_std=400.0), LOW, HIGH)
+    cem = CrossEntropyPlanner(CEMConfig(init_std=400.0), LOW, HIGH)  # the shipped horizon: 24 steps
     start = cem.initial_mean(np.array([10.0, 500.0]))
     a = cem.plan(distance_to_target, start, np.random.default_rng(3))
     b = cem.plan(distance_to_target, start, np.random.default_rng(3))
@@ -40,7 +41,7 @@ def test_plans_are_seeded_and_inside_the_bounds() -> None:
     assert np.array_equal(a.actions, b.actions) and not np.array_equal(a.actions, c.actions)
     seed = int(np.random.default_rng(3).integers(0, SEARCH_SEEDS))  # what plan() draws from its generator
     assert np.array_equal(cem.search(distance_to_target, start, seed).actions, a.actions)
-    assert a.actions.shape == (12, 2) and a.actions.min() >= 0.0 and a.actions.max() <= 512.0
+    assert a.actions.shape == (24, 2) and a.actions.min() >= 0.0 and a.actions.max() <= 512.0
 
 
 def test_warm_start_drops_the_executed_steps() -> None:

@@ -7,7 +7,7 @@ import pytest
 
 from dream_engine_ros.engine.errors import InputError
 from dream_engine_ros.evaluation.pusht_episodes import generate
-from dream_engine_ros.evaluation.pusht_reader import classify, classify_many, read_scenes
+from dream_engine_ros.evaluation.pusht_reader import SceneReadings, classify, classify_many, read_scenes
 from dream_engine_ros.planning.goal_scoring import check_cost, score_rollouts
 from dream_engine_ros.planning.pusht_goal import GoalCost, SceneGoal, rollout_costs, states_to_scenes
 
@@ -35,12 +35,29 @@ def test_cost_is_lowest_at_the_goal_and_grows_with_distance(episodes: list) -> N
     goal = SceneGoal.from_image(episode.frames[-1])
     from_state = SceneGoal.from_state(episode.states[-1])
     assert np.hypot(*(goal.block - from_state.block)) < 4.0 and abs(goal.angle - from_state.angle) < 0.1
-    costs = rollout_costs(episode.frames[None], goal, GoalCost(final_weight=0.0), every=1)
     per_frame = GoalCost().per_frame(read_scenes(episode.frames[None]), goal)[0]
-    assert costs[0] == pytest.approx(per_frame[1:].min())
+    only_min = rollout_costs(episode.frames[None], goal, GoalCost(mean_weight=0.0), every=1)
+    assert only_min[0] == pytest.approx(per_frame[1:].min())
+    costs = rollout_costs(episode.frames[None], goal, GoalCost(), every=1)
+    assert costs[0] == pytest.approx(per_frame[1:].min() + per_frame[1:].mean())
     assert per_frame[-1] < 0.3 and per_frame[0] > 2.0  # the pushed block moved by more than the tolerance
     blank = np.full_like(episode.frames[:1], 255)
     assert GoalCost().per_frame(read_scenes(blank[None]), goal)[0, 0] == GoalCost().missing_cost
+
+
+def test_the_cost_prefers_arriving_early_to_arriving_at_the_end() -> None:
+    goal = SceneGoal(np.array([100.0, 100.0]), np.array([300.0, 300.0]), 0.0)
+    far = SceneGoal(np.array([100.0, 180.0]), np.array([300.0, 300.0]), 0.0)  # agent 4 tolerances off
+
+    def readings(scenes: list[SceneGoal]) -> SceneReadings:
+        return SceneReadings(np.stack([s.agent for s in scenes])[None], np.stack([s.block for s in scenes])[None],
+                             np.array([[s.angle for s in scenes]]), np.full((1, len(scenes)), -1))
+
+    early = readings([far, goal, goal, goal])
+    late = readings([far, far, far, goal])
+    assert GoalCost()(early, goal)[0] < GoalCost()(late, goal)[0]
+    # the minimum alone cannot tell them apart: this is why a replanning planner postponed
+    assert GoalCost(mean_weight=0.0)(early, goal)[0] == GoalCost(mean_weight=0.0)(late, goal)[0]
 
 
 def test_named_costs_and_their_errors(episodes: list) -> None:

@@ -132,7 +132,7 @@ def test_short_closed_loop_ends_with_a_result(loop: Loop) -> None:
     frames, fps = read_mp4(result.mp4_path)
     assert frames.shape[0] == 6 and frames.shape[2] == 2 * 96 + 4 and fps == 10.0  # real | dreamed
 
-    bad, _ = loop.run(ReachGoal.Goal(budget_steps=6, execute_steps=13))
+    bad, _ = loop.run(ReachGoal.Goal(budget_steps=6, execute_steps=25))  # the horizon is 24
     assert bad.error_code == ReachGoal.Result.INVALID_GOAL and "horizon" in bad.error_msg
 
 

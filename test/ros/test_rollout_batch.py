@@ -150,7 +150,8 @@ def test_search_mode_plans_as_the_planner_in_process(make_engine):
 
     engine = make_engine(spec="pusht-causal")
     frames, pushed, goal_rgb, candidates = moving_robot(1, seed=2)
-    planner = CrossEntropyPlanner(CEMConfig(samples=16, elites=4, iterations=3), np.zeros(2), np.full(2, 512.0))
+    config = CEMConfig(horizon=12, hold=3, samples=16, elites=4, iterations=3)  # the candidates' 12 steps
+    planner = CrossEntropyPlanner(config, np.zeros(2), np.full(2, 512.0))
     result = engine.client.run(search_goal(frames, pushed, goal_rgb, candidates[0], planner), batch=True).wait()
     assert result.error_code == RolloutBatch.Result.OK, result.error_msg
 
@@ -173,7 +174,8 @@ def test_search_mode_errors_name_the_field(make_engine):
 
     engine = make_engine(spec="pusht-causal")
     frames, pushed, goal_rgb, candidates = moving_robot(2, seed=3)
-    planner = CrossEntropyPlanner(CEMConfig(samples=8, elites=2, iterations=2), np.zeros(2), np.full(2, 512.0))
+    config = CEMConfig(horizon=12, hold=3, samples=8, elites=2, iterations=2)
+    planner = CrossEntropyPlanner(config, np.zeros(2), np.full(2, 512.0))
 
     def goal_with(**fields):
         goal = search_goal(frames, pushed, goal_rgb, candidates[0], planner)
