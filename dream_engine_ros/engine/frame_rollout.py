@@ -151,9 +151,11 @@ class FrameRollout:
             first_context = self._context(past_frames, start)
             contexts = [first_context.repeat(len(group), 1, 1, 1, 1) for group in groups]
         layers: list[SceneLayers | None] = [None] * len(groups)
+        draw_t = cfg.draw_moved_t and self.contact is not None
         if cfg.layers:
             layers = [scene.select(group) if scene is not None
-                      else SceneLayers.from_start(to_colours(contexts[g][:, -1])) for g, group in enumerate(groups)]
+                      else SceneLayers.from_start(to_colours(contexts[g][:, -1]), fit_drawing=draw_t)
+                      for g, group in enumerate(groups)]
         denoise_s = 0.0
         for k in range(horizon):
             # actions k - A + 1 .. k, the earliest known action standing in for those before it
@@ -166,7 +168,8 @@ class FrameRollout:
                 scene = layers[g]
                 if scene is not None and flow is not None:
                     target = None if targets is None else targets[group, k + lead]
-                    drawn = scene.step(to_colours(contexts[g][:, -1] + change), flow.float(), self.contact, target)
+                    drawn = scene.step(to_colours(contexts[g][:, -1] + change), flow.float(), self.contact, target,
+                                       draw_t)
                     change = drawn.div(127.5).sub(1.0) - contexts[g][:, -1]
                 pixels = to_pixels(contexts[g][:, -1] + gate(change, self.spec.change_floor))
                 out[group, k + 1] = pixels

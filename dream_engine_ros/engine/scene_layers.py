@@ -18,7 +18,9 @@ layers cut from the start frame, sampled once, so nothing blurs or drifts in sha
        with a contact model ("pusht-contact" layers) the T's pose then comes from that model,
        given the agent's centres (`contact_model.py`): the fitted motion only placed the T behind
        the agent while the agent was read;
-    3. draw: plate, then the T through its composed motion, then the agent at its centre;
+    3. draw: plate, then the T through its composed motion, then the agent at its centre (with
+       the spec's `draw_moved_t`, a T the contact model has moved is drawn afresh at its pose as
+       gym-pusht draws it, `t_render.py`: a resampled copy's rims never match the simulator's);
     4. floor pixels the T uncovers are taken from the network's frame the first time they show
        (the network paints uncovered floor, including the green goal, better than an inpaint),
        snapped to the nearest floor or goal colour.
@@ -38,6 +40,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .contact_model import FIT_WINDOW_PX, ContactModel, block_pose_from_matte, t_coverage
+from .t_render import body_from_centroid, draw_shares, fit_pose
 
 # gym-pusht's render colours (pygame named colours and the lighter fills pymunk draws): floor and
 # walls, goal, T (fill, outline), agent (fill, outline). The agent's rim blended half-way into the
@@ -171,10 +174,13 @@ class SceneLayers:
     block_pose: Tensor  # (B, 3) float64 [centre x, centre y, angle]: the contact model's T (see `step`)
     block_pose_prev: Tensor  # (B, 3) float64 one frame before
     block_angle_start: Tensor  # (B,) float64 the T's angle in the start frame
+    block_pose_drawn_start: Tensor  # (B, 3) float64 the start T's pose fitted by drawing it (`t_render.py`)
 
     @classmethod
-    def from_start(cls, start: Tensor) -> SceneLayers:
-        """start (B, 3, H, W) colours in [0, 255]."""
+    def from_start(cls, start: Tensor, fit_drawing: bool = False) -> SceneLayers:
+        """start (B, 3, H, W) colours in [0, 255]. `fit_drawing`: also fit the T's pose by drawing
+        it (`t_render.fit_pose`, ~30 ms per start), for rollouts whose contact model moves the T
+        and so draws it afresh; otherwise the moments pose stands in."""
         b, _, h, w = start.shape
         labels = classify(start)[:, None]
         agent_solid = ((labels == AGENT) | (labels == AGENT_RIM)).float()
@@ -186,6 +192,10 @@ class SceneLayers:
         block_alpha, block_colour = _matte(without_agent, plate, BLOCK_COLOUR, block_solid, block_region)
         plate = torch.where(block_alpha > 0, plate, without_agent)  # inpainted only under the T
         poses = _start_poses(block_alpha[:, 0].cpu().numpy())
+        drawn_poses = poses
+        if fit_drawing:
+            drawn_poses = _drawn_start_poses(block_alpha[:, 0].cpu().numpy(),
+                                             (agent_region[:, 0] == 0).cpu().numpy(), poses)
         block_alpha, block_colour = _complete_under_agent(block_alpha, block_colour, agent_solid, poses)
         without_agent = plate * (1.0 - block_alpha) + block_colour  # what the agent is drawn over
         agent_alpha, agent_colour = _matte(start, without_agent, AGENT_COLOUR, (labels == AGENT).float(), agent_region)
@@ -197,7 +207,7 @@ class SceneLayers:
         pose = torch.from_numpy(poses).to(start.device)
         return cls(plate, (block_alpha == 0).float(), block_alpha, block_colour, agent_alpha, agent_colour, identity,
                    pose[:, :2].clone(), centre, centre.clone(), block_alpha, centre.clone(), pose, pose.clone(),
-                   pose[:, 2].clone())
+                   pose[:, 2].clone(), torch.from_numpy(drawn_poses).to(start.device))
 
     def select(self, rows: list[int]) -> SceneLayers:
         """The scene of some rows (a copy)."""
@@ -209,13 +219,14 @@ class SceneLayers:
         return SceneLayers(*(torch.cat([getattr(s, f.name) for s in scenes]) for f in fields(SceneLayers)))
 
     def step(self, network_frame: Tensor, flow: Tensor, contact: ContactModel | None = None,
-             target: Tensor | None = None) -> Tensor:
+             target: Tensor | None = None, draw_t: bool = False) -> Tensor:
         """Network frame (B, 3, H, W) in [0, 255] and its displacement (B, 2, H, W) -> the drawn
         frame (B, 3, H, W) in [0, 255].
 
         With a `contact` model and the commanded `target` (B, 2) in pixels, the T moves as the
         contact model says, given the agent read from the network frame; the rigid motion fitted
-        to the displacement then only places the T behind the agent while the agent is read."""
+        to the displacement then only places the T behind the agent while the agent is read; with
+        `draw_t` (scenes made with `fit_drawing`) the moved T is drawn afresh (`_draw_moved_block`)."""
         _, _, h, w = network_frame.shape
         ys, xs = _grid(h, w, network_frame.device)
         self._move_block(flow, xs, ys)
@@ -227,6 +238,8 @@ class SceneLayers:
         if contact is not None and target is not None:
             self._push_block(contact, agent_before, target, block_alpha, h)
             block_alpha, block_colour = self._sample(self.block_alpha, self.block_colour, self._drawn_block_map())
+            if draw_t:
+                block_alpha, block_colour = self._draw_moved_block(block_alpha, block_colour, h)
         self.agent_prev = agent_before
         shift = self.agent_now - self.agent_start
         agent_map = torch.zeros_like(self.block_map)
@@ -293,6 +306,29 @@ class SceneLayers:
         self.block_pose_prev = self.block_pose
         self.block_pose = torch.from_numpy(moved).to(self.block_pose.device)
 
+    def _draw_moved_block(self, alpha: Tensor, colour: Tensor, pixels: int) -> tuple[Tensor, Tensor]:
+        """Rows whose T the contact model has moved: the T drawn afresh at its pose, as gym-pusht
+        draws it (`t_render.py`), instead of the start frame's T resampled (whose rims blur and
+        lose ~9 % of the T's pixels to the simulator's aliased edges). The pose drawn is the start
+        pose fitted by drawing, moved as the contact model moved the T since the start. A T never
+        moved keeps the start frame's own pixels."""
+        pose = self.block_pose.cpu().numpy()
+        start = np.concatenate([self.block_start.cpu().numpy(), self.block_angle_start.cpu().numpy()[:, None]], axis=1)
+        moved = np.flatnonzero((pose != start).any(axis=1))
+        if len(moved) == 0:
+            return alpha, colour
+        drawn_start = self.block_pose_drawn_start.cpu().numpy()
+        fill_colour = torch.from_numpy(_BLOCK_FILL).to(alpha.device)[:, None, None]
+        outline_colour = torch.from_numpy(_BLOCK_OUTLINE).to(alpha.device)[:, None, None]
+        alpha, colour = alpha.clone(), colour.clone()
+        for row in moved:
+            fill, outline = draw_shares(body_from_centroid(drawn_start[row] + pose[row] - start[row], pixels), pixels)
+            fill_t = torch.from_numpy(fill).to(alpha.device)
+            outline_t = torch.from_numpy(outline).to(alpha.device)
+            alpha[row, 0] = fill_t + outline_t
+            colour[row] = fill_t * fill_colour + outline_t * outline_colour
+        return alpha, colour
+
     def _drawn_block_map(self) -> Tensor:
         """The T's motion as drawn: its turn and its centre's shift rounded to a grid.
 
@@ -357,6 +393,7 @@ def _complete_under_agent(alpha: Tensor, colour: Tensor, agent: Tensor,
 
 
 _BLOCK_FILL = np.array(_BLOCK[0], dtype=np.float32)
+_BLOCK_OUTLINE = np.array(_BLOCK[1], dtype=np.float32)
 
 
 def _start_poses(alphas: np.ndarray) -> np.ndarray:
@@ -371,6 +408,19 @@ def _start_poses(alphas: np.ndarray) -> np.ndarray:
             fitted[key] = np.array([centre[0], centre[1], angle])
         poses.append(fitted[key])
     return np.stack(poses)
+
+
+def _drawn_start_poses(alphas: np.ndarray, seen: np.ndarray, poses: np.ndarray) -> np.ndarray:
+    """(B, H, W) T mattes, (B, H, W) pixels the agent does not hide, (B, 3) moments poses ->
+    (B, 3) poses fitted by drawing the T (`t_render.fit_pose`); shared starts are fitted once."""
+    fitted: dict[bytes, np.ndarray] = {}
+    out = []
+    for alpha, mask, pose in zip(alphas, seen, poses, strict=True):
+        key = alpha.tobytes() + mask.tobytes() + pose.tobytes()
+        if key not in fitted:
+            fitted[key] = fit_pose(alpha, mask, pose) if alpha.sum() >= MIN_FIT_PIXELS else pose.copy()
+        out.append(fitted[key])
+    return np.stack(out)
 
 
 def _grid(h: int, w: int, device: torch.device) -> tuple[Tensor, Tensor]:

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -98,12 +99,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--num-steps", type=int, default=None)
     parser.add_argument("--kinds", default=",".join(pusht_episodes.KINDS))
     parser.add_argument("--json", default=None, help="also write the report here")
+    parser.add_argument("--draw-moved-t", action="store_true",
+                        help="the spec with frame_model.draw_moved_t (a moved T drawn as gym-pusht draws it)")
     args = parser.parse_args(argv)
     from ..engine.runner import DreamEngine
-    from ..engine.spec import DEFAULT_SPEC
+    from ..engine.spec import DEFAULT_SPEC, get_spec
 
     spec = args.spec or DEFAULT_SPEC
-    engine = DreamEngine.load(spec, weights=args.weights, device="cpu")
+    resolved = get_spec(spec)
+    if args.draw_moved_t:
+        if resolved.frame_model is None:
+            parser.error(f"--draw-moved-t: {spec} has no frame model")
+        resolved = dataclasses.replace(resolved, frame_model=dataclasses.replace(resolved.frame_model,
+                                                                                 draw_moved_t=True))
+        spec = f"{spec} (T drawn)"
+    engine = DreamEngine.load(resolved, weights=args.weights, device="cpu")
     tic = time.perf_counter()
     episodes = {k: pusht_episodes.generate(k, args.episodes, args.steps, args.seed) for k in args.kinds.split(",")}
     horizons = [h for h in HORIZONS if h <= args.steps]
