@@ -1,11 +1,12 @@
 """Draw PushT's T at a pose the way gym-pusht draws it, and fit that drawing to a frame.
 
-Why: the object layers used to move the T cut from the start frame by resampling it. gym-pusht
+Why: the object layers move the T cut from the start frame by resampling it. gym-pusht
 draws at 512 x 512 with aliased polygons and shrinks the picture with cv2's bilinear resize (a
 point sample every 5.3 source pixels), so its T has hard, aliased rims that a resampled copy never
 matches: moved by the simulator's exact motion, the copy's T pixels overlap the simulator's with
 IoU ~0.91 (8 held-out pushes). Drawn as the simulator draws it, at the exact pose, the overlap is
 0.96-1.0 (the rest is pygame's and cv2's rasterisers rounding a few edge pixels differently).
+Used by the spec option `frame_model.draw_moved_t` (off by default: README, physics section).
 
     1. the T's two boxes (gym-pusht `add_tee`, scale 30) at the body's pose, corners rounded to
        whole world units (pymunk's pygame drawing does);

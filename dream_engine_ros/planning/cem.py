@@ -29,7 +29,8 @@ SEARCH_SEEDS = 2**31  # a search's seed is below this (a RolloutBatch seed + K m
 
 @dataclass(frozen=True)
 class CEMConfig:
-    """Defaults: the shipped PushT planner (24 steps ahead in 6 knots of 4; README, MPC section)."""
+    """Horizon and hold default to the shipped PushT planner's (24 steps ahead in 6 knots of 4;
+    README, MPC section); its samples and elites (32, 5) are set by its callers."""
 
     horizon: int = 24
     hold: int = 4

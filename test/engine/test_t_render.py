@@ -112,3 +112,23 @@ def test_drawing_the_moved_t_is_a_spec_option_off_by_default_and_checked() -> No
     flow_fitted = dataclasses.replace(drawn, layers="pusht")
     with pytest.raises(ValueError, match="draw_moved_t draws the contact model's T"):
         dataclasses.replace(PUSHT_CAUSAL, frame_model=flow_fitted)
+
+
+def test_the_physics_evaluation_runs_the_option_and_it_changes_pushed_t_frames(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import dataclasses
+
+    from dream_engine_ros.engine.runner import DreamEngine
+    from dream_engine_ros.engine.spec import PUSHT_CAUSAL
+    from dream_engine_ros.evaluation import evaluate_physics
+    from dream_engine_ros.evaluation.pusht_episodes import generate
+
+    assert evaluate_physics.main(["--draw-moved-t", "--kinds", "push", "--episodes", "1", "--steps", "12"]) == 0
+    assert "| push | pusht-causal (T drawn) |" in capsys.readouterr().out
+    assert PUSHT_CAUSAL.frame_model is not None
+    drawn_spec = dataclasses.replace(PUSHT_CAUSAL, frame_model=dataclasses.replace(PUSHT_CAUSAL.frame_model,
+                                                                                   draw_moved_t=True))
+    episode = generate("push", 1, 12, 2468)[0]
+    default = DreamEngine.load(PUSHT_CAUSAL, device="cpu").predict(episode.frames[0], episode.actions, seed=0).frames
+    drawn = DreamEngine.load(drawn_spec, device="cpu").predict(episode.frames[0], episode.actions, seed=0).frames
+    assert np.array_equal(default[0], drawn[0]) and not np.array_equal(default[-1], drawn[-1])
