@@ -84,9 +84,23 @@ class GoalRun:
     def accepted(self) -> bool:
         return bool(self.handle.accepted)
 
-    def wait(self, timeout_s: float = 120.0) -> Any:
-        if self.response is None:
-            self.response = wait_for_future(self.handle.get_result_async(), timeout_s, "result")
+    def wait(self, timeout_s: float = 120.0, ask_every_s: float = 30.0) -> Any:
+        """The goal's result, asking again every `ask_every_s` when no answer comes.
+
+        Why: the result is a DDS service call too, and right after discovery the server can take the
+        request before it has matched the client's response reader; that answer is then lost for
+        good (the race `describe` also guards against; seen once in a CI run: a goal of the first
+        seconds after the node came up never got its result). The server keeps a finished goal's
+        result, so asking again is safe; a goal that never ends still fails after `timeout_s`."""
+        deadline = time.monotonic() + timeout_s
+        while self.response is None:
+            remaining = deadline - time.monotonic()
+            try:
+                self.response = wait_for_future(self.handle.get_result_async(), min(ask_every_s, max(remaining, 0.0)),
+                                                "result")
+            except TimeoutError:
+                if time.monotonic() >= deadline:
+                    raise TimeoutError(f"result not done within {timeout_s:g} s") from None
         return self.response.result
 
     @property
