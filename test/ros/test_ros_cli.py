@@ -39,6 +39,8 @@ def dream_engine_cli():
 def test_node_command_serves_goals_with_the_params_file(ros_context, tmp_path, dream_engine_cli):
     namespace = f"/cli_{os.getpid()}"
     out_dir = tmp_path / "videos"
+    log_path = tmp_path / "node.log"
+    node_log = log_path.open("w")
     process = subprocess.Popen(
         [
             dream_engine_cli,
@@ -59,7 +61,7 @@ def test_node_command_serves_goals_with_the_params_file(ros_context, tmp_path, d
             f"output_dir:={out_dir}",
         ],
         env=cli_env(tmp_path),
-        stdout=subprocess.PIPE,
+        stdout=node_log,  # a file, not a pipe: a pipe nobody reads stops a node that logs a lot
         stderr=subprocess.STDOUT,
         text=True,
     )
@@ -92,10 +94,13 @@ def test_node_command_serves_goals_with_the_params_file(ros_context, tmp_path, d
             client.close()
         process.send_signal(signal.SIGINT)
         try:
-            output, _ = process.communicate(timeout=30)
+            process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
-            output, _ = process.communicate()
+            process.wait()
+        node_log.close()
+        output = log_path.read_text()
+        print(output[-4000:])  # shown by pytest when the test fails
     assert process.returncode == 0, output
     assert f"configured: spec {SPEC}" in output
 
