@@ -25,10 +25,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .contact_model import T_CENTROID_LOCAL, WORLD_SIZE
+from .contact_model import T_BOXES, T_CENTROID_LOCAL, WORLD_SIZE
 
-T_BOXES_CORNERS = (((-60.0, 30.0), (60.0, 30.0), (60.0, 0.0), (-60.0, 0.0)),
-                   ((-15.0, 30.0), (-15.0, 120.0), (15.0, 120.0), (15.0, 30.0)))
+# the contact model's boxes (x0, x1, y0, y1) as corner loops
+T_BOXES_CORNERS = tuple(((x0, y0), (x1, y0), (x1, y1), (x0, y1)) for x0, x1, y0, y1 in T_BOXES)
 OUTLINE_RADIUS = 2  # world units: pymunk draws a polygon's outline as 2-unit fat segments
 _CANVAS = int(WORLD_SIZE)
 _FILL, _OUTLINE = 1, 2
@@ -112,8 +112,8 @@ def fit_pose(matte: np.ndarray, seen: np.ndarray, start_px: np.ndarray) -> np.nd
                 for sign in (1.0, -1.0):
                     trial = pose.copy()
                     trial[axis] += sign * step
-                    trials.append((error(trial), axis, sign, trial))
-            cost, _, _, trial = min(trials, key=lambda item: item[0])
+                    trials.append((error(trial), trial))
+            cost, trial = min(trials, key=lambda item: item[0])
             if cost >= best:
                 break
             pose, best = trial, cost
