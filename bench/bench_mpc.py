@@ -159,11 +159,14 @@ def main() -> int:
     parser.add_argument("--elites", type=int, default=5)
     parser.add_argument("--iterations", type=int, default=3)
     parser.add_argument("--execute", type=int, default=4)
-    parser.add_argument("--state-samples", type=int, default=32, help="CEM samples of the scene-state planner")
-    parser.add_argument("--state-elites", type=int, default=5)
-    parser.add_argument("--state-iterations", type=int, default=3)
-    parser.add_argument("--state-horizon", type=int, default=24)
-    parser.add_argument("--state-hold", type=int, default=4, help="steps each knot of the scene-state plans is held")
+    shipped = CEMConfig()  # the scene-state planner's defaults are the shipped planner's
+    parser.add_argument("--state-samples", type=int, default=shipped.samples,
+                        help="CEM samples of the scene-state planner")
+    parser.add_argument("--state-elites", type=int, default=shipped.elites)
+    parser.add_argument("--state-iterations", type=int, default=shipped.iterations)
+    parser.add_argument("--state-horizon", type=int, default=shipped.horizon)
+    parser.add_argument("--state-hold", type=int, default=shipped.hold,
+                        help="steps each knot of the scene-state plans is held")
     parser.add_argument("--state-init-std", type=float, default=80.0, help="CEM's first spread (world units)")
     parser.add_argument("--planner-seed-offset", type=int, default=0,
                         help="task i's planner is seeded with seed + i + this: other random draws, same tasks")

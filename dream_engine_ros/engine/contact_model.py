@@ -8,12 +8,13 @@ learned that from simulator transitions (`training/train_contact.py`); the objec
 for the T's motion every frame, given the agent where the frame network puts it.
 
     1. express the agent (previous, current, next position), the commanded target and the T's
-       last motion in the T's body frame, centred on its area centroid (pixels at 96 x 96);
+       last motion in the T's body frame, centred on its area centroid (pixels at 96 x 96); a
+       model trained with walls also sees gym-pusht's four walls from the T (`wall_features`);
     2. when the T was at rest and the agent is nowhere near it, or is near but does not move,
        the T stays exactly where it is (no drift of a block nobody pushes);
     3. otherwise the network gives the T's motion in its body frame, turned back to the image;
     4. a T the network moved through one of gym-pusht's walls is shifted back inside (`wall_push`:
-       the network never saw walls).
+       a model without wall features never knew where they were).
 
 Runs in float64 numpy, one row at a time: the same bits for a batch row and a single rollout,
 whatever torch's thread count. Planners' scene-state rollouts (`scene_states.py`) ask for all
@@ -32,7 +33,8 @@ from torch import Tensor
 from .errors import WeightsError
 
 WORLD_SIZE = 512.0  # gym-pusht's workspace (world units); frames are this square resized
-FEATURES = 11
+FEATURES = 11  # agent, target and the T's last motion (`contact_features`)
+WALL_FEATURES = 8  # the four walls seen from the T (`wall_features`), in models trained with them
 OUTPUTS = 3
 POSITION_SCALE_PX = 10.0  # agent and target offsets in units of 10 px; the T's motion in px
 ANGLE_SCALE = 10.0  # the T's turn in units of 0.1 rad (features and output)
@@ -42,6 +44,8 @@ T_CENTROID_LOCAL = np.array([0.0, (3600 * 15.0 + 2700 * 75.0) / 6300.0])
 AGENT_RADIUS_WORLD = 15.0
 CONTACT_MARGIN_WORLD = 12.0  # agent within this of the T's outline: the T may move (~2.3 px)
 WALLS_WORLD = (7.0, 504.0)  # gym-pusht's walls (segments at 5 and 506, radius 2): the T's outline stays inside
+WALL_LINES_WORLD = (5.0, 506.0)  # the wall segments' centre lines
+WALL_REACH_PX = 20.0  # a wall farther than this from the T's centroid is not seen (the T reaches ~14.3 px)
 AT_REST_PX = 0.02  # a T that moved less than this (and turned less than AT_REST_RAD) was at rest
 AT_REST_RAD = 0.002
 
@@ -61,6 +65,25 @@ def contact_features(agent_prev: np.ndarray, agent_now: np.ndarray, agent_next: 
     offsets = [rotate(p - centre, -angle) / POSITION_SCALE_PX for p in (agent_prev, agent_now, agent_next, target)]
     last_motion = rotate(centre - centre_prev, -angle)
     return np.concatenate([*offsets, last_motion, ((angle - angle_prev) * ANGLE_SCALE)[..., None]], axis=-1)
+
+
+_WALL_NORMALS = np.array([[-1.0, 0.0], [1.0, 0.0], [0.0, -1.0], [0.0, 1.0]])  # left, right, top, bottom
+
+
+def wall_features(centre: np.ndarray, angle: np.ndarray, pixels: int) -> np.ndarray:
+    """(..., 2) T centroids (px) and (...,) angles -> (..., 8): each wall's outward direction in the
+    T's body frame, scaled by its nearness (1 at the centroid, 0 from `WALL_REACH_PX` on).
+
+    Why: pushed into a wall, gym-pusht's T stops and turns about the contact; a model that cannot
+    see the wall learned the average of free and blocked pushes (every pushed T that was wrong at
+    frame 48 in the README's 50 pushes had met a wall). `training/train_contact.py` has the twin."""
+    low, high = (np.array(WALL_LINES_WORLD) * pixels / WORLD_SIZE) - 0.5
+    distances = np.stack([centre[..., 0] - low, high - centre[..., 0], centre[..., 1] - low, high - centre[..., 1]],
+                         axis=-1)
+    nearness = np.clip(1.0 - distances / WALL_REACH_PX, 0.0, 1.0)
+    body = rotate(np.broadcast_to(_WALL_NORMALS, distances.shape + (2,)), -np.asarray(angle)[..., None])
+    features: np.ndarray = (body * nearness[..., None]).reshape(*distances.shape[:-1], 2 * len(_WALL_NORMALS))
+    return features
 
 
 def gap_to_block(agent: np.ndarray, centre: np.ndarray, angle: np.ndarray, pixels: int) -> np.ndarray:
@@ -103,6 +126,11 @@ class ContactModel:
     weights: tuple[np.ndarray, ...]  # (out, in) float64 per layer
     biases: tuple[np.ndarray, ...]
 
+    @property
+    def sees_walls(self) -> bool:
+        """Trained with `wall_features` after the 11 contact features (told by its first layer)."""
+        return bool(self.weights[0].shape[1] == FEATURES + WALL_FEATURES)
+
     @classmethod
     def from_state(cls, state: Mapping[str, Tensor], source: str = "contact weights") -> ContactModel:
         """From a state dict with keys `layers.<i>.weight` / `layers.<i>.bias`, i = 0, 1, ..."""
@@ -116,8 +144,10 @@ class ContactModel:
             biases.append(state[f"layers.{i}.bias"].detach().double().cpu().numpy())
         if len(state) != 2 * len(weights):
             raise WeightsError(f"{source}: unexpected keys {sorted(state)}")
-        if not weights or weights[0].shape[1] != FEATURES or weights[-1].shape[0] != OUTPUTS:
-            raise WeightsError(f"{source}: expected an MLP from {FEATURES} features to {OUTPUTS} outputs")
+        inputs = (FEATURES, FEATURES + WALL_FEATURES)
+        if not weights or weights[0].shape[1] not in inputs or weights[-1].shape[0] != OUTPUTS:
+            raise WeightsError(f"{source}: expected an MLP from {inputs[0]} (or {inputs[1]} with walls) features "
+                               f"to {OUTPUTS} outputs")
         for w, b, w_next in zip(weights, biases, [*weights[1:], None], strict=True):
             if b.shape != (w.shape[0],) or (w_next is not None and w_next.shape[1] != w.shape[0]):
                 raise WeightsError(f"{source}: layer shapes do not chain ({w.shape}, {b.shape})")
@@ -161,6 +191,8 @@ class ContactModel:
         rows = np.flatnonzero(active)
         feats = contact_features(agent_prev[rows], agent_now[rows], agent_next[rows], target[rows],
                                  centre[rows], pose_prev[rows, :2], angle[rows], pose_prev[rows, 2])
+        if self.sees_walls:
+            feats = np.concatenate([feats, wall_features(centre[rows], angle[rows], pixels)], axis=-1)
         motion = self.forward(feats) if exact_rows else self.forward_batched(feats)
         out[rows, :2] = centre[rows] + rotate(motion[:, :2], angle[rows])
         out[rows, 2] = angle[rows] + motion[:, 2] / ANGLE_SCALE

@@ -25,6 +25,7 @@ from dataclasses import dataclass  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from ..engine.contact_model import T_CENTROID_LOCAL, WORLD_SIZE, gap_to_block  # noqa: E402
 from ..training.pusht_data import HIGH, IMAGE_SIZE, LOW, _make_env, _policy_smooth, _sim_of, _state_of  # noqa: E402
 
 KINDS: tuple[str, ...] = ("push", "walk", "sweep", "still")
@@ -53,8 +54,30 @@ def _rot(angle: float) -> np.ndarray:
     return np.array([[c, -s], [s, c]])
 
 
-def _push_start(rng: np.random.Generator) -> tuple[np.ndarray, Plan]:
-    """Agent just behind the T along a random direction, target driven through the block."""
+def realised_start(start: np.ndarray) -> np.ndarray:
+    """The state gym-pusht's `reset_to_state` really puts the world in: it sets the block's position
+    at angle 0 and then its angle, which turns the block about its centre of gravity c, so the body
+    lands on p + c - R(angle) c (`planning/pusht_robot.py` hands it the inverse instead)."""
+    out = np.array(start, dtype=np.float64)
+    out[2:4] += _T_COG_LOCAL - _rot(float(out[4])) @ _T_COG_LOCAL
+    return out
+
+
+def agent_gap_to_t(state: np.ndarray) -> float:
+    """World units between the agent's rim and the T's outline in a state [agent x, y, block x, y,
+    angle] (as the simulator holds it); negative when they overlap."""
+    angle = float(state[4])
+    centroid = state[2:4] + _rot(angle) @ T_CENTROID_LOCAL
+    return float(gap_to_block(state[:2], centroid, np.array(angle), int(WORLD_SIZE)))
+
+
+def _push_start(rng: np.random.Generator, clear_of_t: bool = True) -> tuple[np.ndarray, Plan]:
+    """Agent just behind the T along a random direction, target driven through the block.
+
+    `clear_of_t`: the agent's disk must not overlap the T. Drawn without that rule, about one push
+    in five started with the agent inside the T, and gym-pusht's solver then threw the block out
+    in the first frames: no robot's camera ever shows such a state. Draws that pass the rule are
+    the same either way; training data generators that made the shipped weights pass False."""
     while True:
         block = rng.uniform(170.0, 342.0, size=2)
         angle = float(rng.uniform(-np.pi, np.pi))
@@ -63,26 +86,33 @@ def _push_start(rng: np.random.Generator) -> tuple[np.ndarray, Plan]:
         d = np.array([np.cos(direction_angle), np.sin(direction_angle)])
         perp = np.array([-d[1], d[0]])
         agent = cog - d * rng.uniform(80.0, 100.0) + perp * rng.uniform(-30.0, 30.0)
-        if np.all(agent > LOW) and np.all(agent < HIGH):
+        start = np.array([*agent, *block, angle])
+        inside = np.all(agent > LOW) and np.all(agent < HIGH)
+        if inside and (not clear_of_t or agent_gap_to_t(realised_start(start)) >= 0.0):
             break
     speed = float(rng.uniform(6.0, 12.0))
     length = float(rng.uniform(150.0, 300.0))
-    start = agent.copy()
+    origin = agent.copy()
 
     def plan(step: int, _: np.ndarray) -> np.ndarray:
-        return np.clip(start + d * min(speed * (step + 1), length), LOW, HIGH)
+        return np.clip(origin + d * min(speed * (step + 1), length), LOW, HIGH)
 
-    return np.array([*agent, *block, angle]), plan
+    return start, plan
 
 
-def _random_start(rng: np.random.Generator) -> np.ndarray:
+def _random_start(rng: np.random.Generator, clear_of_t: bool = True) -> np.ndarray:
     """gym-pusht's own reset ranges, minus starts where the agent sits inside the T (the solver
-    then throws the block away in the first step, which is no test of a world model)."""
+    then throws the block away in the first step, which is no test of a world model).
+
+    The first rule (agent more than 95 units from the T's centre of gravity) missed the block's
+    turn in `reset_to_state` and let about one start in 30 overlap; `clear_of_t` checks the
+    realised start as well (training data generators that made the shipped weights pass False)."""
     while True:
         state = np.array([rng.uniform(50, 450), rng.uniform(50, 450), rng.uniform(100, 400),
                           rng.uniform(100, 400), rng.uniform(-np.pi, np.pi)])
         cog = state[2:4] + _rot(float(state[4])) @ _T_COG_LOCAL
-        if np.hypot(*(state[:2] - cog)) > 95.0:
+        clear = not clear_of_t or agent_gap_to_t(realised_start(state)) >= 0.0
+        if np.hypot(*(state[:2] - cog)) > 95.0 and clear:
             return state
 
 
@@ -120,8 +150,11 @@ def _simulate(env, start_state: np.ndarray, steps: int, plan: Plan) -> tuple[np.
     return np.stack(frames), np.stack(actions), states_arr
 
 
-def generate(kind: str, count: int, steps: int, seed: int, image_size: int = IMAGE_SIZE) -> list[Episode]:
-    """`count` episodes of one kind with `steps` actions each; deterministic in (seed, kind)."""
+def generate(kind: str, count: int, steps: int, seed: int, image_size: int = IMAGE_SIZE,
+             clear_starts: bool = True) -> list[Episode]:
+    """`count` episodes of one kind with `steps` actions each; deterministic in (seed, kind).
+    `clear_starts=False`: episodes may start with the agent overlapping the T (`_push_start`,
+    `_random_start`), as in the frame network's shipped training data."""
     if kind not in KINDS:
         raise ValueError(f"kind {kind!r} is not one of {KINDS}")
     if count < 1 or steps < 1:
@@ -133,10 +166,10 @@ def generate(kind: str, count: int, steps: int, seed: int, image_size: int = IMA
         for child in np.random.SeedSequence(entropy).spawn(count):
             rng = np.random.default_rng(child)
             if kind == "push":
-                episodes.append(_pushing_episode(env, rng, steps))
+                episodes.append(_pushing_episode(env, rng, steps, clear_starts))
                 continue
             else:
-                start = _random_start(rng)
+                start = _random_start(rng, clear_starts)
                 if kind == "sweep":
                     plan = _sweep_plan(rng, start)
                 elif kind == "still":
@@ -152,11 +185,11 @@ def generate(kind: str, count: int, steps: int, seed: int, image_size: int = IMA
     return episodes
 
 
-def _pushing_episode(env, rng: np.random.Generator, steps: int, tries: int = 50) -> Episode:
+def _pushing_episode(env, rng: np.random.Generator, steps: int, clear_start: bool, tries: int = 50) -> Episode:
     """A `push` episode whose block really moves (>= 20 units or >= pi/9 by the end, the
     MPC benchmark's threshold): a lateral offset can make the agent slide past a thin stem."""
     for _ in range(tries):
-        start, plan = _push_start(rng)
+        start, plan = _push_start(rng, clear_start)
         frames, actions, states = _simulate(env, start, steps, plan)
         moved = float(np.hypot(*(states[-1, 2:4] - states[0, 2:4])))
         if moved >= 20.0 or abs(states[-1, 4] - states[0, 4]) >= np.pi / 9:

@@ -91,12 +91,13 @@ class MpcPlannerNode(Node):
     def __init__(self, node_name: str = "mpc_planner", **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
         declare = self.declare_parameter
+        shipped = CEMConfig()
         self._engine_name = str(declare("engine", "dream_engine").value)
-        self._samples = int(declare("samples", 32).value)
-        self._elites = int(declare("elites", 5).value)
-        self._iterations = int(declare("iterations", 3).value)
-        self._horizon = int(declare("horizon", 24).value)
-        self._hold = int(declare("hold", 4).value)
+        self._samples = int(declare("samples", shipped.samples).value)
+        self._elites = int(declare("elites", shipped.elites).value)
+        self._iterations = int(declare("iterations", shipped.iterations).value)
+        self._horizon = int(declare("horizon", shipped.horizon).value)
+        self._hold = int(declare("hold", shipped.hold).value)
         self._execute = int(declare("execute_steps", 4).value)
         self._budget = int(declare("budget_steps", 50).value)
         self._history = int(declare("history", 2).value)

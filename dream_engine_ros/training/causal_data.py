@@ -34,7 +34,7 @@ def generate_mix(episodes: int, steps: int, seed: int) -> dict[str, np.ndarray]:
     sources: list[str] = []
     for name, count in counts.items():
         if name in pusht_episodes.KINDS:
-            eps = pusht_episodes.generate(name, count, steps, seed + 100_000)
+            eps = pusht_episodes.generate(name, count, steps, seed + 100_000, clear_starts=False)
             frames += [e.frames for e in eps]
             actions += [e.actions for e in eps]
             states += [e.states.astype(np.float32) for e in eps]

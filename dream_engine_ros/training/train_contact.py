@@ -3,16 +3,20 @@
     1. simulate episodes (states only, no rendering: ~2500 steps/s): half are pushes from just
        behind the T (the held-out `push` kind's generator, other seeds), a third the training
        set's pusher policy (approach, go around, push with an offset), the rest random walks and
-       sweeps; every episode depends only on (seed, index);
+       sweeps; no start has the agent inside the T (`--overlapping-starts`: the data the frames'
+       shipped model was trained on); every episode depends only on (seed, index);
     2. express every state in pixels at 96 x 96 (the T by its area centroid) as the engine sees it;
     3. train the MLP on windows of `unroll` frames: the T's pose is fed back from the model's own
        prediction while the agent follows the simulator, so the model learns to stay on track over
-       a 48-frame rollout, not only for one step; every window is also mirrored across the T's
-       axis of symmetry at random (the T is symmetric, so is its physics);
+       a 48-frame rollout, not only for one step; the model also sees the walls near the T
+       (`--walls`, the default; the planners' model has them, the frames' does not: README); every
+       window is mirrored across the T's axis of symmetry at random (the T is symmetric, so is
+       its physics);
     4. report held-out open-loop pose accuracy (episodes of the evaluation's `push` kind, seeds
        never trained on) and save safetensors with that report in the metadata.
 
-    python -m dream_engine_ros.training.train_contact --out dream_engine_ros/weights/pusht-contact.safetensors
+    python -m dream_engine_ros.training.train_contact --no-walls --overlapping-starts \
+        --out dream_engine_ros/weights/pusht-contact.safetensors    # the frames' shipped model
 
 Fine-tuning for planners (the spec's "planner_contact" file): `--init` the weights above,
 `--planner-episodes` what the planner drove (`planner_episodes.py`), a share of every batch.
@@ -35,7 +39,17 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import Tensor, nn  # noqa: E402
 
-from ..engine.contact_model import ANGLE_SCALE, FEATURES, OUTPUTS, POSITION_SCALE_PX, T_CENTROID_LOCAL, WORLD_SIZE  # noqa: E402
+from ..engine.contact_model import (  # noqa: E402
+    ANGLE_SCALE,
+    FEATURES,
+    OUTPUTS,
+    POSITION_SCALE_PX,
+    T_CENTROID_LOCAL,
+    WALL_FEATURES,
+    WALL_LINES_WORLD,
+    WALL_REACH_PX,
+    WORLD_SIZE,
+)
 from ..evaluation.pusht_episodes import _push_start, _random_start, _sweep_plan, generate  # noqa: E402
 from .pusht_data import IMAGE_SIZE, _policy_pusher, _policy_smooth, _sim_of, _state_of  # noqa: E402
 
@@ -44,11 +58,13 @@ ANGLE_TOLERANCE_RAD = np.pi / 9
 
 
 class ContactNet(nn.Module):
-    """The MLP the engine runs in numpy: Linear layers named `layers.<i>`, SiLU between them."""
+    """The MLP the engine runs in numpy: Linear layers named `layers.<i>`, SiLU between them;
+    `walls`: it also sees the walls (`wall_features` after the contact features)."""
 
-    def __init__(self, hidden: int = 256, depth: int = 3) -> None:
+    def __init__(self, hidden: int = 256, depth: int = 3, walls: bool = False) -> None:
         super().__init__()
-        sizes = [FEATURES] + [hidden] * depth + [OUTPUTS]
+        self.walls = walls
+        sizes = [FEATURES + (WALL_FEATURES if walls else 0)] + [hidden] * depth + [OUTPUTS]
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=True))
 
     def forward(self, x: Tensor) -> Tensor:
@@ -59,8 +75,10 @@ class ContactNet(nn.Module):
         return x
 
 
-def simulate_transitions(episodes: int, steps: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """States (N, steps + 1, 5) [agent x, y, block x, y, angle (unwrapped)] and actions (N, steps, 2)."""
+def simulate_transitions(episodes: int, steps: int, seed: int,
+                         clear_starts: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """States (N, steps + 1, 5) [agent x, y, block x, y, angle (unwrapped)] and actions (N, steps, 2).
+    `clear_starts=False`: starts may overlap the T, as in the data of the frames' shipped model."""
     from gym_pusht.envs.pusht import PushTEnv
 
     env = PushTEnv(obs_type="state")
@@ -68,7 +86,7 @@ def simulate_transitions(episodes: int, steps: int, seed: int) -> tuple[np.ndarr
     try:
         for child in np.random.SeedSequence([int(seed), 99]).spawn(episodes):
             rng = np.random.default_rng(child)
-            act = _episode_plan(env, rng)
+            act = _episode_plan(env, rng, clear_starts)
             visited, commanded = [_state_of(env)], []
             for k in range(steps):
                 action = np.asarray(act(k), dtype=np.float32)
@@ -84,14 +102,14 @@ def simulate_transitions(episodes: int, steps: int, seed: int) -> tuple[np.ndarr
     return np.stack(states), np.stack(actions)
 
 
-def _episode_plan(env, rng: np.random.Generator) -> Callable[[int], np.ndarray]:
+def _episode_plan(env, rng: np.random.Generator, clear_starts: bool) -> Callable[[int], np.ndarray]:
     """Reset `env` to a drawn start; return the episode's target for step k."""
     draw = rng.random()
     if draw < 0.5:
-        start, push = _push_start(rng)
+        start, push = _push_start(rng, clear_starts)
         env.reset(options={"reset_to_state": start})
         return lambda k: push(k, np.zeros(2))
-    start = _random_start(rng)
+    start = _random_start(rng, clear_starts)
     env.reset(options={"reset_to_state": start})
     if draw < 0.85:
         pusher = _policy_pusher(rng, _sim_of(env))
@@ -127,7 +145,19 @@ def features(agent_prev: Tensor, agent_now: Tensor, agent_next: Tensor, target: 
                      dim=-1)
 
 
+def wall_features(centre: Tensor, angle: Tensor, pixels: int = IMAGE_SIZE) -> Tensor:
+    """Torch twin of `contact_model.wall_features` (a test keeps them equal)."""
+    low, high = (w * pixels / WORLD_SIZE - 0.5 for w in WALL_LINES_WORLD)
+    distances = torch.stack([centre[..., 0] - low, high - centre[..., 0], centre[..., 1] - low, high - centre[..., 1]],
+                            dim=-1)
+    nearness = (1.0 - distances / WALL_REACH_PX).clamp(0.0, 1.0)
+    normals = torch.tensor([[-1.0, 0.0], [1.0, 0.0], [0.0, -1.0], [0.0, 1.0]], dtype=centre.dtype)
+    body = _rotate(normals.expand(*distances.shape, 2), -angle[..., None])
+    return (body * nearness[..., None]).flatten(-2)
+
+
 _MIRROR_IN = torch.tensor([-1.0, 1.0] * 5 + [-1.0])  # x across the T's axis, and the turn, change sign
+_MIRROR_WALLS = torch.tensor([-1.0, 1.0] * (WALL_FEATURES // 2))  # the walls' directions: x changes sign
 _MIRROR_OUT = torch.tensor([-1.0, 1.0, -1.0])
 
 
@@ -138,8 +168,12 @@ def unroll(net: ContactNet, agent: Tensor, target: Tensor, centre: Tensor, centr
     for k in range(target.shape[1]):
         x = features(agent[:, k], agent[:, k + 1], agent[:, k + 2], target[:, k], centre, centre_prev, angle,
                      angle_prev)
+        flip = _MIRROR_IN
+        if net.walls:
+            x = torch.cat([x, wall_features(centre, angle)], dim=-1)
+            flip = torch.cat([_MIRROR_IN, _MIRROR_WALLS])
         if mirror is not None:
-            x = torch.where(mirror[:, None], x * _MIRROR_IN.to(x), x)
+            x = torch.where(mirror[:, None], x * flip.to(x), x)
         y = net(x.float()).double()
         if mirror is not None:
             y = torch.where(mirror[:, None], y * _MIRROR_OUT.to(y), y)
@@ -177,18 +211,19 @@ def _windows(data: tuple[Tensor, ...], rows: Tensor, t: Tensor, window: int, gen
 def train(states: np.ndarray, actions: np.ndarray, iterations: int, window: int, batch: int, seed: int,
           log: Callable[[str], None] = print, agent_noise_px: float = 0.0, init: ContactNet | None = None,
           planner: tuple[np.ndarray, np.ndarray] | None = None, planner_share: float = 0.0,
-          max_lr: float = 1e-3) -> ContactNet:
+          max_lr: float = 1e-3, walls: bool = False) -> ContactNet:
     """`agent_noise_px`: Gaussian noise on the agent positions the model sees (not on the T it is
     scored against): in the engine the agent is read from predicted frames, ~0.3 px off.
     `init`: fine-tune these weights instead of starting afresh; `planner`: (states, actions) of
-    planner-driven episodes (`planner_episodes.py`), `planner_share` of every batch."""
+    planner-driven episodes (`planner_episodes.py`), `planner_share` of every batch; `walls`: a new
+    model sees the walls (a fine-tuned one keeps what `init` has)."""
     torch.manual_seed(seed)
     sources = [to_pixels(states, actions)]
     counts = [batch]
     if planner is not None and planner_share > 0:
         sources.append(to_pixels(*planner))
         counts = [batch - round(batch * planner_share), round(batch * planner_share)]
-    net = init if init is not None else ContactNet()
+    net = init if init is not None else ContactNet(walls=walls)
     net.train()
     optimiser = torch.optim.Adam(net.parameters(), lr=max_lr)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=max_lr, total_steps=iterations)
@@ -250,13 +285,18 @@ def main(argv: list[str] | None = None) -> int:
                         help=".npz files of planner_episodes.py (DAgger rounds: all of them)")
     parser.add_argument("--planner-share", type=float, default=0.15, help="share of each batch from it")
     parser.add_argument("--max-lr", type=float, default=1e-3)
+    parser.add_argument("--walls", action=argparse.BooleanOptionalAction, default=True,
+                        help="a new model also sees the walls (wall_features); --no-walls: the frames' model")
+    parser.add_argument("--overlapping-starts", action="store_true",
+                        help="let episodes start with the agent inside the T (the data of the frames' model)")
     args = parser.parse_args(argv)
     from safetensors.torch import load_file, save_file
 
     init = None
     if args.init is not None:
-        init = ContactNet()
-        init.load_state_dict(load_file(str(args.init)))
+        state = load_file(str(args.init))
+        init = ContactNet(walls=state["layers.0.weight"].shape[1] == FEATURES + WALL_FEATURES)
+        init.load_state_dict(state)
     planner = None
     if args.planner_episodes is not None:
         states_list, actions_list = [], []
@@ -268,11 +308,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"planner episodes: {planner[0].shape[0]} x {planner[1].shape[1]} steps", flush=True)
 
     tic = time.perf_counter()
-    states, actions = simulate_transitions(args.episodes, args.steps, args.seed)
+    states, actions = simulate_transitions(args.episodes, args.steps, args.seed, not args.overlapping_starts)
     print(f"simulated {states.shape[0]} episodes x {args.steps} steps in {time.perf_counter() - tic:.0f} s", flush=True)
     net = train(states, actions, args.iterations, args.window, args.batch, args.seed,
                 log=lambda line: print(line, flush=True), agent_noise_px=args.agent_noise, init=init,
-                planner=planner, planner_share=args.planner_share, max_lr=args.max_lr)
+                planner=planner, planner_share=args.planner_share, max_lr=args.max_lr, walls=args.walls)
     report = held_out_report(net, args.held_out, args.held_out_seed)
     print(json.dumps(report), flush=True)
     config = {k: [str(p) for p in v] if k == "planner_episodes" and v else str(v) if isinstance(v, Path) else v

@@ -28,6 +28,39 @@ def test_engine_features_equal_the_training_features() -> None:
     np.testing.assert_allclose(engine, training, rtol=0, atol=1e-12)
 
 
+def test_engine_wall_features_equal_the_training_features() -> None:
+    rng = np.random.default_rng(2)
+    centre, angle = rng.uniform(0, 96, size=(9, 2)), rng.uniform(-4, 4, size=9)
+    engine = cm.wall_features(centre, angle, 96)
+    training = train_contact.wall_features(torch.from_numpy(centre), torch.from_numpy(angle), 96).numpy()
+    assert engine.shape == (9, cm.WALL_FEATURES) and np.abs(engine).max() > 0
+    np.testing.assert_allclose(engine, training, rtol=0, atol=1e-12)
+
+
+def test_walls_are_seen_only_near_and_in_the_t_s_own_frame() -> None:
+    assert not cm.wall_features(np.array([48.0, 48.0]), np.array(0.7), 96).any()
+    near_left = cm.wall_features(np.array([10.0, 48.0]), np.array(0.0), 96)
+    np.testing.assert_allclose(near_left, [-(1 - 9.5625 / 20), 0, 0, 0, 0, 0, 0, 0], atol=1e-12)
+    turned = cm.wall_features(np.array([10.0, 48.0]), np.array(np.pi / 2), 96)  # body x is the image's y
+    np.testing.assert_allclose(turned[:2], [0.0, 1 - 9.5625 / 20], atol=1e-12)
+
+
+def test_a_model_trained_with_walls_steps_as_the_training_unroll() -> None:
+    torch.manual_seed(3)
+    net = train_contact.ContactNet(hidden=16, depth=2, walls=True)  # unroll runs it in float32
+    model = cm.ContactModel.from_state(net.state_dict())
+    assert model.sees_walls and not cm.ContactModel.from_state(train_contact.ContactNet(8, 1).state_dict()).sees_walls
+    pose = np.array([[18.0, 40.0, 0.4]])  # the left wall within reach, every corner still inside
+    agent = np.array([[18.0, 25.0], [18.0, 26.0], [18.0, 27.5]])
+    target = np.array([[18.0, 35.0]])
+    stepped = model.step(agent[:1], agent[1:2], agent[2:], target, pose, pose, 96)
+    with torch.no_grad():
+        centres, angles = train_contact.unroll(net, torch.from_numpy(agent[None]), torch.from_numpy(target[None]),
+                                               torch.from_numpy(pose[:, :2]), torch.from_numpy(pose[:, :2]),
+                                               torch.from_numpy(pose[:, 2]), torch.from_numpy(pose[:, 2]))
+    np.testing.assert_allclose(stepped[0], [*centres[0, 0].numpy(), angles[0, 0].item()], rtol=0, atol=1e-5)
+
+
 def test_engine_forward_equals_the_training_network() -> None:
     torch.manual_seed(0)
     net = train_contact.ContactNet(hidden=32, depth=2).double()
@@ -36,11 +69,14 @@ def test_engine_forward_equals_the_training_network() -> None:
     np.testing.assert_allclose(model.forward(x.numpy()), net(x).detach().numpy(), rtol=0, atol=1e-12)
 
 
-def test_a_batch_row_has_the_bits_of_its_single_row(shipped: cm.ContactModel) -> None:
-    x = np.random.default_rng(1).normal(size=(9, cm.FEATURES))
-    batch = shipped.forward(x)
+@pytest.mark.parametrize("file", ["contact", "planner_contact"])
+def test_a_batch_row_has_the_bits_of_its_single_row(file: str) -> None:
+    model = cm.ContactModel.from_state(read_state_file(weight_paths(PUSHT_CAUSAL)[file]))
+    assert model.sees_walls == (file == "planner_contact")  # the frames' model has no walls (README)
+    x = np.random.default_rng(1).normal(size=(9, model.weights[0].shape[1]))
+    batch = model.forward(x)
     for i in range(9):
-        np.testing.assert_array_equal(batch[i], shipped.forward(x[i:i + 1])[0])
+        np.testing.assert_array_equal(batch[i], model.forward(x[i:i + 1])[0])
 
 
 def test_loading_rejects_incomplete_or_mismatched_weights() -> None:

@@ -50,8 +50,8 @@ def test_every_frame_shows_one_agent_and_one_whole_t(report: Report, kind: str) 
 @pytest.mark.parametrize("kind", pusht_episodes.KINDS)
 def test_image_metrics_beat_holding_the_start_frame(report: Report, kind: str) -> None:
     model, copy = report["model"][kind][48], report["copy"][kind][48]
-    assert model["psnr"] > copy["psnr"] + 2.0, (model, copy)  # measured +6.8 to +11.3 dB
-    assert model["ssim"] > copy["ssim"], (model, copy)  # measured +0.016 to +0.054
+    assert model["psnr"] > copy["psnr"] + 2.0, (model, copy)  # measured +9.1 to +11.3 dB
+    assert model["ssim"] > copy["ssim"], (model, copy)  # measured +0.017 to +0.075
 
 
 @pytest.mark.parametrize("kind", ["walk", "sweep", "still"])
@@ -61,11 +61,13 @@ def test_a_block_nobody_pushes_keeps_its_shape_and_place(report: Report, kind: s
 
 
 def test_pushed_block_regression_gate(report: Report) -> None:
-    """The pushed T, moved by the contact model: gated at today's level on this small set (the
-    issue's goals are measured on 50 pushes in the README: pose ok 92 % at frame 48, 96 % at 12)."""
+    """The pushed T, moved by the contact model: gated near today's level on this small set (the
+    issue's goals are measured on 50 pushes in the README: pose ok 92 % at frame 48, 100 % at 12,
+    IoU 0.803 at 48). Since pushes no longer start with the agent inside the T, two of these three
+    pushes are new ones (2026-12-05); the figures in brackets are on the earlier three."""
     at12, at48 = report["model"]["push"][12], report["model"]["push"][48]
-    # measured 3/3, 0.808 (the flow-fitted T before: 2/3, 0.730)
-    assert at12["block_pose_ok_end"] == 1.0 and at12["block_iou_mean"] >= 0.75, at12
-    assert at48["block_pose_ok_end"] >= 0.6, at48  # measured 2 of 3 (the flow-fitted T: 2 of 3 too)
-    assert at48["block_iou_end"] >= 0.6, at48  # measured 0.687 (flow-fitted T before: 0.521)
-    assert np.isfinite(at48["block_centre_end"]) and at48["block_centre_end"] < 1.5, at48  # 0.38 px (before: 1.69)
+    # measured 3/3, 0.983 (earlier set: 3/3, 0.808)
+    assert at12["block_pose_ok_end"] == 1.0 and at12["block_iou_mean"] >= 0.85, at12
+    assert at48["block_pose_ok_end"] >= 0.6, at48  # measured 3 of 3 (earlier set: 2 of 3)
+    assert at48["block_iou_end"] >= 0.75, at48  # measured 0.874 (earlier set: 0.687)
+    assert np.isfinite(at48["block_centre_end"]) and at48["block_centre_end"] < 1.0, at48  # 0.28 px (earlier: 0.38)

@@ -52,8 +52,8 @@ def test_warm_start_drops_the_executed_steps() -> None:
     assert np.array_equal(cem.shift(knots, 7)[:, 0], [3.0, 4.0, 4.0, 4.0])
 
 
-@pytest.mark.parametrize("kwargs", [dict(horizon=12, hold=5), dict(elites=0), dict(elites=33), dict(iterations=0),
-                                    dict(init_std=0.0)])
+@pytest.mark.parametrize("kwargs", [dict(horizon=12, hold=5), dict(elites=0), dict(samples=32, elites=33),
+                                    dict(iterations=0), dict(init_std=0.0)])
 def test_bad_configs_are_refused(kwargs: dict) -> None:
     with pytest.raises(ValueError):
         CEMConfig(**kwargs)
