@@ -18,8 +18,9 @@
     python -m dream_engine_ros.training.train_contact --no-walls --overlapping-starts \
         --out dream_engine_ros/weights/pusht-contact.safetensors    # the frames' shipped model
 
-Fine-tuning for planners (the spec's "planner_contact" file): `--init` the weights above,
-`--planner-episodes` what the planner drove (`planner_episodes.py`), a share of every batch.
+Fine-tuning for planners (the spec's "planner_contact" file): `--init` a model trained as above
+(with walls), `--planner-episodes` what the planner drove (`planner_episodes.py`), a share of every
+batch (`scripts/train_planner_contact.sh` runs it all).
 """
 
 from __future__ import annotations
