@@ -110,7 +110,7 @@ class FrameNetConfig:
     layers: str = ""
     # "pusht-contact" only: draw a T the contact model moved afresh, as gym-pusht draws it
     # (`t_render.py`), instead of resampling the start frame's T. Pushed T's IoU at frame 48
-    # 0.794 -> 0.808 (50 held-out pushes), but PSNR -1.2 dB, gate LPIPS 0.0134 -> 0.0168 and the
+    # 0.803 -> 0.815 (50 held-out pushes), but PSNR -1.2 dB, gate LPIPS 0.0134 -> 0.0168 and the
     # policy evaluation's success ranking 0 -> 6 wrong pairs (README): off by default
     draw_moved_t: bool = False
 
