@@ -61,7 +61,7 @@ bench-mpc: bootstrap
 # (states only) and 10000 training steps, about 15 minutes on 2 CPU cores; prints its held-out pose accuracy.
 # Its recipe: no walls, starts inside the T allowed (README: why the frames keep it).
 train-contact: bootstrap
-	@SDL_VIDEODRIVER=dummy $(PY) -m dream_engine_ros.training.train_contact --no-walls --overlapping-starts \
+	@SDL_VIDEODRIVER=dummy $(PY) -m dream_engine_ros.envs.pusht.training.train_contact --no-walls --overlapping-starts \
 		--out dream_engine_ros/weights/pusht-contact.safetensors
 
 # Planners' contact model: a model with walls (~15 min), then three DAgger rounds (the planner drives, the
@@ -71,11 +71,11 @@ train-contact-planner: bootstrap
 
 # Refit the agent's motion (engine/agent_model.py; planners' scene-state rollouts): 400 simulated episodes, ~15 s.
 train-agent: bootstrap
-	@SDL_VIDEODRIVER=dummy $(PY) -m dream_engine_ros.training.train_agent --out dream_engine_ros/weights/pusht-agent.safetensors
+	@SDL_VIDEODRIVER=dummy $(PY) -m dream_engine_ros.envs.pusht.training.train_agent --out dream_engine_ros/weights/pusht-agent.safetensors
 
 # Physics of the default model on held-out PushT episodes (agent, T pose, conservation) vs copy-first-frame.
 eval-physics: bootstrap
-	@SDL_VIDEODRIVER=dummy $(PY) -m dream_engine_ros.evaluation.evaluate_physics --episodes 10 --seed 777 --json out/physics.json
+	@SDL_VIDEODRIVER=dummy $(PY) -m dream_engine_ros.envs.pusht.evaluation.evaluate_physics --episodes 10 --seed 777 --json out/physics.json
 
 # The shipped PushT policies closed-loop in the default model vs in gym-pusht (docs/POLICY_EVAL.md): table,
 # correlations, out/policy_eval.json and the scatter plot docs/policy_eval.png. ~7 min of CPU (estimated from the

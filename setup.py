@@ -37,12 +37,19 @@ setup(
                     "augment": ["rosbags>=0.11.9,<0.12", "ray>=2.60"]},
     zip_safe=False,
     entry_points={
+        # Plug-ins (engine/registry.py): a callable run once that registers families, frame decoders,
+        # goal costs and specs. This package's own are also found without being installed.
+        "dream_engine_ros.plugins": [
+            "rectified-flow = dream_engine_ros.engine.families.rectified_flow.plugin:register",
+            "causal-video = dream_engine_ros.engine.families.causal_video.plugin:register",
+            "builtin-envs = dream_engine_ros.envs.builtin:register",
+        ],
         "console_scripts": [
             "dream-engine = dream_engine_ros.cli:main",
             "dream_engine_node = dream_engine_ros.ros.node_main:main",
             "planner_example = dream_engine_ros.ros.planner_example:main",
-            "pusht_sim = dream_engine_ros.ros.pusht_sim_node:main",
-            "mpc_planner = dream_engine_ros.ros.mpc_planner_node:main",
+            "pusht_sim = dream_engine_ros.envs.pusht.ros.sim_node:main",
+            "mpc_planner = dream_engine_ros.envs.pusht.ros.mpc_planner_node:main",
         ],
     },
 )

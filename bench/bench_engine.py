@@ -28,8 +28,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from dream_engine_ros.defaults import DEFAULT_SPEC  # noqa: E402
 from dream_engine_ros.engine.runner import DreamEngine  # noqa: E402
-from dream_engine_ros.engine.spec import DEFAULT_SPEC  # noqa: E402
 
 
 def _median_time(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:

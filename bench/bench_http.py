@@ -123,7 +123,7 @@ def main() -> None:
     import torch
 
     from dream_engine_ros.engine.runner import DreamEngine
-    from dream_engine_ros.training.pusht_data import generate_episodes
+    from dream_engine_ros.envs.pusht.training.pusht_data import generate_episodes
 
     if args.torch_threads:
         torch.set_num_threads(args.torch_threads)

@@ -36,26 +36,27 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 
+from dream_engine_ros.defaults import DEFAULT_SPEC  # noqa: E402
 from dream_engine_ros.engine.errors import InputError  # noqa: E402
 from dream_engine_ros.engine.runner import DreamEngine  # noqa: E402
-from dream_engine_ros.engine.spec import DEFAULT_SPEC, get_spec  # noqa: E402
-from dream_engine_ros.planning.cem import CEMConfig, CrossEntropyPlanner  # noqa: E402
-from dream_engine_ros.planning.mpc import (  # noqa: E402
+from dream_engine_ros.engine.spec import get_spec  # noqa: E402
+from dream_engine_ros.envs.pusht.planning.goal import SceneGoal, rollout_costs  # noqa: E402
+from dream_engine_ros.envs.pusht.planning.mpc import (  # noqa: E402
     Controller,
     GoalAgentController,
     HoldController,
     PlanningController,
     run_episode,
 )
-from dream_engine_ros.planning.pusht_goal import SceneGoal, rollout_costs  # noqa: E402
-from dream_engine_ros.planning.pusht_robot import PushTRobot  # noqa: E402
-from dream_engine_ros.planning.pusht_tasks import reach_tasks  # noqa: E402
-from dream_engine_ros.planning.world_models import (  # noqa: E402
+from dream_engine_ros.envs.pusht.planning.robot import PushTRobot  # noqa: E402
+from dream_engine_ros.envs.pusht.planning.scorers import (  # noqa: E402
     DreamScorer,
     Observation,
     SceneStateScorer,
     SimulatorScorer,
 )
+from dream_engine_ros.envs.pusht.planning.tasks import reach_tasks  # noqa: E402
+from dream_engine_ros.planning.cem import CEMConfig, CrossEntropyPlanner  # noqa: E402
 
 METHODS = ("cem-state", "rs-state", "cem-dream", "rs-dream", "cem-sim", "drive-to-goal", "do-nothing")
 

@@ -34,9 +34,9 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 
 from dream_engine_msgs.action import Rollout  # noqa: E402
+from dream_engine_ros.envs.pusht.ros.start_frame import arc_actions, render_pusht_start  # noqa: E402
 from dream_engine_ros.ros.engine_node import DreamEngineNode  # noqa: E402
 from dream_engine_ros.ros.image_conversion import rgb_to_image_msg  # noqa: E402
-from dream_engine_ros.ros.pusht_frame import arc_actions, render_pusht_start  # noqa: E402
 from dream_engine_ros.ros.spinning import SpinningExecutor, wait_for_future  # noqa: E402
 
 NAMESPACE = "/bench_ros"

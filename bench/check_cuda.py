@@ -29,11 +29,11 @@ from safetensors.torch import load_file
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from dream_engine_ros.engine.backbone import ActionDiT  # noqa: E402
-from dream_engine_ros.engine.loading import REFERENCE_DIT_KEYMAP  # noqa: E402
+from dream_engine_ros.engine.families.rectified_flow.dit import ActionDiT  # noqa: E402
+from dream_engine_ros.engine.families.rectified_flow.loading import REFERENCE_DIT_KEYMAP  # noqa: E402
+from dream_engine_ros.engine.families.rectified_flow.wan_vae import WanVAE  # noqa: E402
 from dream_engine_ros.engine.runner import DreamEngine, exact_cuda_kernels  # noqa: E402
 from dream_engine_ros.engine.spec import DitConfig, VaeConfig  # noqa: E402
-from dream_engine_ros.engine.tokenizer import WanVAE  # noqa: E402
 from dream_engine_ros.engine.weights import load_weights  # noqa: E402
 
 FIXTURES = REPO / "test" / "fixtures" / "dreamdojo"
@@ -123,7 +123,7 @@ def batch_rows_by_stage(name: str, device: torch.device) -> dict[str, float]:
     """Where a batch row departs from the same row alone: DiT forward and VAE decode of 4 rows
     at once vs one by one (largest absolute difference; 0.0 = bit-identical)."""
     engine = DreamEngine.load(name, device=str(device))
-    spec, model = engine.spec, engine.model
+    spec, model = engine.spec, engine.pipeline.model  # type: ignore[attr-defined]  # a latent spec's VAE + DiT
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(4, spec.latent_channels, 1 + spec.latents_per_chunk, spec.latent_height, spec.latent_width,
                     generator=gen).to(device, engine.dtype)

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .engine.spec import DEFAULT_SPEC
+from dream_engine_ros.defaults import DEFAULT_SPEC
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_WEIGHTS, EXIT_IO = 0, 1, 2, 3, 4
 
@@ -73,11 +73,11 @@ def _sampling_defaults(num_steps: int | None, guidance: float | None) -> tuple[i
 
 
 def cmd_predict(args: argparse.Namespace) -> dict[str, Any]:
-    from .engine.errors import InputError
-    from .engine.runner import DreamEngine
-    from .engine.spec import get_spec
-    from .engine.validation import RequestValidator
-    from .video import write_mp4
+    from dream_engine_ros.engine.errors import InputError
+    from dream_engine_ros.engine.runner import DreamEngine
+    from dream_engine_ros.engine.spec import get_spec
+    from dream_engine_ros.engine.validation import RequestValidator
+    from dream_engine_ros.video import write_mp4
 
     try:
         spec = get_spec(args.spec)
@@ -119,8 +119,8 @@ def cmd_predict(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_specs(args: argparse.Namespace) -> list[dict[str, Any]]:
-    from .engine.loading import weights_status
-    from .engine.spec import list_specs
+    from dream_engine_ros.engine.loading import weights_status
+    from dream_engine_ros.engine.spec import list_specs
 
     rows = []
     for spec in list_specs():
@@ -131,8 +131,8 @@ def cmd_specs(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 def cmd_eval(args: argparse.Namespace) -> dict[str, Any]:
-    from .metrics import evaluate_videos
-    from .video import read_mp4
+    from dream_engine_ros.metrics import evaluate_videos
+    from dream_engine_ros.video import read_mp4
 
     videos = []
     for flag, path in (("--pred", Path(args.pred)), ("--truth", Path(args.truth))):
@@ -174,17 +174,17 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--truth", required=True)
     evaluate.set_defaults(handler=cmd_eval)
 
-    from .augment.cli_commands import add_augment_subcommands
-    from .evaluation.gate_cli import add_gate_subcommands
-    from .evaluation.policy_cli import add_policy_subcommands
-    from .http.cli_commands import add_http_subcommands
+    from dream_engine_ros.augment.cli_commands import add_augment_subcommands
+    from dream_engine_ros.evaluation.gate_cli import add_gate_subcommands
+    from dream_engine_ros.evaluation.policy_cli import add_policy_subcommands
+    from dream_engine_ros.http.cli_commands import add_http_subcommands
 
     add_gate_subcommands(sub)
     add_policy_subcommands(sub)
     add_http_subcommands(sub)
     add_augment_subcommands(sub)
     try:
-        from .ros.cli_commands import add_ros_subcommands
+        from dream_engine_ros.ros.cli_commands import add_ros_subcommands
     except ImportError:
         pass  # the ROS adapter is optional for engine-only installs
     else:
@@ -193,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from .engine.errors import InputError, WeightsError
+    from dream_engine_ros.engine.errors import InputError, WeightsError
 
     args = build_parser().parse_args(argv)
     handler = getattr(args, "handler", None) or args.func

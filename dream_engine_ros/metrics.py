@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from .lpips import AlexLpips
+    from dream_engine_ros.lpips import AlexLpips
 
 DATA_RANGE = 255.0
 SSIM_WINDOW = 11

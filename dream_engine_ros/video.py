@@ -27,8 +27,8 @@ from typing import cast
 
 import numpy as np
 
-from .atomic_file import atomic_output
-from .engine.errors import plain_value
+from dream_engine_ros.atomic_file import atomic_output
+from dream_engine_ros.engine.errors import plain_value
 
 DEFAULT_CRF = 18  # visually near-lossless for the engine's small frames
 

@@ -18,9 +18,13 @@ PYTHON_FOR_VENV="${PYTHON:-python3}"
 STAMPS="$VENV/.bootstrap"
 TORCH_VERSION="2.13.0"
 
+# One OpenCV: gym-pusht requires `opencv-python` by name, so that distribution (pinned: PushT's
+# ground-truth frames are resized by it) is the only one that owns `cv2`; a second one
+# (`opencv-python-headless`) would overwrite the same files with another version.
+OPENCV="opencv-python==4.14.0.94"
 PYTHON_DEPS=(
   "numpy" "safetensors" "av" "pyyaml" "pillow" "pytest" "pytest-timeout"
-  "opencv-python-headless" "gym-pusht" "setuptools" "wheel"
+  "$OPENCV" "gym-pusht" "setuptools" "wheel"
 )
 # Quality gate and LPIPS (docs/QUALITY_GATE.md): plots, and the `lpips` package's own network as
 # the test's reference (it imports scipy and tqdm).
@@ -144,6 +148,13 @@ else
   "$VENV/bin/ruff" --version >/dev/null && "$VENV/bin/mypy" --version >/dev/null \
     || die "ruff or mypy does not run after installing them"
   stamp_set lint "$lint_hash"
+fi
+
+# ---------------------------------------------------------------- 3. (end) one OpenCV, whatever pulled another
+if "$PY" -m pip show -q opencv-python-headless >/dev/null 2>&1; then
+  say "removing opencv-python-headless (a second owner of cv2) and restoring $OPENCV's files"
+  "$PY" -m pip uninstall -q -y opencv-python-headless
+  pip_install --force-reinstall --no-deps "$OPENCV"
 fi
 
 # ---------------------------------------------------------------- 4. msg/ -> venv

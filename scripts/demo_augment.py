@@ -16,8 +16,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 
-from dream_engine_ros.augment.pusht_recordings import ACTION, CAMERA, make_pusht_recordings  # noqa: E402
-from dream_engine_ros.augment.pusht_tracking import evaluate_output  # noqa: E402
+from dream_engine_ros.envs.pusht.augment.recordings import ACTION, CAMERA, make_pusht_recordings  # noqa: E402
+from dream_engine_ros.envs.pusht.augment.tracking import evaluate_output  # noqa: E402
 
 
 def main() -> None:

@@ -46,8 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-lpips", type=float, default=t.max_lpips)
     args = parser.parse_args(argv)
 
+    from dream_engine_ros.defaults import DEFAULT_SPEC
     from dream_engine_ros.engine.runner import DreamEngine
-    from dream_engine_ros.engine.spec import DEFAULT_SPEC
 
     spec = args.spec or DEFAULT_SPEC
     engine = DreamEngine.load(spec, weights=args.weights, device="cpu")

@@ -20,14 +20,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
+from dream_engine_ros.defaults import DEFAULT_SPEC  # noqa: E402
 from dream_engine_ros.engine.runner import DreamEngine  # noqa: E402
-from dream_engine_ros.engine.spec import DEFAULT_SPEC  # noqa: E402
+from dream_engine_ros.envs.pusht.planning.goal import SceneGoal  # noqa: E402
+from dream_engine_ros.envs.pusht.planning.mpc import PlanningController, run_episode  # noqa: E402
+from dream_engine_ros.envs.pusht.planning.robot import PushTRobot  # noqa: E402
+from dream_engine_ros.envs.pusht.planning.scorers import DreamScorer, Observation  # noqa: E402
+from dream_engine_ros.envs.pusht.planning.tasks import reach_tasks  # noqa: E402
 from dream_engine_ros.planning.cem import CEMConfig, CrossEntropyPlanner  # noqa: E402
-from dream_engine_ros.planning.mpc import PlanningController, run_episode  # noqa: E402
-from dream_engine_ros.planning.pusht_goal import SceneGoal  # noqa: E402
-from dream_engine_ros.planning.pusht_robot import PushTRobot  # noqa: E402
-from dream_engine_ros.planning.pusht_tasks import reach_tasks  # noqa: E402
-from dream_engine_ros.planning.world_models import DreamScorer, Observation  # noqa: E402
 
 SCALE, GAP, LABEL_W = 2, 4, 150
 

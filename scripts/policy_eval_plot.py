@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dream_engine_ros.evaluation.policy_figure import plot_report  # noqa: E402
+from dream_engine_ros.envs.pusht.evaluation.policy_figure import plot_report  # noqa: E402
 
 
 def main() -> int:

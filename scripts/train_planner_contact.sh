@@ -20,17 +20,17 @@ weights_with() {
 }
 
 mkdir -p "$OUT"
-"$PY" -m dream_engine_ros.training.train_contact --out "$OUT/base.safetensors"  # walls, starts clear of the T
+"$PY" -m dream_engine_ros.envs.pusht.training.train_contact --out "$OUT/base.safetensors"  # walls, starts clear of the T
 model="$OUT/base.safetensors"  # round 1 plans with it
 episodes=()
 for round in $(seq 1 "$ROUNDS"); do
   seed=$((776 + round))  # task sets 777, 778, ...: never the benchmark's 4242 or the tuning set's 1234
   weights_with "$OUT/planning$round" "$model"
-  "$PY" -m dream_engine_ros.training.planner_episodes --tasks 160 --seed "$seed" --weights "$OUT/planning$round" \
+  "$PY" -m dream_engine_ros.envs.pusht.training.planner_episodes --tasks 160 --seed "$seed" --weights "$OUT/planning$round" \
     --out "$OUT/planner_$seed.npz"
   episodes+=("$OUT/planner_$seed.npz")
   # fine-tuned from the last round's model on every round's episodes (15 % of each batch)
-  "$PY" -m dream_engine_ros.training.train_contact --init "$model" --planner-episodes "${episodes[@]}" \
+  "$PY" -m dream_engine_ros.envs.pusht.training.train_contact --init "$model" --planner-episodes "${episodes[@]}" \
     --planner-share 0.15 --episodes 8000 --iterations 3000 --max-lr 2e-4 --seed $((2024 + round)) \
     --out "$OUT/round$round.safetensors"
   model="$OUT/round$round.safetensors"

@@ -25,7 +25,7 @@ import pytest
 import torch
 from torch import nn
 
-from dream_engine_ros.evaluation import pusht_episodes
+from dream_engine_ros.envs.pusht.evaluation import episodes as pusht_episodes
 from dream_engine_ros.lpips import LpipsWeightsError, load_lpips, weights
 from dream_engine_ros.lpips.safe_pickle import UnsafePickleError, loads_array_tree
 

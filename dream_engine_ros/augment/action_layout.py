@@ -1,42 +1,71 @@
 """What the recorded action vector is, and how a perturbed one becomes the engine's action input.
 
-`raw`: the recording's vector is the spec's action (PushT: the target x, y); perturbations are clipped to
-the spec's action bounds.
+Layouts are registered by name (`ACTION_LAYOUTS`); an environment adds its own from its plug-in.
 
-`gr1`: the recording holds the 29 GR-1 joint targets (left arm 7, right arm 7, left hand 6, right hand 6,
-waist 3; e.g. a JointState mapped with --action-fields). Perturbations act on the joints (no bounds), and
-`engine.gr1_actions.gr1_joints_to_actions` turns them into DreamDojo's 384-d normalised delta actions, with
-the command one step before the start frame as the delta baseline (the start's own command at frame 0).
-The bags store the perturbed joints (the recording's space); the engine's input follows from them.
+`raw` (here): the recording's vector is the spec's action (e.g. a target x, y); perturbations are
+clipped to the spec's action bounds. A robot whose recordings hold something else (joint targets
+the model takes as normalised deltas, say) registers a layout that maps them (`envs/gr1/layout.py`).
+The bags store the perturbed recorded vectors (the recording's space); the engine's input follows.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Protocol
 
 import numpy as np
 
-from ..engine.gr1_actions import GR1_NUM_JOINTS, gr1_joints_to_actions
-from ..engine.spec import ModelSpec
+from dream_engine_ros.engine.registry import Registry
+from dream_engine_ros.engine.spec import ModelSpec
 
-ActionLayoutName = Literal["raw", "gr1"]
-LAYOUTS: tuple[str, ...] = ("raw", "gr1")
-
-
-def recorded_dim(layout: ActionLayoutName, spec: ModelSpec) -> int:
-    """How many values one recorded action has."""
-    return GR1_NUM_JOINTS if layout == "gr1" else spec.action_dim
+RAW = "raw"
 
 
-def perturbation_bounds(layout: ActionLayoutName, spec: ModelSpec) -> tuple[np.ndarray | None, np.ndarray | None]:
-    if layout == "gr1" or not spec.action_low:
-        return None, None
-    return np.asarray(spec.action_low, dtype=np.float64), np.asarray(spec.action_high, dtype=np.float64)
+class ActionLayout(Protocol):
+    """How one kind of recorded action vector is perturbed and handed to the engine."""
+
+    def recorded_dim(self, spec: ModelSpec) -> int:
+        """How many values one recorded action has."""
+        ...
+
+    def perturbation_bounds(self, spec: ModelSpec) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Bounds perturbed actions are clipped to (None: unbounded)."""
+        ...
+
+    def engine_actions(self, perturbed: np.ndarray, baseline: np.ndarray) -> np.ndarray:
+        """(T, recorded_dim) perturbed actions and the command before the start -> (T, action_dim) float32."""
+        ...
 
 
-def engine_actions(layout: ActionLayoutName, perturbed: np.ndarray, baseline: np.ndarray) -> np.ndarray:
-    """(T, recorded_dim) perturbed actions -> the (T, spec.action_dim) float32 the engine is given."""
-    if layout == "gr1":
-        joints = np.concatenate([np.asarray(baseline, dtype=np.float64)[None], perturbed]).astype(np.float64)
-        return gr1_joints_to_actions(joints).astype(np.float32)
-    return np.asarray(perturbed, dtype=np.float32)
+class RawLayout:
+    """The recorded vector is the spec's action."""
+
+    def recorded_dim(self, spec: ModelSpec) -> int:
+        return spec.action_dim
+
+    def perturbation_bounds(self, spec: ModelSpec) -> tuple[np.ndarray | None, np.ndarray | None]:
+        if not spec.action_low:
+            return None, None
+        return np.asarray(spec.action_low, dtype=np.float64), np.asarray(spec.action_high, dtype=np.float64)
+
+    def engine_actions(self, perturbed: np.ndarray, baseline: np.ndarray) -> np.ndarray:
+        return np.asarray(perturbed, dtype=np.float32)
+
+
+ACTION_LAYOUTS: Registry[ActionLayout] = Registry("action layout")
+ACTION_LAYOUTS.register(RAW, RawLayout())
+
+
+def layout_names() -> list[str]:
+    return ACTION_LAYOUTS.names()
+
+
+def recorded_dim(layout: str, spec: ModelSpec) -> int:
+    return ACTION_LAYOUTS.get(layout).recorded_dim(spec)
+
+
+def perturbation_bounds(layout: str, spec: ModelSpec) -> tuple[np.ndarray | None, np.ndarray | None]:
+    return ACTION_LAYOUTS.get(layout).perturbation_bounds(spec)
+
+
+def engine_actions(layout: str, perturbed: np.ndarray, baseline: np.ndarray) -> np.ndarray:
+    return ACTION_LAYOUTS.get(layout).engine_actions(perturbed, baseline)

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import AugmentInputError
+from dream_engine_ros.augment.errors import AugmentInputError
 
 DEFAULT_FIELDS: dict[str, tuple[str, ...]] = {
     "std_msgs/msg/Float32MultiArray": ("data",),

@@ -8,7 +8,7 @@ import argparse
 import sys
 from typing import Any
 
-from ..cli import EXIT_BAD_INPUT, EXIT_FAILURE, CliError
+from dream_engine_ros.cli import EXIT_BAD_INPUT, EXIT_FAILURE, CliError
 
 DEFAULT_PERTURB = "ou:sigma=15,tau=5;offset:sigma=10;clip"
 
@@ -36,10 +36,10 @@ def _augment_command(args: argparse.Namespace) -> int | dict[str, Any]:
         print(f"error: `dream-engine augment` needs the 'augment' extra (module {missing!r} is missing): "
               "pip install 'dream_engine_ros[augment]'", file=sys.stderr)
         return EXIT_FAILURE
-    from .errors import AugmentInputError
-    from .execution import EngineSettings, LocalExecutor, RayExecutor
-    from .pipeline import AugmentSettings, run_augment
-    from .recording import RecordingOptions
+    from dream_engine_ros.augment.errors import AugmentInputError
+    from dream_engine_ros.augment.execution import EngineSettings, LocalExecutor, RayExecutor
+    from dream_engine_ros.augment.pipeline import AugmentSettings, run_augment
+    from dream_engine_ros.augment.recording import RecordingOptions
 
     settings = AugmentSettings(
         spec=args.spec, perturb=args.perturb, per_start=args.per_start, horizon=args.horizon,
@@ -68,7 +68,7 @@ def _augment_command(args: argparse.Namespace) -> int | dict[str, Any]:
 
 def add_augment_subcommands(subparsers: Any) -> None:
     """Register `augment` on the `dream-engine` parser."""
-    from ..engine.spec import DEFAULT_SPEC
+    from dream_engine_ros.defaults import DEFAULT_SPEC
 
     p = subparsers.add_parser(
         "augment", help="perturbed-action rollouts from rosbag2 / npz recordings, written as rosbag2 MCAP",

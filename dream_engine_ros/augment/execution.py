@@ -64,7 +64,7 @@ class RolloutWorker:
                  num_steps: int | None = None) -> None:
         import torch
 
-        from ..engine.runner import DreamEngine
+        from dream_engine_ros.engine.runner import DreamEngine
 
         torch.set_num_threads(max(1, int(torch_threads)))
         self.engine = DreamEngine.load(spec, weights=weights, device=device)

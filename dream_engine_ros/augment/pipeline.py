@@ -18,14 +18,20 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ..engine.spec import ModelSpec, get_spec
-from .action_layout import LAYOUTS, ActionLayoutName, engine_actions, perturbation_bounds, recorded_dim
-from .background_writer import BackgroundWriter
-from .errors import AugmentInputError
-from .execution import OutcomeHandler, RolloutOutcome, RolloutTask
-from .perturb import PerturbationSpec, sample_seed
-from .recording import Recording, RecordingOptions, check_first_frame, open_recordings
-from .writer import OutputFolder, SampleOutput, read_sample_metadata
+from dream_engine_ros.augment.action_layout import (
+    RAW,
+    engine_actions,
+    layout_names,
+    perturbation_bounds,
+    recorded_dim,
+)
+from dream_engine_ros.augment.background_writer import BackgroundWriter
+from dream_engine_ros.augment.errors import AugmentInputError
+from dream_engine_ros.augment.execution import OutcomeHandler, RolloutOutcome, RolloutTask
+from dream_engine_ros.augment.perturb import PerturbationSpec, sample_seed
+from dream_engine_ros.augment.recording import Recording, RecordingOptions, check_first_frame, open_recordings
+from dream_engine_ros.augment.writer import OutputFolder, SampleOutput, read_sample_metadata
+from dream_engine_ros.engine.spec import ModelSpec, get_spec
 
 INDEX_REWRITE_S = 2.0  # rewrite index.json at most this often while running (and always at the end)
 
@@ -48,15 +54,16 @@ class AugmentSettings:
     start_times: Sequence[float] | None = None
     recording: RecordingOptions = field(default_factory=RecordingOptions)
     num_steps: int | None = None
-    action_layout: ActionLayoutName = "raw"
+    action_layout: str = RAW
 
     def resolved(self, spec: ModelSpec) -> tuple[int, PerturbationSpec]:
         horizon = spec.chunk_size if self.horizon is None else int(self.horizon)
         if horizon < 1 or horizon % spec.chunk_size:
             raise AugmentInputError("--horizon", f"{horizon} is not a positive multiple of chunk_size "
                                     f"{spec.chunk_size} of spec {spec.name}")
-        if self.action_layout not in LAYOUTS:
-            raise AugmentInputError("--action-layout", f"{self.action_layout!r} is not one of {', '.join(LAYOUTS)}")
+        if self.action_layout not in layout_names():
+            raise AugmentInputError("--action-layout",
+                                    f"{self.action_layout!r} is not one of {', '.join(layout_names())}")
         if self.action_layout == "gr1" and spec.action_dim != 384:
             raise AugmentInputError("--action-layout", f"gr1 needs a DreamDojo GR-1 spec (384-d actions), "
                                     f"spec {spec.name} has {spec.action_dim}")

@@ -24,9 +24,9 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
-from .action_mapping import ActionMapping, header_stamp_ns
-from .errors import AugmentInputError
-from .typestore import ros2_typestore
+from dream_engine_ros.augment.action_mapping import ActionMapping, header_stamp_ns
+from dream_engine_ros.augment.errors import AugmentInputError
+from dream_engine_ros.augment.typestore import ros2_typestore
 
 IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
 BAG_SUFFIXES = (".mcap", ".db3")
@@ -232,7 +232,7 @@ def _stamp(msg: Any, log_ns: int, stamps: StampSource) -> int:
 
 
 def _decode_image(msg: Any, msgtype: str, source: str, topic: str) -> np.ndarray:
-    from ..ros.image_conversion import ImageConversionError, compressed_msg_to_rgb, image_msg_to_rgb
+    from dream_engine_ros.ros.image_conversion import ImageConversionError, compressed_msg_to_rgb, image_msg_to_rgb
 
     try:
         if msgtype.endswith("CompressedImage"):

@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from ..atomic_file import atomic_output, fsync_path
-from .typestore import ros2_typestore
+from dream_engine_ros.atomic_file import atomic_output, fsync_path
+from dream_engine_ros.augment.typestore import ros2_typestore
 
 IMAGE_TOPIC = "/augment/camera/image_raw"
 ACTION_TOPIC = "/augment/action"

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .errors import check_cancel
+from dream_engine_ros.engine.errors import check_cancel
 
 NUM_TRAIN_TIMESTEPS = 1000
 SIGMA_MAX = 1.0 - 1.0 / NUM_TRAIN_TIMESTEPS
@@ -51,9 +51,12 @@ def flow_schedule(num_steps: int, shift: float) -> FlowSchedule:
     return FlowSchedule(tuple(float(s) for s in sigmas), tuple(int(t) for t in timesteps))
 
 
+MAX_SEED = 2**32  # numpy's legacy generator takes seeds in [0, 2**32)
+
+
 def seeded_noise(seed: int, shape: tuple[int, ...]) -> Tensor:
     """Gaussian noise from numpy's legacy generator: same numbers on every machine and device."""
-    if not 0 <= seed < 2**32:
+    if not 0 <= seed < MAX_SEED:
         raise ValueError(f"seed {seed} must be in [0, 2**32)")
     return torch.from_numpy(np.random.RandomState(seed).standard_normal(shape).astype(np.float32))
 

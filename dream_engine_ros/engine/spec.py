@@ -15,14 +15,13 @@ from typing import Any, Literal
 
 import numpy as np
 
-ArchFamily = Literal["rectified-flow", "block-diffusion", "causal-video"]
+from dream_engine_ros.engine.registry import Registry
+
 ChunkThreading = Literal["latent", "pixel"]
 ResidualMode = Literal["none", "still"]
 UncondMode = Literal["null-action", "negative-prompt"]
 Solver = Literal["unipc", "euler"]
 DType = Literal["float32", "bfloat16", "float16"]
-
-KNOWN_FAMILIES: tuple[str, ...] = ("rectified-flow", "block-diffusion", "causal-video")
 
 # Wan2.1 VAE per-channel latent statistics (public constants of the released tokenizer).
 WAN21_LATENT_MEAN: tuple[float, ...] = (
@@ -103,16 +102,11 @@ class FrameNetConfig:
     # residual change is added: a pushed object is transported whole instead of being redrawn
     warp: bool = False
     # how the network's output becomes the next frame: "" = its own frame (last frame moved
-    # along the displacement + residual); "pusht" = object layers (`scene_layers.py`): the
-    # displacement over the T is read as one rigid motion and the agent as one centre, and the
-    # frame is drawn from layers cut from the start frame (needs `warp`); "pusht-contact" = the
-    # same layers, the T moved by a learned contact model (`contact_model.py`, weights "contact")
+    # along the displacement + residual); otherwise the name of a registered frame decoder
+    # (`families/causal_video/decoders.py`, e.g. an environment's object layers) that draws it
     layers: str = ""
-    # "pusht-contact" only: draw a T the contact model moved afresh, as gym-pusht draws it
-    # (`t_render.py`), instead of resampling the start frame's T. Pushed T's IoU at frame 48
-    # 0.803 -> 0.815 (50 held-out pushes), but PSNR -1.2 dB, gate LPIPS 0.0134 -> 0.0168 and the
-    # policy evaluation's success ranking 0 -> 6 wrong pairs (README): off by default
-    draw_moved_t: bool = False
+    # options of that frame decoder, which checks them (names it documents)
+    layer_options: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -143,7 +137,7 @@ class ModelSpec:
     """One world model: geometry, action interface, sampler defaults, architecture, weights."""
 
     name: str
-    family: ArchFamily
+    family: str  # a registered model family (`engine.family.FAMILIES`)
     description: str
     height: int
     width: int
@@ -189,7 +183,7 @@ class ModelSpec:
 
     @property
     def is_latent(self) -> bool:
-        """True for the VAE + DiT families; False for the pixel-space causal-video family."""
+        """True for specs with a VAE tokenizer (latent families); False for pixel-space families."""
         return self.frame_model is None
 
     @property
@@ -280,18 +274,14 @@ class ModelSpec:
 
 
 def spec_problems(spec: ModelSpec) -> list[str]:
-    """Every rule a spec breaks, as readable sentences (empty list = consistent)."""
-    problems: list[str] = []
-    if spec.family not in KNOWN_FAMILIES:
-        problems.append(f"family {spec.family!r} is not one of {KNOWN_FAMILIES}")
-    problems += _common_problems(spec)
-    if spec.family == "causal-video":
-        return problems + _frame_model_problems(spec)
-    if spec.frame_model is not None:
-        problems.append(f"frame_model is for the causal-video family only, not {spec.family!r}")
-    if spec.tokenizer is None or spec.backbone is None:
-        return problems + [f"family {spec.family!r} needs a tokenizer (VaeConfig) and a backbone (DitConfig)"]
-    return problems + _latent_problems(spec, spec.tokenizer, spec.backbone)
+    """Every rule a spec breaks, as readable sentences (empty list = consistent): the rules every
+    spec keeps, then its family's own (`Family.spec_problems`)."""
+    from dream_engine_ros.engine.family import FAMILIES
+
+    problems = _common_problems(spec)
+    if spec.family not in FAMILIES:
+        return problems + [f"family {spec.family!r} is not one of {tuple(FAMILIES.names())}"]
+    return problems + FAMILIES.get(spec.family).spec_problems(spec)
 
 
 def _common_problems(spec: ModelSpec) -> list[str]:
@@ -307,261 +297,29 @@ def _common_problems(spec: ModelSpec) -> list[str]:
     return problems
 
 
-def _frame_model_problems(spec: ModelSpec) -> list[str]:
-    problems: list[str] = []
-    net = spec.frame_model
-    if net is None:
-        return ["family 'causal-video' needs a frame_model (FrameNetConfig)"]
-    if spec.tokenizer is not None or spec.backbone is not None:
-        problems.append("family 'causal-video' works on pixels: tokenizer and backbone must be None")
-    step = net.patch << (len(net.channels) - 1)
-    for label, value in (("height", spec.height), ("width", spec.width)):
-        if value <= 0 or value % step:
-            problems.append(f"{label} {value} is not a positive multiple of {step} (patch x U-Net downsampling)")
-    if net.action_dim != spec.action_dim:
-        problems.append(f"frame_model.action_dim {net.action_dim} != action_dim {spec.action_dim}")
-    if len(net.channels) != len(net.blocks):
-        problems.append("frame_model.channels and frame_model.blocks must have one entry per level")
-    if spec.guidance != 0.0:
-        problems.append("the causal-video frame model is trained without an unconditional branch: guidance must be 0")
-    if spec.residual != "none" or spec.change_full:
-        problems.append("residual/change_full belong to the latent families")
-    if spec.change_floor < 0:
-        problems.append(f"change_floor {spec.change_floor} must be >= 0")
-    if net.layers not in ("", "pusht", "pusht-contact"):
-        problems.append(f"frame_model.layers {net.layers!r} is not '', 'pusht' or 'pusht-contact'")
-    if net.layers == "pusht-contact" and "contact" not in spec.weights.files:
-        problems.append("frame_model.layers 'pusht-contact' needs a 'contact' weights file")
-    if "planner_contact" in spec.weights.files and net.layers != "pusht-contact":
-        problems.append("a 'planner_contact' weights file needs frame_model.layers 'pusht-contact'")
-    if net.layers == "pusht-contact" and not spec.action_low:
-        problems.append("frame_model.layers 'pusht-contact' reads targets in pixels: it needs action_low/action_high")
-    if net.draw_moved_t and net.layers != "pusht-contact":
-        problems.append("frame_model.draw_moved_t draws the contact model's T: it needs layers 'pusht-contact'")
-    if net.layers and not net.warp:
-        problems.append("frame_model.layers reads the displacement: it needs warp=True")
-    return problems
-
-
-def _latent_problems(spec: ModelSpec, vae: VaeConfig, dit: DitConfig) -> list[str]:
-    problems: list[str] = []
-    for label, value in (("height", spec.height), ("width", spec.width)):
-        step = vae.spatial_compression * dit.patch_spatial
-        if value <= 0 or value % step:
-            problems.append(f"{label} {value} is not a positive multiple of {step}")
-    if spec.chunk_size <= 0 or spec.chunk_size % vae.temporal_compression:
-        problems.append(
-            f"chunk_size {spec.chunk_size} is not a positive multiple of the VAE's temporal "
-            f"compression {vae.temporal_compression}"
-        )
-    if dit.actions_per_latent != vae.temporal_compression:
-        problems.append(
-            f"backbone.actions_per_latent {dit.actions_per_latent} != temporal compression "
-            f"{vae.temporal_compression}"
-        )
-    if dit.action_dim != spec.action_dim:
-        problems.append(f"backbone.action_dim {dit.action_dim} != action_dim {spec.action_dim}")
-    if dit.in_channels != vae.z_dim or dit.out_channels != vae.z_dim:
-        problems.append(f"backbone channels {dit.in_channels}/{dit.out_channels} != z_dim {vae.z_dim}")
-    if dit.model_channels % dit.num_heads:
-        problems.append(f"model_channels {dit.model_channels} not divisible by num_heads {dit.num_heads}")
-    if len(vae.latent_mean) != vae.z_dim or len(vae.latent_std) != vae.z_dim:
-        problems.append(f"latent_mean/latent_std must have z_dim={vae.z_dim} values")
-    if spec.residual not in ("none", "still"):
-        problems.append(f"residual {spec.residual!r} is not 'none' or 'still'")
-    if spec.residual == "still" and spec.threading != "pixel":
-        problems.append("residual 'still' needs threading 'pixel': the still reference is encoded from the "
-                        "condition frame's pixels")
-    if spec.residual == "still" and not 0 <= spec.change_floor < spec.change_full:
-        problems.append(f"residual 'still' needs 0 <= change_floor < change_full, got {spec.change_floor} and "
-                        f"{spec.change_full}")
-    if spec.residual != "still" and (spec.change_floor or spec.change_full):
-        problems.append("change_floor/change_full are used by residual 'still' (and change_floor by "
-                        "causal-video) only")
-    if spec.uncond == "negative-prompt" and not dit.use_cross_attn:
-        problems.append("uncond 'negative-prompt' needs a backbone with cross-attention")
-    return problems
-
-
 # --------------------------------------------------------------------------------------------
-# Catalog
+# Catalog: specs are registered by their environments' plug-ins (`envs/<env>/specs.py`) or added
+# at run time (`register_spec`, a trained model's folder).
 # --------------------------------------------------------------------------------------------
 
-# Per-channel statistics of the pusht-tiny VAE's latents over the training windows, printed by
-# `train_pusht export` and also stored in the shipped weights' metadata (which the loader uses).
-PUSHT_LATENT_MEAN: tuple[float, ...] = (-2.7684, 2.1191, -1.1942, 2.8180, -2.3327, -0.1666, -2.5424, 0.3705)
-PUSHT_LATENT_STD: tuple[float, ...] = (2.1355, 1.7234, 0.7575, 2.9117, 1.7079, 0.3714, 2.1501, 1.0981)
-
-PUSHT_TINY = ModelSpec(
-    name="pusht-tiny",
-    family="rectified-flow",
-    description=(
-        "Latent PushT model (the default until pusht-causal): 96x96 RGB at 10 Hz, action = absolute target (x, y) "
-        "in env units [0, 512]. Same classes as DreamDojo, scaled down, trained on CPU."
-    ),
-    height=96,
-    width=96,
-    chunk_size=12,
-    action_dim=2,
-    fps=10.0,
-    # One step returns the flow model's estimate of the mean future given the plan, which on
-    # held-out episodes scores best (validation seed 555, 10 episodes, PSNR / SSIM: 27.11 / 0.937
-    # at 1 step, 27.01 / 0.937 at 2, 26.44 / 0.933 at 4, 26.10 / 0.929 at 8); more steps per
-    # goal give sharper samples that are less often right.
-    num_steps=1,
-    guidance=0.0,
-    # the still-relative change has a std of ~0.45 (not 1), so a smaller shift keeps the
-    # signal-to-noise schedule the model saw on unit-variance latents (3 x 0.45 ~ 1.5)
-    shift=1.5,
-    solver="unipc",
-    dtype="float32",
-    threading="pixel",
-    uncond="null-action",
-    tokenizer=VaeConfig(
-        dim=12,
-        z_dim=8,
-        dim_mult=(1, 2, 2, 4),
-        num_res_blocks=1,
-        attn_scales=(),
-        temporal_downsample=(False, True, True),
-        latent_mean=PUSHT_LATENT_MEAN,
-        latent_std=PUSHT_LATENT_STD,
-    ),
-    backbone=DitConfig(
-        in_channels=8,
-        out_channels=8,
-        model_channels=128,
-        num_blocks=6,
-        num_heads=2,
-        adaln_lora_dim=64,
-        action_dim=2,
-        actions_per_latent=4,
-        use_cross_attn=False,
-        crossattn_in_channels=0,
-        crossattn_emb_channels=0,
-        concat_padding_mask=True,
-        rope_max_len=64,
-    ),
-    weights=WeightsLocation(
-        files={"vae": "pusht-tiny-vae.safetensors", "dit": "pusht-tiny-dit.safetensors"},
-        env_var="DREAM_ENGINE_PUSHT_WEIGHTS",
-    ),
-    action_low=(0.0, 0.0),
-    action_high=(512.0, 512.0),
-    residual="still",
-    change_floor=10.0,
-    change_full=70.0,
-)
-
-
-def _dreamdojo_spec(name: str, channels: int, blocks: int, heads: int, description: str) -> ModelSpec:
-    return ModelSpec(
-        name=name,
-        family="rectified-flow",
-        description=description,
-        height=480,
-        width=640,
-        chunk_size=12,
-        action_dim=384,
-        fps=10.0,
-        num_steps=35,
-        guidance=0.0,
-        shift=5.0,
-        solver="unipc",
-        dtype="bfloat16",
-        threading="pixel",
-        uncond="negative-prompt",
-        tokenizer=VaeConfig(),
-        backbone=DitConfig(model_channels=channels, num_blocks=blocks, num_heads=heads),
-        weights=WeightsLocation(
-            files={
-                "dit": "model_ema_bf16.pt",
-                "vae": "Wan2.1_VAE.pth",
-                "text_embedding": "cr1_empty_string_text_embeddings.pt",
-            },
-            directory=f"~/.cache/dream_engine/{name}",
-            env_var="DREAM_ENGINE_" + name.upper().replace("-", "_") + "_WEIGHTS",
-        ),
-    )
-
-
-DREAMDOJO_GR1_2B = _dreamdojo_spec(
-    "dreamdojo-gr1-2b", 2048, 28, 16,
-    "DreamDojo GR-1 post-trained world model (Cosmos-Predict2.5 2B DiT + Wan2.1 VAE), 480x640.",
-)
-DREAMDOJO_GR1_14B = _dreamdojo_spec(
-    "dreamdojo-gr1-14b", 5120, 36, 40,
-    "DreamDojo GR-1 post-trained world model, 14B DiT variant, 480x640.",
-)
-
-PUSHT_CAUSAL = ModelSpec(
-    name="pusht-causal",
-    family="causal-video",
-    description=(
-        "Embedded default: PushT (gym-pusht) 96x96 RGB at 10 Hz, action = absolute target (x, y) in env "
-        "units [0, 512]. Frame-autoregressive pixel-space denoiser: sees the last 3 frames and actions, "
-        "predicts the next frame in one rectified-flow step as a displacement of the last frame's pixels plus a "
-        "residual change; no VAE, so small objects keep their pixels."
-    ),
-    height=96,
-    width=96,
-    chunk_size=12,
-    action_dim=2,
-    fps=10.0,
-    num_steps=1,
-    guidance=0.0,
-    shift=1.0,
-    solver="euler",
-    change_floor=4.0,
-    dtype="float32",
-    threading="pixel",
-    uncond="null-action",
-    tokenizer=None,
-    backbone=None,
-    weights=WeightsLocation(
-        files={"frame_model": "pusht-causal.safetensors", "contact": "pusht-contact.safetensors",
-               "agent": "pusht-agent.safetensors", "planner_contact": "pusht-contact-planner.safetensors"},
-        env_var="DREAM_ENGINE_PUSHT_CAUSAL_WEIGHTS",
-    ),
-    action_low=(0.0, 0.0),
-    action_high=(512.0, 512.0),
-    frame_model=FrameNetConfig(
-        patch=4,
-        context_frames=3,
-        context_actions=3,
-        action_dim=2,
-        channels=(48, 96, 160),
-        blocks=(1, 2, 2),
-        embed_dim=128,
-        warp=True,
-        layers="pusht-contact",
-    ),
-)
-
-_CATALOG: dict[str, ModelSpec] = {
-    spec.name: spec for spec in (PUSHT_CAUSAL, PUSHT_TINY, DREAMDOJO_GR1_2B, DREAMDOJO_GR1_14B)
-}
-
-# The embedded default: the causal-video model predicts PushT's agent to ~0.3 px and keeps the
-# T's shape where the latent pusht-tiny melts it (README "Physics evaluation").
-DEFAULT_SPEC = PUSHT_CAUSAL.name
+SPECS: Registry[ModelSpec] = Registry("spec")
 
 
 def list_specs() -> list[ModelSpec]:
-    """All registered specs, default first."""
-    return list(_CATALOG.values())
+    """All registered specs, in registration order (the CLI lists the product's default first)."""
+    return SPECS.values()
 
 
 def get_spec(name: str) -> ModelSpec:
     """Look a spec up by name; the error lists what exists."""
-    try:
-        return _CATALOG[name]
-    except KeyError:
-        raise KeyError(f"unknown spec {name!r}; known specs: {', '.join(_CATALOG)}") from None
+    return SPECS.get(name)
 
 
 def register_spec(spec: ModelSpec, *, replace: bool = False) -> None:
     """Add a spec (e.g. a fine-tuned variant) to the catalog."""
-    if spec.name in _CATALOG and not replace:
-        raise ValueError(f"spec {spec.name!r} already registered")
-    _CATALOG[spec.name] = spec
+    SPECS.register(spec.name, spec, replace=replace)
+
+
+def unregister_spec(name: str) -> None:
+    """Take a spec added at run time out of the catalog again."""
+    SPECS.unregister(name)

@@ -12,13 +12,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .errors import InputError, plain_value
-from .spec import ModelSpec
+from dream_engine_ros.engine.errors import InputError, plain_value
+from dream_engine_ros.engine.family import family_of
+from dream_engine_ros.engine.sampler import MAX_SEED
+from dream_engine_ros.engine.spec import ModelSpec
 
 MAX_HORIZON = 1200
 MAX_STEPS = 200
 MAX_GUIDANCE = 30.0
-MAX_SEED = 2**32
 
 
 def _as_int(value: object) -> int | None:
@@ -106,7 +107,7 @@ class RequestValidator:
                 or not 0.0 <= guidance <= MAX_GUIDANCE:
             raise InputError("guidance", guidance,
                              f"guidance {plain_value(guidance)} must be a finite number in [0, {MAX_GUIDANCE:g}]")
-        if guidance and not self.spec.is_latent:
+        if guidance and not family_of(self.spec).has_guidance:
             raise InputError("guidance", guidance, f"guidance {plain_value(guidance)}: spec {self.spec.name!r} "
                              f"({self.spec.family}) has no unconditional branch; use 0")
         if guidance and self.spec.uncond == "negative-prompt" and not self.has_negative_context:
@@ -143,11 +144,11 @@ class RequestValidator:
 
         Why: a causal-video model sees its recent history; a robot that is already moving when
         a planner asks (closed-loop control) is not a robot at rest, and one frame cannot show
-        its velocity. Only the causal-video family reads a history.
+        its velocity. Only families that say so (`Family.reads_history`) read a history.
         """
-        if self.spec.is_latent:
+        if not family_of(self.spec).reads_history:
             raise InputError("history", self.spec.family, f"spec {self.spec.name!r} ({self.spec.family}) "
-                             "starts from one frame; a history needs the causal-video family")
+                             "starts from one frame; its family reads no history")
         arr = np.asarray(frames)
         if arr.ndim != 4 or arr.shape[0] < 1:
             raise InputError("history_frames", tuple(arr.shape), "shape must be (n, H, W, 3) with n >= 1")

@@ -19,8 +19,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
-from ..atomic_file import atomic_output
-from .errors import WeightsError
+from dream_engine_ros.atomic_file import atomic_output
+from dream_engine_ros.engine.errors import WeightsError
 
 MAX_KEYS_IN_MESSAGE = 12
 

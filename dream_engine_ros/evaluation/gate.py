@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..metrics import evaluate_videos
+from dream_engine_ros.metrics import evaluate_videos
 
 if TYPE_CHECKING:
-    from ..lpips import LpipsModel
+    from dream_engine_ros.lpips import LpipsModel
 
 VIDEO_SUFFIXES = (".mp4", ".npy")
 METRICS = ("psnr", "ssim", "lpips")
@@ -90,7 +90,7 @@ def read_video(path: Path) -> np.ndarray:
         if path.suffix.lower() == ".npy":
             video = np.load(path, allow_pickle=False)
         else:
-            from ..video import read_mp4
+            from dream_engine_ros.video import read_mp4
 
             video = read_mp4(path)[0]
     except Exception as exc:  # PyAV and numpy raise many types for a broken file

@@ -23,8 +23,15 @@ def _threshold(text: str) -> float:
 
 
 def cmd_gate(args: argparse.Namespace) -> int:
-    from ..cli import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, CliError
-    from .gate import GateInputError, Thresholds, failure_lines, pair_inputs, read_video, run_gate
+    from dream_engine_ros.cli import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, CliError
+    from dream_engine_ros.evaluation.gate import (
+        GateInputError,
+        Thresholds,
+        failure_lines,
+        pair_inputs,
+        read_video,
+        run_gate,
+    )
 
     if args.no_lpips and args.max_lpips is not None:
         raise CliError("--max-lpips: cannot gate on LPIPS with --no-lpips", EXIT_BAD_INPUT)
@@ -36,7 +43,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
         pairs = pair_inputs(Path(args.pred), Path(args.truth))
         lpips = None
         if not args.no_lpips:
-            from ..lpips import load_lpips
+            from dream_engine_ros.lpips import load_lpips
 
             lpips = load_lpips(args.lpips_weights)  # LpipsWeightsError -> exit 3 in cli.main
         videos = [(name, read_video(p), read_video(t)) for name, p, t in pairs]
@@ -44,12 +51,12 @@ def cmd_gate(args: argparse.Namespace) -> int:
     except GateInputError as exc:
         raise CliError(str(exc), EXIT_BAD_INPUT) from None
     if args.report:
-        from ..atomic_file import atomic_output
+        from dream_engine_ros.atomic_file import atomic_output
 
         with atomic_output(Path(args.report)) as tmp:
             tmp.write_text(json.dumps(report, indent=1, allow_nan=False))
     if args.plot:
-        from .gate_figure import plot_report
+        from dream_engine_ros.evaluation.gate_figure import plot_report
 
         plot_report(report, Path(args.plot), title=args.title)
     summary = {k: report[k] for k in ("passed", "failed", "means", "thresholds", "videos", "frames_scored",

@@ -23,7 +23,7 @@ def plot_report(report: dict[str, Any], path: Path, title: str | None = None) ->
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..atomic_file import atomic_output
+    from dream_engine_ros.atomic_file import atomic_output
 
     rows = report["per_video"]
     metrics = [m for m in LABELS if all(m in row for row in rows)]

@@ -23,8 +23,8 @@ def _positive(text: str) -> int:
 
 def load_policies(specs: list[str]) -> dict[str, Any]:
     """`module:callable` entries (or names of the shipped PushT policies, or `all`) -> {name: policy}."""
-    from ..cli import EXIT_BAD_INPUT, CliError
-    from .pusht_policies import POLICIES
+    from dream_engine_ros.cli import EXIT_BAD_INPUT, CliError
+    from dream_engine_ros.envs.pusht.evaluation.policies import POLICIES
 
     out: dict[str, Any] = {}
     for spec in specs:
@@ -51,9 +51,9 @@ def load_policies(specs: list[str]) -> dict[str, Any]:
 
 
 def cmd_evaluate_policy(args: argparse.Namespace) -> int:
-    from ..cli import EXIT_BAD_INPUT, EXIT_OK, CliError
-    from ..engine.runner import DreamEngine
-    from ..engine.spec import get_spec
+    from dream_engine_ros.cli import EXIT_BAD_INPUT, EXIT_OK, CliError
+    from dream_engine_ros.engine.runner import DreamEngine
+    from dream_engine_ros.engine.spec import get_spec
 
     try:
         spec = get_spec(args.spec)
@@ -71,7 +71,7 @@ def cmd_evaluate_policy(args: argparse.Namespace) -> int:
     policies = load_policies(args.policy)
     import torch
 
-    from .policy_eval import evaluate
+    from dream_engine_ros.envs.pusht.evaluation.policy_eval import evaluate
 
     threads = torch.get_num_threads()
     if args.threads is not None:
@@ -86,7 +86,7 @@ def cmd_evaluate_policy(args: argparse.Namespace) -> int:
     if args.json:
         import json
 
-        from ..atomic_file import atomic_output
+        from dream_engine_ros.atomic_file import atomic_output
 
         def finite(value: Any) -> Any:
             return None if isinstance(value, float) and not math.isfinite(value) else value
@@ -94,7 +94,7 @@ def cmd_evaluate_policy(args: argparse.Namespace) -> int:
         with atomic_output(Path(args.json)) as tmp:
             tmp.write_text(json.dumps(_walk(data, finite), indent=1, allow_nan=False))
     if args.plot:
-        from .policy_figure import plot_report
+        from dream_engine_ros.envs.pusht.evaluation.policy_figure import plot_report
 
         plot_report(data, Path(args.plot))
     print(report.table())
@@ -118,7 +118,7 @@ def _walk(value: Any, leaf: Any) -> Any:
 
 def add_policy_subcommands(subparsers: Any) -> None:
     """Register `evaluate-policy` on the `dream-engine` parser."""
-    from ..engine.spec import DEFAULT_SPEC
+    from dream_engine_ros.defaults import DEFAULT_SPEC
 
     evaluate = subparsers.add_parser(
         "evaluate-policy", help="PushT policies closed-loop in the world model vs in gym-pusht",

@@ -26,20 +26,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from .. import __version__
-from ..engine.errors import InputError, RolloutCancelled
-from ..engine.runner import ChunkEvent
-from ..engine.spec import ModelSpec, get_spec
-from ..engine.validation import RequestValidator
-from .config import ServerConfig
-from .errors import ApiError, error_body
-from .forms import parse_batch, parse_predict
-from .jobs import BatchOutcome, PredictOutcome, batch_job, predict_headers, predict_job
-from .metrics import Metrics, MetricsMiddleware
-from .multipart import Part, multipart_boundary, parse_multipart
-from .results import ResultStore
-from .sse import chunk_payload, format_event
-from .worker import EngineWorker, Job, NotReady, QueueFull
+from dream_engine_ros import __version__
+from dream_engine_ros.engine.errors import InputError, RolloutCancelled
+from dream_engine_ros.engine.runner import ChunkEvent
+from dream_engine_ros.engine.spec import ModelSpec, get_spec
+from dream_engine_ros.engine.validation import RequestValidator
+from dream_engine_ros.http.config import ServerConfig
+from dream_engine_ros.http.errors import ApiError, error_body
+from dream_engine_ros.http.forms import parse_batch, parse_predict
+from dream_engine_ros.http.jobs import BatchOutcome, PredictOutcome, batch_job, predict_headers, predict_job
+from dream_engine_ros.http.metrics import Metrics, MetricsMiddleware
+from dream_engine_ros.http.multipart import Part, multipart_boundary, parse_multipart
+from dream_engine_ros.http.results import ResultStore
+from dream_engine_ros.http.sse import chunk_payload, format_event
+from dream_engine_ros.http.worker import EngineWorker, Job, NotReady, QueueFull
 
 
 @dataclass
@@ -56,7 +56,7 @@ class ServerState:
 
 def _default_loader(config: ServerConfig) -> Callable[[], Any]:
     def load() -> Any:
-        from ..engine.runner import DreamEngine
+        from dream_engine_ros.engine.runner import DreamEngine
 
         return DreamEngine.load(config.spec, weights=config.weights, device=config.device)
 

@@ -10,8 +10,8 @@ import argparse
 import sys
 from typing import Any
 
-from ..engine.spec import DEFAULT_SPEC
-from .config import DEFAULT_HOST, DEFAULT_PORT, ServerConfig, read_token_file
+from dream_engine_ros.defaults import DEFAULT_SPEC
+from dream_engine_ros.http.config import DEFAULT_HOST, DEFAULT_PORT, ServerConfig, read_token_file
 
 EXTRA_MODULES = ("starlette", "uvicorn", "python_multipart")  # what `serve` imports
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
@@ -42,7 +42,7 @@ def _serve_command(args: argparse.Namespace) -> int:
         print(f"error: `dream-engine serve` needs the 'http' extra (module {missing!r} is missing): "
               "pip install 'dream_engine_ros[http]'", file=sys.stderr)
         return EXIT_FAILURE
-    from ..engine.spec import get_spec
+    from dream_engine_ros.engine.spec import get_spec
 
     try:
         get_spec(args.spec)
@@ -60,8 +60,8 @@ def _serve_command(args: argparse.Namespace) -> int:
         if value < low:
             print(f"error: {name}: {value} is below the minimum {low}", file=sys.stderr)
             return EXIT_BAD_INPUT
-    from .app import create_app
-    from .server import run_server
+    from dream_engine_ros.http.app import create_app
+    from dream_engine_ros.http.server import run_server
 
     if config.host not in ("127.0.0.1", "localhost", "::1") and config.token is None:
         print(f"warning: serving on {config.host} without --token-file: anyone who reaches this port can use "

@@ -25,11 +25,11 @@ from typing import Any, cast
 import httpx
 import numpy as np
 
-from ..engine.errors import InputError
-from ..engine.spec import ModelSpec
-from ..engine.validation import RequestValidator
-from .mp4 import decode_mp4
-from .sse import SseEvent, parse_events, png_frames
+from dream_engine_ros.engine.errors import InputError
+from dream_engine_ros.engine.spec import ModelSpec
+from dream_engine_ros.engine.validation import RequestValidator
+from dream_engine_ros.http.mp4 import decode_mp4
+from dream_engine_ros.http.sse import SseEvent, parse_events, png_frames
 
 RETRY_STATUSES = (429, 503)
 
@@ -145,7 +145,7 @@ class PredictionStream:
         """The finished rollout (GET result_url); only after the stream has ended."""
         if self.summary is None:
             raise RuntimeError("the stream has not finished (no 'done' event yet)")
-        response = self._client._request("GET", self.summary["result_url"])
+        response = self._client.send("GET", self.summary["result_url"])
         return Prediction(response.content, _metadata(response))
 
     def close(self) -> None:
@@ -207,7 +207,7 @@ class DreamEngineClient:
         base = float(retry_after) if retry_after.isdigit() else self.backoff_s * (2 ** attempt)
         return min(self.max_backoff_s, base) * (1.0 + 0.1 * random.random())  # jitter: clients do not retry in step
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    def send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """One call with retries on 429/503; raises DreamEngineHTTPError on any other non-2xx."""
         for attempt in range(self.retries + 1):
             response = self._http.request(method, path, **kwargs)
@@ -227,7 +227,7 @@ class DreamEngineClient:
     def model(self, refresh: bool = False) -> dict[str, Any]:
         """`GET /v1/model` (cached): spec, resolution, chunk_size, action_dim, defaults, limits."""
         if self._model is None or refresh:
-            self._model = self._request("GET", "/v1/model").json()
+            self._model = self.send("GET", "/v1/model").json()
         assert self._model is not None
         return self._model
 
@@ -281,7 +281,7 @@ class DreamEngineClient:
         arr = self.validate(frame, actions)
         files = {"frame": ("frame.png", _png(frame), "image/png"),
                  "actions": ("actions.npy", _npy(arr), "application/octet-stream")}
-        response = self._request("POST", "/v1/predict", files=files, data=self._fields(seed, num_steps, guidance))
+        response = self.send("POST", "/v1/predict", files=files, data=self._fields(seed, num_steps, guidance))
         return Prediction(response.content, _metadata(response))
 
     def predict_batch(self, frame: np.ndarray, actions: np.ndarray, seed: int = 0,
@@ -303,7 +303,7 @@ class DreamEngineClient:
         if videos is not None:
             data["videos"] = videos if isinstance(videos, str) else ",".join(str(int(k)) for k in videos)
         data["fused"] = "true" if fused else "false"
-        body = self._request("POST", "/v1/predict_batch", files=files, data=data).json()
+        body = self.send("POST", "/v1/predict_batch", files=files, data=data).json()
         clips = {int(item["index"]): base64.b64decode(item["mp4_base64"]) for item in body["videos"]}
         return BatchPrediction(body, clips)
 

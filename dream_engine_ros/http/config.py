@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..engine.spec import DEFAULT_SPEC
-from ..engine.validation import MAX_HORIZON
+from dream_engine_ros.defaults import DEFAULT_SPEC
+from dream_engine_ros.engine.validation import MAX_HORIZON
 
 DEFAULT_HOST = "127.0.0.1"  # loopback unless told otherwise: the API has no TLS of its own
 DEFAULT_PORT = 8080

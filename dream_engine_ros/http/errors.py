@@ -10,7 +10,7 @@ import math
 from http import HTTPStatus
 from typing import Any
 
-from ..engine.errors import InputError, plain_value
+from dream_engine_ros.engine.errors import InputError, plain_value
 
 
 class ApiError(Exception):

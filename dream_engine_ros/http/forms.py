@@ -11,13 +11,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..engine.errors import InputError
-from ..engine.validation import RequestValidator
-from ..planning.goal_scoring import check_cost, pusht_goal
-from .config import ServerConfig
-from .decode import decode_npy, decode_png, parse_int, sampling_overrides, text_field
-from .errors import ApiError
-from .multipart import Part
+from dream_engine_ros.engine.errors import InputError
+from dream_engine_ros.engine.validation import RequestValidator
+from dream_engine_ros.http.config import ServerConfig
+from dream_engine_ros.http.decode import decode_npy, decode_png, parse_int, sampling_overrides, text_field
+from dream_engine_ros.http.errors import ApiError
+from dream_engine_ros.http.multipart import Part
+from dream_engine_ros.planning.costs import get_cost
 
 PREDICT_FIELDS = ("frame", "actions", "seed", "num_steps", "guidance")
 BATCH_FIELDS = (*PREDICT_FIELDS, "seeds", "goal", "cost", "videos", "fused")
@@ -124,10 +124,10 @@ def parse_batch(parts: dict[str, Part], config: ServerConfig, validator: Request
         cost = None
         if goal is not None:
             validator.frame(goal, "goal")
-            cost = check_cost(cost_text or "")
-            if cost == "pusht-pose":
-                spec = validator.spec
-                pusht_goal(goal, (spec.height, spec.width, 3))
+            chosen = get_cost(cost_text or "")
+            if not chosen.frameless:  # a frameless cost is refused by name when the batch is scored
+                chosen.check_goal(goal, validator.spec)
+            cost = chosen.name
         elif cost_text:
             raise InputError("cost", cost_text, "a cost needs a goal image (form field 'goal')")
     except InputError as exc:

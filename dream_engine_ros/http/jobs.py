@@ -15,12 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from ..engine.runner import ChunkEvent
-from ..engine.spec import ModelSpec
-from ..planning.goal_scoring import score_rollouts
-from .forms import BatchRequest, PredictRequest
-from .mp4 import encode_mp4
-from .worker import CancelCheck
+from dream_engine_ros.engine.runner import ChunkEvent
+from dream_engine_ros.engine.spec import ModelSpec
+from dream_engine_ros.http.forms import BatchRequest, PredictRequest
+from dream_engine_ros.http.mp4 import encode_mp4
+from dream_engine_ros.http.worker import CancelCheck
+from dream_engine_ros.planning.costs import score_rollouts
 
 
 @dataclass

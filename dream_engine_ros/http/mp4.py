@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..video import write_mp4
+from dream_engine_ros.video import write_mp4
 
 
 def encode_mp4(frames: np.ndarray, fps: float, tmp_dir: str | None = None) -> bytes:

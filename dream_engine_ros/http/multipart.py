@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from .errors import ApiError
+from dream_engine_ros.http.errors import ApiError
 
 MAX_PARTS = 16
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import uvicorn
 
-from .config import ServerConfig
+from dream_engine_ros.http.config import ServerConfig
 
 
 def _uvicorn_config(app: Any, config: ServerConfig, log_level: str) -> uvicorn.Config:

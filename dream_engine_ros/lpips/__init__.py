@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
-from .network import AlexLpips
-from .weights import LpipsWeights, LpipsWeightsError, find_weights
+from dream_engine_ros.lpips.network import AlexLpips
+from dream_engine_ros.lpips.weights import LpipsWeights, LpipsWeightsError, find_weights
 
 __all__ = ["AlexLpips", "LpipsModel", "LpipsWeights", "LpipsWeightsError", "find_weights", "load_lpips"]
 

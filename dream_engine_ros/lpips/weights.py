@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..engine.errors import WeightsError
-from .safe_pickle import load_array_tree
+from dream_engine_ros.engine.errors import WeightsError
+from dream_engine_ros.lpips.safe_pickle import load_array_tree
 
 ENV_VAR = "DREAM_ENGINE_LPIPS_WEIGHTS"
 HUB_ALEXNET = "alexnet-owt-7be5be79.pth"

@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from dream_engine_ros.engine.spec import DEFAULT_SPEC
-from dream_engine_ros.ros.mpc_demo import DEMO_TASK
+from dream_engine_ros.defaults import DEFAULT_SPEC
+from dream_engine_ros.envs.pusht.ros.mpc_demo import DEMO_TASK
 from dream_engine_ros.ros.node_args import (
     NODE_DESCRIPTION,
     NODE_HELP,
@@ -40,20 +40,20 @@ def _demo_command(args: argparse.Namespace) -> int:
 
 
 def _demo_mpc_command(args: argparse.Namespace) -> int:
-    from dream_engine_ros.ros.mpc_demo import run_mpc_demo
+    from dream_engine_ros.envs.pusht.ros.mpc_demo import run_mpc_demo
 
     return run_mpc_demo(spec=args.spec, weights=args.weights, device=args.device, task_seed=args.task_seed,
                         task_index=args.task, budget=args.budget, output_dir=args.output_dir)
 
 
 def _pusht_sim_command(args: argparse.Namespace) -> int:
-    from dream_engine_ros.ros.pusht_sim_node import run_pusht_sim_with_args
+    from dream_engine_ros.envs.pusht.ros.sim_node import run_pusht_sim_with_args
 
     return run_pusht_sim_with_args(args)
 
 
 def _mpc_planner_command(args: argparse.Namespace) -> int:
-    from dream_engine_ros.ros.mpc_planner_node import run_planner_with_args
+    from dream_engine_ros.envs.pusht.ros.mpc_planner_node import run_planner_with_args
 
     return run_planner_with_args(args)
 

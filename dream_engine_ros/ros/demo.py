@@ -1,7 +1,8 @@
 """``dream-engine demo``: the whole ROS loop on the embedded default spec, in one process.
 
-Starts the engine node, publishes a rendered PushT frame on the camera topic (10 Hz, fresh
-stamps), sends a Rollout goal that uses the camera frame, prints feedback and the result,
+Starts the engine node, publishes the spec's demo-scene frame (`demo_scenes.py`, registered by
+its environment) on the camera topic (10 Hz, fresh stamps), sends a Rollout goal with the
+scene's plan that uses the camera frame, prints feedback and the result,
 and prints the mp4 path as the very last line (scripts can ``tail -n1``).
 """
 
@@ -14,12 +15,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from dream_engine_ros.engine.spec import DEFAULT_SPEC
+from dream_engine_ros.defaults import DEFAULT_SPEC
 
 DEMO_NAMESPACE = "/dream_demo"
 
 
-def _isolate_ros_traffic() -> None:
+def isolate_ros_traffic() -> None:
     """Keep the demo's DDS traffic on this machine unless the user chose otherwise."""
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     os.environ.setdefault("ROS_DOMAIN_ID", str(random.randint(1, 100)))
@@ -34,22 +35,26 @@ def run_demo(
     seed: int = 0,
     output_dir: str | None = None,
 ) -> int:
-    _isolate_ros_traffic()
-    import numpy as np
+    isolate_ros_traffic()
     import rclpy
     from rclpy.parameter import Parameter
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import Image
 
+    from dream_engine_ros.demo_scenes import demo_start
     from dream_engine_ros.ros.engine_node import DreamEngineNode
     from dream_engine_ros.ros.image_conversion import rgb_to_image_msg
     from dream_engine_ros.ros.planner_example import RolloutPlanner, build_goal, format_feedback, format_result
-    from dream_engine_ros.ros.pusht_frame import arc_actions, render_pusht_start
     from dream_engine_ros.ros.spinning import SpinningExecutor
 
     began = time.monotonic()
     out_dir = Path(output_dir or Path.cwd() / "out" / "demo").expanduser().resolve()
-    start = render_pusht_start(seed)
+    try:
+        start = demo_start(spec, seed)
+    except KeyError as error:
+        print(f"[demo] {error.args[0]}: the demo needs a scene of its environment (a start frame and a plan)",
+              file=sys.stderr)
+        return 1
     rclpy.init()
     engine_node = DreamEngineNode(
         "dream_engine",
@@ -74,7 +79,7 @@ def run_demo(
         )
 
         def publish_camera_frame() -> None:
-            camera.publish(rgb_to_image_msg(start.rgb, client_node.get_clock().now().to_msg(), "pusht_camera"))
+            camera.publish(rgb_to_image_msg(start.rgb, client_node.get_clock().now().to_msg(), "camera"))
 
         client_node.create_timer(0.1, publish_camera_frame)
         planner = RolloutPlanner(client_node, f"{DEMO_NAMESPACE}/dream_engine")
@@ -83,11 +88,7 @@ def run_demo(
             return 1
         described = planner.describe().spec
         steps = horizon or 4 * described.chunk_size
-        actions = (
-            arc_actions(start.agent_xy, steps)
-            if described.action_dim == 2
-            else np.zeros((steps, described.action_dim), np.float32)
-        )
+        actions = start.plan(steps)
         time.sleep(0.3)  # let a few camera frames arrive
         print(
             f"[demo] spec {described.name} on {described.device}: {described.height}x{described.width}, "

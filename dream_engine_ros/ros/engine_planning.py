@@ -21,7 +21,7 @@ import numpy as np
 
 from dream_engine_msgs.action import RolloutBatch
 from dream_engine_ros.planning.cem import CEMConfig, CrossEntropyPlanner, PlanResult, ScoreFn
-from dream_engine_ros.planning.goal_scoring import FRAMELESS_COSTS
+from dream_engine_ros.planning.costs import frameless_cost_names, get_cost
 from dream_engine_ros.ros.error_codes import ErrorCode, GoalFailure
 
 
@@ -46,8 +46,8 @@ def plan_search(goal: RolloutBatch.Goal, cost: str, spec_low: np.ndarray | None,
     iterations = int(goal.plan_iterations)
     if iterations == 0:
         return None
-    if cost not in FRAMELESS_COSTS:
-        raise _invalid(f"search mode (plan_iterations > 0) needs a frameless cost {sorted(FRAMELESS_COSTS)}; "
+    if not get_cost(cost).frameless:
+        raise _invalid(f"search mode (plan_iterations > 0) needs a frameless cost {frameless_cost_names()}; "
                        f"got {cost!r}")
     if int(goal.num_candidates) != 1:
         raise _invalid(f"search mode starts from one candidate (num_candidates = 1); got {goal.num_candidates}")

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 
-from dream_engine_ros.engine.spec import DEFAULT_SPEC
+from dream_engine_ros.defaults import DEFAULT_SPEC
 
 BUSY_POLICIES: tuple[str, ...] = ("reject", "queue", "preempt")
 RELIABILITIES: tuple[str, ...] = ("best_effort", "reliable")

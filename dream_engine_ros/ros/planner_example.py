@@ -4,8 +4,9 @@ Run against a node (``dream-engine node`` or the launch file):
     python -m dream_engine_ros.ros.planner_example --node /dream_engine --horizon 24
 By default the goal carries no start frame, so the node uses its latest camera frame and
 answers NO_START_FRAME when nothing publishes on its ``image`` topic. With
-``--render-start-frame`` a PushT frame is rendered here and sent in the goal (no camera
-needed). SIGINT or SIGTERM end it at once (exit code 128 + signal), also while it waits
+``--render-start-frame`` the spec's demo-scene frame (`demo_scenes.py`, e.g. a rendered PushT
+frame) is sent in the goal (no camera needed). The actions are the scene's plan where the spec
+has a scene, else zeros. SIGINT or SIGTERM end it at once (exit code 128 + signal), also while it waits
 for a node that went away; a goal already sent is canceled first (best effort).
 """
 
@@ -173,13 +174,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--render-start-frame",
         action="store_true",
-        help="send a rendered PushT frame instead of using the node's camera",
+        help="send the spec's demo-scene frame (e.g. a rendered PushT frame) instead of the node's camera",
     )
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the node")
     args = parser.parse_args(argv)
 
+    from dream_engine_ros.demo_scenes import DEMO_SCENES
     from dream_engine_ros.ros.image_conversion import rgb_to_image_msg
-    from dream_engine_ros.ros.pusht_frame import arc_actions, render_pusht_start
 
     signals = init_with_shutdown_signals()
     node = rclpy.create_node("planner_example")
@@ -191,13 +192,13 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         spec = planner.describe().spec
         horizon = args.horizon or 2 * spec.chunk_size
-        start = render_pusht_start(args.seed)
-        if spec.action_dim == 2:
-            actions = arc_actions(start.agent_xy, horizon)
-        else:
-            actions = np.zeros((horizon, spec.action_dim), np.float32)
+        start = DEMO_SCENES.get(spec.name)(args.seed) if spec.name in DEMO_SCENES else None
+        actions = start.plan(horizon) if start is not None else np.zeros((horizon, spec.action_dim), np.float32)
         start_msg = None
         if args.render_start_frame:
+            if start is None:
+                print(f"--render-start-frame: spec {spec.name} has no demo scene", file=sys.stderr)
+                return 2
             start_msg = rgb_to_image_msg(start.rgb, node.get_clock().now().to_msg(), "camera")
         goal = build_goal(actions, args.seed, start_frame=start_msg)
         print(f"goal: spec {spec.name}, horizon {horizon}, action_dim {spec.action_dim}", flush=True)

@@ -36,7 +36,7 @@ class RolloutJob:
     write_video: bool
     publish_frames: bool = False
     goal_rgb: np.ndarray | None = None  # batch scoring target
-    cost: str = "last-frame"  # how a batch is scored against goal_rgb (planning.goal_scoring)
+    cost: str = "last-frame"  # how a batch is scored against goal_rgb (planning.costs)
     fused: bool = False  # planning mode: candidates share each network call
     return_best_frames: bool = False
     history: tuple[np.ndarray, np.ndarray] | None = None  # frames (n, H, W, 3) and actions (n, D)

@@ -1,5 +1,5 @@
 """Read sample bags back with rosbags, independently of the package's own reader; the recordings are
-written by `dream_engine_ros.augment.pusht_recordings`."""
+written by `dream_engine_ros.envs.pusht.augment.recordings`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from rosbags.rosbag2 import Reader
 
-from dream_engine_ros.augment.pusht_recordings import (  # noqa: F401  (re-exported for the tests)
+from dream_engine_ros.envs.pusht.augment.recordings import (  # noqa: F401  (re-exported for the tests)
     ACTION,
     CAMERA,
     T0_NS,
@@ -19,7 +19,7 @@ from dream_engine_ros.augment.pusht_recordings import (  # noqa: F401  (re-expor
     image_msg,
     write_bag,
 )
-from dream_engine_ros.training.pusht_data import EpisodeBatch
+from dream_engine_ros.envs.pusht.training.pusht_data import EpisodeBatch
 
 
 def read_sample_bag(path: Path) -> dict[str, Any]:

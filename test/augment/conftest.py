@@ -10,7 +10,7 @@ import pytest
 import torch
 from augment_bags import Recordings, write_bag
 
-from dream_engine_ros.training.pusht_data import generate_episodes_full
+from dream_engine_ros.envs.pusht.training.pusht_data import generate_episodes_full
 
 STEPS = 26  # two starts of one 12-action chunk each (start frames 0 and 12)
 

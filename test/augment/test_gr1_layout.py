@@ -15,8 +15,8 @@ from dream_engine_ros.augment.perturb import PerturbationSpec, sample_seed
 from dream_engine_ros.augment.pipeline import AugmentSettings, Planner, open_all
 from dream_engine_ros.augment.recording import RecordingOptions
 from dream_engine_ros.cli import main
-from dream_engine_ros.engine.gr1_actions import gr1_joints_to_actions
 from dream_engine_ros.engine.spec import get_spec
+from dream_engine_ros.envs.gr1.actions import gr1_joints_to_actions
 
 NAMES = [f"joint_{i:02d}" for i in range(29)] + ["head_pan"]  # one extra joint the model does not use
 FIELDS = ",".join(f"position[{name}]" for name in NAMES[:29])

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dream_engine_ros.training.pusht_data import generate_episodes
+from dream_engine_ros.envs.pusht.training.pusht_data import generate_episodes
 from dream_engine_ros.video import read_mp4
 
 REPO = Path(__file__).resolve().parents[2]
@@ -82,7 +82,7 @@ def test_specs_lists_catalog_with_weight_status() -> None:
     assert rows["pusht-tiny"]["weights"]["installed"] is True
     assert rows["dreamdojo-gr1-2b"]["action_dim"] == 384
     from dream_engine_ros.engine.loading import weights_status
-    from dream_engine_ros.engine.spec import DREAMDOJO_GR1_2B
+    from dream_engine_ros.envs.gr1.specs import DREAMDOJO_GR1_2B
 
     # the CLI reports what is really on disk (absent on CI machines, present where installed)
     assert rows["dreamdojo-gr1-2b"]["weights"] == json.loads(json.dumps(weights_status(DREAMDOJO_GR1_2B)))

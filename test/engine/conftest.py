@@ -42,7 +42,7 @@ def engine():
 @pytest.fixture(scope="session")
 def pusht_start():
     """A real PushT frame and a plausible action plan from the simulator (held-out seed)."""
-    from dream_engine_ros.training.pusht_data import generate_episodes
+    from dream_engine_ros.envs.pusht.training.pusht_data import generate_episodes
 
     frames, actions = generate_episodes(1, 24, seed=90210)
     return frames[0, 0], actions[0]

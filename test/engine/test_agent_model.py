@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from dream_engine_ros.engine.agent_model import AgentModel
 from dream_engine_ros.engine.errors import WeightsError
 from dream_engine_ros.engine.loading import weight_paths
 from dream_engine_ros.engine.spec import get_spec
 from dream_engine_ros.engine.weights import read_state_file
+from dream_engine_ros.envs.pusht.agent_model import AgentModel
 
 
 def _pd_trajectories(count: int, steps: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -37,8 +37,8 @@ def test_fit_recovers_a_linear_pd_system_and_rolls_it_out() -> None:
 
 
 def test_shipped_agent_model_follows_the_simulator() -> None:
-    from dream_engine_ros.training.train_agent import agent_pixels, held_out_report
-    from dream_engine_ros.training.train_contact import simulate_transitions
+    from dream_engine_ros.envs.pusht.training.train_agent import agent_pixels, held_out_report
+    from dream_engine_ros.envs.pusht.training.train_contact import simulate_transitions
 
     path = weight_paths(get_spec("pusht-causal"))["agent"]
     model = AgentModel.from_state(read_state_file(path), source=str(path))

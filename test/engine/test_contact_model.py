@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from dream_engine_ros.engine import contact_model as cm
 from dream_engine_ros.engine.errors import WeightsError
 from dream_engine_ros.engine.loading import weight_paths
-from dream_engine_ros.engine.spec import PUSHT_CAUSAL
 from dream_engine_ros.engine.weights import read_state_file
-from dream_engine_ros.training import train_contact
+from dream_engine_ros.envs.pusht import contact_model as cm
+from dream_engine_ros.envs.pusht.specs import PUSHT_CAUSAL
+from dream_engine_ros.envs.pusht.training import train_contact
 
 
 @pytest.fixture(scope="module")
@@ -118,9 +118,9 @@ def test_the_layers_read_the_start_pose_the_simulator_set() -> None:
     """The T's pose the contact model starts from, read from the soft matte the layers cut
     (measured over 60 random starts: centre median 0.16 px, max 0.71; angle median 0.74 deg,
     90th percentile 1.7 deg)."""
-    from dream_engine_ros.engine.scene_layers import SceneLayers
-    from dream_engine_ros.evaluation import pusht_reader as reader
-    from dream_engine_ros.planning.pusht_robot import PushTRobot
+    from dream_engine_ros.envs.pusht.evaluation import reader as reader
+    from dream_engine_ros.envs.pusht.planning.robot import PushTRobot
+    from dream_engine_ros.envs.pusht.scene_layers import SceneLayers
 
     robot = PushTRobot()
     try:

@@ -24,23 +24,18 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from dream_engine_ros.engine import runner as runner_module
+from dream_engine_ros.engine.families.rectified_flow import pipeline as pipeline_module
 from dream_engine_ros.engine import sampler
 from dream_engine_ros.engine import spec as spec_module
-from dream_engine_ros.engine.backbone import ActionDiT
 from dream_engine_ros.engine.errors import WeightsError
-from dream_engine_ros.engine.loading import REFERENCE_DIT_KEYMAP, weights_status
+from dream_engine_ros.engine.families.rectified_flow.dit import ActionDiT
+from dream_engine_ros.engine.families.rectified_flow.loading import REFERENCE_DIT_KEYMAP
+from dream_engine_ros.engine.families.rectified_flow.wan_vae import WanVAE
+from dream_engine_ros.engine.loading import weights_status
+from dream_engine_ros.engine.pixels import unit_to_pixels
 from dream_engine_ros.engine.runner import DreamEngine
-from dream_engine_ros.engine.spec import (
-    DREAMDOJO_GR1_2B,
-    DREAMDOJO_GR1_14B,
-    DitConfig,
-    ModelSpec,
-    VaeConfig,
-    WeightsLocation,
-    register_spec,
-)
-from dream_engine_ros.engine.tokenizer import WanVAE, unit_to_pixels
+from dream_engine_ros.engine.spec import DitConfig, ModelSpec, VaeConfig, WeightsLocation, register_spec
+from dream_engine_ros.envs.gr1.specs import DREAMDOJO_GR1_2B, DREAMDOJO_GR1_14B
 
 ATOL = RTOL = 1e-4  # fixture README tolerance
 META = torch.device("meta")
@@ -208,7 +203,7 @@ def tiny_spec(fixture_dir: Path) -> Iterator[ModelSpec]:
     )
     register_spec(spec, replace=True)
     yield spec
-    spec_module._CATALOG.pop(TINY, None)  # keep the catalog as other tests expect it
+    spec_module.unregister_spec(TINY)  # keep the catalog as other tests expect it
 
 
 @pytest.fixture(scope="module")
@@ -252,7 +247,7 @@ def capture_samples(monkeypatch: pytest.MonkeyPatch) -> list[tuple[torch.Tensor,
         seen.append((start, out.clone()))
         return out
 
-    monkeypatch.setattr(runner_module.sampler, "sample", spy)
+    monkeypatch.setattr(pipeline_module.sampler, "sample", spy)
     return seen
 
 
@@ -269,7 +264,7 @@ def test_rollout_24_actions_first_chunk_matches_reference_trace(engine: DreamEng
     # The runner encodes the start frame alone; the reference encodes it + 12 black frames and
     # keeps latent 0, which (causal VAE) depends on frame 0 only.
     with torch.no_grad():
-        cond = engine._encode_first(frame[None])
+        cond = engine.pipeline.encode_first(frame[None])
     torch.testing.assert_close(cond, trace["shared.cond_latent_x0"][:, :, :1], atol=ATOL, rtol=RTOL)
 
     seen = capture_samples(monkeypatch)
@@ -285,7 +280,7 @@ def test_rollout_24_actions_first_chunk_matches_reference_trace(engine: DreamEng
     reference = trace["g0.decoded_video_uint8"][0].permute(1, 2, 3, 0).numpy().astype(int)
     assert np.abs(result.frames[1:13].astype(int) - reference[1:]).max() <= 1
     with torch.no_grad():
-        decoded = engine.model.vae.decode(latents0)
+        decoded = engine.pipeline.model.vae.decode(latents0)
     torch.testing.assert_close(decoded, trace["g0.decoded_video"], atol=ATOL, rtol=RTOL)
 
 
@@ -375,8 +370,8 @@ def test_ema_prefix_bf16_file_and_list_embedding_load(tiny_spec: ModelSpec, chec
     embedding = torch.load(folder / FILES["text_embedding"], weights_only=True)
     torch.save([embedding[0]], folder / FILES["text_embedding"])  # [T, D] in a list, read with [0]
     loaded = DreamEngine.load(TINY, weights=folder, device="cpu")
-    weight = loaded.model.dit.x_embedder.proj[1].weight
+    weight = loaded.pipeline.model.dit.x_embedder.proj[1].weight
     assert weight.dtype == torch.float32
-    torch.testing.assert_close(weight, engine.model.dit.x_embedder.proj[1].weight.bfloat16().float())
-    assert loaded.model.context is not None and engine.model.context is not None
-    torch.testing.assert_close(loaded.model.context, engine.model.context)
+    torch.testing.assert_close(weight, engine.pipeline.model.dit.x_embedder.proj[1].weight.bfloat16().float())
+    assert loaded.pipeline.model.context is not None and engine.pipeline.model.context is not None
+    torch.testing.assert_close(loaded.pipeline.model.context, engine.pipeline.model.context)

@@ -14,14 +14,15 @@ import numpy as np
 import pytest
 import torch
 
-from dream_engine_ros.engine.backbone.frame_unet import FrameDenoiser
 from dream_engine_ros.engine.errors import InputError, RolloutCancelled, WeightsError
-from dream_engine_ros.engine.frame_rollout import gate, to_pixels, to_unit
+from dream_engine_ros.engine.families.causal_video.frame_unet import FrameDenoiser
+from dream_engine_ros.engine.families.causal_video.rollout import gate, to_pixels, to_unit
 from dream_engine_ros.engine.loading import weight_paths
 from dream_engine_ros.engine.preprocess import fit_frame
 from dream_engine_ros.engine.runner import ChunkEvent, DreamEngine
-from dream_engine_ros.engine.spec import PUSHT_CAUSAL, spec_problems
+from dream_engine_ros.engine.spec import spec_problems
 from dream_engine_ros.engine.weights import save_module_weights
+from dream_engine_ros.envs.pusht.specs import PUSHT_CAUSAL
 
 
 def _random_net(zero_head: bool) -> FrameDenoiser:

@@ -6,8 +6,9 @@ import dataclasses
 
 import torch
 
-from dream_engine_ros.engine.backbone.frame_unet import FrameDenoiser, warp
-from dream_engine_ros.engine.spec import PUSHT_CAUSAL, FrameNetConfig
+from dream_engine_ros.engine.families.causal_video.frame_unet import FrameDenoiser, warp
+from dream_engine_ros.engine.spec import FrameNetConfig
+from dream_engine_ros.envs.pusht.specs import PUSHT_CAUSAL
 
 
 def _config(use_warp: bool) -> FrameNetConfig:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dream_engine_ros.engine.gr1_actions import (
+from dream_engine_ros.engine.validation import RequestValidator
+from dream_engine_ros.envs.gr1.actions import (
     ACTION_DIM,
     GR1_NUM_JOINTS,
     GR1_STATS,
@@ -17,8 +18,7 @@ from dream_engine_ros.engine.gr1_actions import (
     gr1_joints_to_actions,
     gr1_slots,
 )
-from dream_engine_ros.engine.spec import DREAMDOJO_GR1_2B
-from dream_engine_ros.engine.validation import RequestValidator
+from dream_engine_ros.envs.gr1.specs import DREAMDOJO_GR1_2B
 
 
 def simple_stats() -> Gr1Stats:

@@ -6,8 +6,8 @@ import gym_pusht  # noqa: F401  (a required test dependency: fail, never skip)
 import numpy as np
 import pytest
 
-from dream_engine_ros.training import pusht_data
-from dream_engine_ros.training.pusht_data import generate_episodes, generate_episodes_full
+from dream_engine_ros.envs.pusht.training import pusht_data
+from dream_engine_ros.envs.pusht.training.pusht_data import generate_episodes, generate_episodes_full
 
 
 def test_shapes_dtypes_and_ranges() -> None:
@@ -28,7 +28,7 @@ def test_deterministic_for_a_seed_and_different_across_seeds() -> None:
 def test_frames_follow_the_env_contract() -> None:
     """Replaying the stored actions in a fresh env reproduces every stored frame."""
     b = generate_episodes_full(2, 10, seed=5)
-    env = pusht_data._make_env()
+    env = pusht_data.make_env()
     try:
         for ep in range(2):
             obs, _ = env.reset(seed=int(b.reset_seeds[ep]))

@@ -4,7 +4,7 @@ frame still, and its futures follow the actions (held-out episodes, generated he
 from __future__ import annotations
 
 from dream_engine_ros.engine.runner import DreamEngine
-from dream_engine_ros.training.evaluate_pusht import evaluate_quality, evaluate_sensitivity
+from dream_engine_ros.envs.pusht.training.evaluate_pusht import evaluate_quality, evaluate_sensitivity
 
 HELD_OUT_SEED = 31337  # never used for training data (seed 0), validation (1000) or tuning (555)
 

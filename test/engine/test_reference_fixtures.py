@@ -13,11 +13,11 @@ import torch
 from safetensors.torch import load_file
 
 from dream_engine_ros.engine import sampler
-from dream_engine_ros.engine.backbone import ActionDiT
-from dream_engine_ros.engine.backbone.dit import VideoRope3d
-from dream_engine_ros.engine.loading import REFERENCE_DIT_KEYMAP
+from dream_engine_ros.engine.families.rectified_flow.dit import ActionDiT, VideoRope3d
+from dream_engine_ros.engine.families.rectified_flow.loading import REFERENCE_DIT_KEYMAP
+from dream_engine_ros.engine.families.rectified_flow.wan_vae import WanVAE
+from dream_engine_ros.engine.pixels import pixels_to_unit, unit_to_pixels
 from dream_engine_ros.engine.spec import DitConfig, VaeConfig
-from dream_engine_ros.engine.tokenizer import WanVAE, pixels_to_unit, unit_to_pixels
 from dream_engine_ros.engine.weights import load_weights
 
 ATOL = RTOL = 1e-4

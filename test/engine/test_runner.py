@@ -127,12 +127,15 @@ def test_latent_threading_streams_one_decoder_state_across_chunks(engine: DreamE
     import torch
 
     from dream_engine_ros.engine import sampler
-    from dream_engine_ros.engine.tokenizer import unit_to_pixels
+    from dream_engine_ros.engine.pixels import unit_to_pixels
 
     # absolute targets, so the recorded sampler outputs are the latents themselves
     spec = dataclasses.replace(engine.spec, name="pusht-tiny-latent", threading="latent", residual="none",
                                change_floor=0.0, change_full=0.0)
-    threaded = DreamEngine(spec, engine.model, engine.device, engine.dtype)
+    from dream_engine_ros.engine.families.rectified_flow.pipeline import LatentPipeline
+
+    threaded = DreamEngine(spec, LatentPipeline(spec, engine.pipeline.model, engine.device, engine.dtype),
+                           engine.device, engine.dtype)
     frame, _ = pusht_start
     sampled: list[torch.Tensor] = []
     original = sampler.sample
@@ -147,9 +150,9 @@ def test_latent_threading_streams_one_decoder_state_across_chunks(engine: DreamE
     # frame 0 of chunk 2's sample is pinned to chunk 1's last latent
     torch.testing.assert_close(second[:, :, 0], first[:, :, -1], atol=1e-2, rtol=0)
     with torch.inference_mode():
-        start = threaded._encode_first(result.frames[:1]).float()
+        start = threaded.pipeline.encode_first(result.frames[:1]).float()
         whole = torch.cat([start, first[:, :, 1:], second[:, :, 1:]], dim=2)
-        decoded = unit_to_pixels(engine.model.vae.decode(whole, window=whole.shape[2]))
+        decoded = unit_to_pixels(engine.pipeline.model.vae.decode(whole, window=whole.shape[2]))
     frames = decoded[0].permute(1, 2, 3, 0).numpy()[1:]
     assert frames.shape == result.frames[1:].shape
     assert np.abs(frames.astype(int) - result.frames[1:]).max() <= 1
@@ -165,11 +168,11 @@ def test_still_residual_reproduces_a_motionless_chunk_exactly(engine: DreamEngin
     frame, _ = pusht_start
     start = fit_frame(frame, 96, 96)
     with torch.inference_mode():
-        still = engine._encode_still(start)
-        motionless = engine._render_change(start[None], still, still)
+        still = engine.pipeline.encode_still(start)
+        motionless = engine.pipeline.render_change(start[None], still, still)
         moved = still.clone()
         moved[:, :, 1:, 4:8, 4:8] += 1.5  # a change in the central 4x4 latent cells of the new frames
-        changed = engine._render_change(start[None], moved, still)
+        changed = engine.pipeline.render_change(start[None], moved, still)
     assert motionless.shape == (1, 12, 96, 96, 3)
     np.testing.assert_array_equal(motionless[0], np.broadcast_to(start, (12, 96, 96, 3)))
     difference = np.abs(changed[0].astype(int) - start).max(axis=(0, 3))
@@ -192,6 +195,6 @@ def test_a_denoiser_run_row_by_row_equals_the_batched_one_on_cpu(engine) -> None
     actions = torch.randn(3, spec.chunk_size, spec.action_dim, generator=gen)
     schedule = sampler.flow_schedule(2, spec.shift)
     with torch.inference_mode():
-        batched = engine._velocity_fn(cond, noise, actions, 1.5, schedule)(noise, 0)
-        apart = engine._velocity_fn(cond, noise, actions, 1.5, schedule, rows_apart=True)(noise, 0)
+        batched = engine.pipeline.velocity_fn(cond, noise, actions, 1.5, schedule)(noise, 0)
+        apart = engine.pipeline.velocity_fn(cond, noise, actions, 1.5, schedule, rows_apart=True)(noise, 0)
     assert torch.equal(batched, apart)

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from dream_engine_ros.engine import scene_layers as sl
-from dream_engine_ros.engine.spec import PUSHT_CAUSAL, spec_problems
-from dream_engine_ros.evaluation import pusht_reader as reader
+from dream_engine_ros.engine.spec import spec_problems
+from dream_engine_ros.envs.pusht import scene_layers as sl
+from dream_engine_ros.envs.pusht.evaluation import reader as reader
+from dream_engine_ros.envs.pusht.specs import PUSHT_CAUSAL
 
 
 def colours(frame: np.ndarray) -> torch.Tensor:
@@ -35,7 +36,7 @@ def rigid_flow(angle: float, centre: tuple[float, float], shift: tuple[float, fl
 @pytest.fixture(scope="module")
 def start() -> np.ndarray:
     """A PushT frame with the agent well away from the T."""
-    from dream_engine_ros.planning.pusht_robot import PushTRobot
+    from dream_engine_ros.envs.pusht.planning.robot import PushTRobot
 
     robot = PushTRobot()
     try:
@@ -118,7 +119,7 @@ def test_the_shipped_model_gives_the_same_frames_with_one_or_two_torch_threads()
     drawn on a pose grid, so those bits do not reach the frames (the HTTP server runs one
     thread, the CLI the machine's default, and their mp4 bytes must agree)."""
     from dream_engine_ros.engine.runner import DreamEngine
-    from dream_engine_ros.evaluation import pusht_episodes
+    from dream_engine_ros.envs.pusht.evaluation import episodes as pusht_episodes
 
     engine = DreamEngine.load("pusht-causal", device="cpu")
     episode = pusht_episodes.generate("push", 1, 24, seed=99)[0]
@@ -137,8 +138,8 @@ def test_the_shipped_model_gives_the_same_frames_with_one_or_two_torch_threads()
 def test_a_t_under_the_agent_is_cut_whole() -> None:
     """An agent that starts on the T hides part of it; the T's matte is completed from its fitted
     pose, so the T the layers move is the whole T (one blob, the footprint of the same T alone)."""
-    from dream_engine_ros.evaluation.pusht_reader import components
-    from dream_engine_ros.planning.pusht_robot import PushTRobot
+    from dream_engine_ros.envs.pusht.evaluation.reader import components
+    from dream_engine_ros.envs.pusht.planning.robot import PushTRobot
 
     robot = PushTRobot()
     try:

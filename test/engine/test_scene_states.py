@@ -9,10 +9,11 @@ import torch
 
 from dream_engine_ros.engine.errors import InputError
 from dream_engine_ros.engine.runner import DreamEngine
-from dream_engine_ros.engine.scene_states import read_scene_state, world_to_pixels
-from dream_engine_ros.evaluation.pusht_episodes import generate
-from dream_engine_ros.planning.pusht_goal import block_centroid
-from dream_engine_ros.planning.pusht_robot import PushTRobot
+from dream_engine_ros.envs.pusht.evaluation.episodes import generate
+from dream_engine_ros.envs.pusht.geometry import world_to_pixels
+from dream_engine_ros.envs.pusht.planning.goal import block_centroid
+from dream_engine_ros.envs.pusht.planning.robot import PushTRobot
+from dream_engine_ros.envs.pusht.scene_states import read_scene_state
 
 PIXELS = 96
 
@@ -39,7 +40,7 @@ def test_pushes_follow_the_simulator(causal: DreamEngine) -> None:
     resolves by shoving the T and the contact model does not)."""
     within = 0
     for episode in generate("push", 6, 12, seed=5150):
-        states = causal.predict_scene_states(episode.frames[0], episode.actions[None])[0]
+        states = causal.rollout_frameless(episode.frames[0], episode.actions[None])[0]
         agent, centre, angle = _truth_pixels(episode.states[1:])
         assert np.hypot(*(states[:, :2] - agent).T).max() < 0.5
         assert np.hypot(*(centre[-1] - centre[0])) > 3.0  # the T was really pushed
@@ -52,7 +53,7 @@ def test_a_block_nobody_touches_stays_exactly_still(causal: DreamEngine) -> None
     start = np.array([60.0, 60.0, 300.0, 300.0, 0.7])
     frame = PushTRobot().reset(start)
     plan = np.repeat(np.array([[80.0, 70.0], [60.0, 90.0]], np.float32), 6, axis=0)[None]
-    states = causal.predict_scene_states(frame, plan)[0]
+    states = causal.rollout_frameless(frame, plan)[0]
     assert np.array_equal(states[:, 2:], np.repeat(states[:1, 2:], 12, axis=0))
     assert np.hypot(*(states[-1, :2] - world_to_pixels(np.array([60.0, 90.0]), PIXELS))) < 1.0
 
@@ -61,10 +62,10 @@ def test_batched_rows_equal_single_candidates_within_rounding(causal: DreamEngin
     episode = generate("push", 1, 12, seed=5151)[0]
     rng = np.random.default_rng(3)
     plans = np.clip(episode.actions[None] + rng.normal(0, 40, (16, 12, 2)), 0, 512).astype(np.float32)
-    batch = causal.predict_scene_states(episode.frames[0], plans)
-    singles = np.stack([causal.predict_scene_states(episode.frames[0], p[None])[0] for p in plans])
+    batch = causal.rollout_frameless(episode.frames[0], plans)
+    singles = np.stack([causal.rollout_frameless(episode.frames[0], p[None])[0] for p in plans])
     assert np.abs(batch - singles).max() < 1e-9
-    assert np.array_equal(batch, causal.predict_scene_states(episode.frames[0], plans))  # deterministic
+    assert np.array_equal(batch, causal.rollout_frameless(episode.frames[0], plans))  # deterministic
 
 
 def test_history_gives_the_agent_its_velocity(causal: DreamEngine) -> None:
@@ -81,8 +82,8 @@ def test_history_gives_the_agent_its_velocity(causal: DreamEngine) -> None:
         robot.advance(target)
         truth.append(robot.state)
     agent = world_to_pixels(np.asarray(truth)[:, :2], PIXELS)
-    with_history = causal.predict_scene_states(frames[-1], plan, np.stack(frames[:2]), pushed)[0]
-    at_rest = causal.predict_scene_states(frames[-1], plan)[0]
+    with_history = causal.rollout_frameless(frames[-1], plan, np.stack(frames[:2]), pushed)[0]
+    at_rest = causal.rollout_frameless(frames[-1], plan)[0]
     assert np.hypot(*(with_history[:, :2] - agent).T).max() < 0.5
     assert np.hypot(*(at_rest[:, :2] - agent).T).max() > 2.0
     robot.close()
@@ -100,9 +101,9 @@ def test_a_turn_across_pi_is_read_as_a_small_turn() -> None:
 
 def test_specs_without_scene_dynamics_refuse(engine: DreamEngine) -> None:
     frame = np.zeros((engine.spec.height, engine.spec.width, 3), np.uint8)
-    with pytest.raises(InputError, match="scene-state dynamics"):
-        engine.predict_scene_states(frame, np.zeros((1, engine.spec.chunk_size, engine.spec.action_dim)))
-    assert not engine.predicts_scene_states
+    with pytest.raises(InputError, match="decode-free"):
+        engine.rollout_frameless(frame, np.zeros((1, engine.spec.chunk_size, engine.spec.action_dim)))
+    assert not engine.can_roll_out_frameless
 
 
 def test_scene_states_use_the_planner_contact_model_and_frames_do_not(causal: DreamEngine, tmp_path) -> None:
@@ -124,8 +125,8 @@ def test_scene_states_use_the_planner_contact_model_and_frames_do_not(causal: Dr
     drifted = DreamEngine.load("pusht-causal", weights=tmp_path, device="cpu")
 
     episode = generate("push", 1, 12, seed=5151)[0]
-    shipped = causal.predict_scene_states(episode.frames[0], episode.actions[None])
-    moved = drifted.predict_scene_states(episode.frames[0], episode.actions[None])
+    shipped = causal.rollout_frameless(episode.frames[0], episode.actions[None])
+    moved = drifted.rollout_frameless(episode.frames[0], episode.actions[None])
     np.testing.assert_array_equal(moved[..., :2], shipped[..., :2])  # the agent model is the same
     assert not np.allclose(moved[..., 2:4], shipped[..., 2:4], atol=0.5)  # the T: the planner's model
     assert np.array_equal(drifted.predict(episode.frames[0], episode.actions, seed=1).frames,

@@ -7,21 +7,16 @@ import json
 
 import pytest
 
-from dream_engine_ros.engine.spec import (
-    DEFAULT_SPEC,
-    DREAMDOJO_GR1_2B,
-    DREAMDOJO_GR1_14B,
-    PUSHT_TINY,
-    get_spec,
-    list_specs,
-    spec_problems,
-)
+from dream_engine_ros.defaults import DEFAULT_SPEC
+from dream_engine_ros.engine.spec import get_spec, list_specs, spec_problems
+from dream_engine_ros.envs.gr1.specs import DREAMDOJO_GR1_2B, DREAMDOJO_GR1_14B
+from dream_engine_ros.envs.pusht.specs import PUSHT_TINY
 
 
-def test_catalog_lists_default_first_and_real_models() -> None:
+def test_catalog_lists_the_default_and_real_models() -> None:
     names = [spec.name for spec in list_specs()]
-    assert names[0] == DEFAULT_SPEC == "pusht-causal"
-    assert {"dreamdojo-gr1-2b", "dreamdojo-gr1-14b"} <= set(names)
+    assert DEFAULT_SPEC == "pusht-causal" and DEFAULT_SPEC in names
+    assert {"pusht-tiny", "dreamdojo-gr1-2b", "dreamdojo-gr1-14b"} <= set(names)
 
 
 def test_unknown_spec_error_names_known_specs() -> None:

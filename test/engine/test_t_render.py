@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from dream_engine_ros.engine import t_render
-from dream_engine_ros.engine.contact_model import block_pose_from_matte
-from dream_engine_ros.engine.scene_layers import AGENT, AGENT_RIM, SceneLayers, classify
-from dream_engine_ros.engine.scene_states import world_to_pixels
-from dream_engine_ros.evaluation import pusht_reader as reader
-from dream_engine_ros.planning.pusht_goal import block_centroid
-from dream_engine_ros.planning.pusht_robot import PushTRobot
+from dream_engine_ros.envs.pusht import t_render
+from dream_engine_ros.envs.pusht.contact_model import block_pose_from_matte
+from dream_engine_ros.envs.pusht.evaluation import reader as reader
+from dream_engine_ros.envs.pusht.geometry import world_to_pixels
+from dream_engine_ros.envs.pusht.planning.goal import block_centroid
+from dream_engine_ros.envs.pusht.planning.robot import PushTRobot
+from dream_engine_ros.envs.pusht.scene_layers import AGENT, AGENT_RIM, SceneLayers, classify
 
 FILL = np.array([143.0, 163.0, 184.0])
 OUTLINE = np.array([119.0, 136.0, 153.0])
@@ -104,14 +104,19 @@ def test_a_moved_t_is_drawn_afresh_and_a_resting_one_keeps_its_start_pixels(robo
 def test_drawing_the_moved_t_is_a_spec_option_off_by_default_and_checked() -> None:
     import dataclasses
 
-    from dream_engine_ros.engine.spec import PUSHT_CAUSAL, spec_problems
+    from dream_engine_ros.engine.spec import spec_problems
+    from dream_engine_ros.envs.pusht.layers_plugin import DRAW_MOVED_T
+    from dream_engine_ros.envs.pusht.specs import PUSHT_CAUSAL
 
-    assert PUSHT_CAUSAL.frame_model is not None and not PUSHT_CAUSAL.frame_model.draw_moved_t
-    drawn = dataclasses.replace(PUSHT_CAUSAL.frame_model, draw_moved_t=True)
+    assert PUSHT_CAUSAL.frame_model is not None and DRAW_MOVED_T not in PUSHT_CAUSAL.frame_model.layer_options
+    drawn = dataclasses.replace(PUSHT_CAUSAL.frame_model, layer_options=(DRAW_MOVED_T,))
     assert spec_problems(dataclasses.replace(PUSHT_CAUSAL, frame_model=drawn)) == []
     flow_fitted = dataclasses.replace(drawn, layers="pusht")
-    with pytest.raises(ValueError, match="draw_moved_t draws the contact model's T"):
-        dataclasses.replace(PUSHT_CAUSAL, frame_model=flow_fitted)
+    with pytest.raises(ValueError, match="not options of layers 'pusht'"):
+        dataclasses.replace(PUSHT_CAUSAL, frame_model=flow_fitted,
+                            weights=dataclasses.replace(PUSHT_CAUSAL.weights, files={"frame_model": "f.safetensors"}))
+    with pytest.raises(ValueError, match="not options of layers 'pusht-contact'"):
+        dataclasses.replace(PUSHT_CAUSAL, frame_model=dataclasses.replace(drawn, layer_options=("draw-moved-x",)))
 
 
 def test_the_physics_evaluation_runs_the_option_and_it_changes_pushed_t_frames(
@@ -119,15 +124,15 @@ def test_the_physics_evaluation_runs_the_option_and_it_changes_pushed_t_frames(
     import dataclasses
 
     from dream_engine_ros.engine.runner import DreamEngine
-    from dream_engine_ros.engine.spec import PUSHT_CAUSAL
-    from dream_engine_ros.evaluation import evaluate_physics
-    from dream_engine_ros.evaluation.pusht_episodes import generate
+    from dream_engine_ros.envs.pusht.evaluation import evaluate_physics
+    from dream_engine_ros.envs.pusht.evaluation.episodes import generate
+    from dream_engine_ros.envs.pusht.specs import PUSHT_CAUSAL
 
     assert evaluate_physics.main(["--draw-moved-t", "--kinds", "push", "--episodes", "1", "--steps", "12"]) == 0
     assert "| push | pusht-causal (T drawn) |" in capsys.readouterr().out
     assert PUSHT_CAUSAL.frame_model is not None
     drawn_spec = dataclasses.replace(PUSHT_CAUSAL, frame_model=dataclasses.replace(PUSHT_CAUSAL.frame_model,
-                                                                                   draw_moved_t=True))
+                                                                                   layer_options=("draw-moved-t",)))
     episode = generate("push", 1, 12, 2468)[0]
     default = DreamEngine.load(PUSHT_CAUSAL, device="cpu").predict(episode.frames[0], episode.actions, seed=0).frames
     drawn = DreamEngine.load(drawn_spec, device="cpu").predict(episode.frames[0], episode.actions, seed=0).frames

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dream_engine_ros.engine.spec import PUSHT_TINY
-from dream_engine_ros.engine.tokenizer import StreamState, WanVAE
+from dream_engine_ros.engine.families.rectified_flow.wan_vae import StreamState, WanVAE
+from dream_engine_ros.envs.pusht.specs import PUSHT_TINY
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from dream_engine_ros.engine.errors import InputError
-from dream_engine_ros.engine.spec import PUSHT_TINY
 from dream_engine_ros.engine.validation import RequestValidator
+from dream_engine_ros.envs.pusht.specs import PUSHT_TINY
 
 FRAME = np.zeros((96, 96, 3), dtype=np.uint8)
 

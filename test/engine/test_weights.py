@@ -9,10 +9,10 @@ import torch
 from safetensors.torch import save_file
 
 from dream_engine_ros.atomic_file import default_file_mode
-from dream_engine_ros.engine.backbone import ActionDiT
 from dream_engine_ros.engine.errors import WeightsError
-from dream_engine_ros.engine.loading import REFERENCE_DIT_KEYMAP, weights_status
-from dream_engine_ros.engine.spec import DREAMDOJO_GR1_2B, PUSHT_TINY
+from dream_engine_ros.engine.families.rectified_flow.dit import ActionDiT
+from dream_engine_ros.engine.families.rectified_flow.loading import REFERENCE_DIT_KEYMAP
+from dream_engine_ros.engine.loading import weights_status
 from dream_engine_ros.engine.weights import (
     KeyMap,
     load_weights,
@@ -20,6 +20,8 @@ from dream_engine_ros.engine.weights import (
     read_state_file,
     save_module_weights,
 )
+from dream_engine_ros.envs.gr1.specs import DREAMDOJO_GR1_2B
+from dream_engine_ros.envs.pusht.specs import PUSHT_TINY
 
 
 def _dit() -> ActionDiT:

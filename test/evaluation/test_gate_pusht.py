@@ -1,7 +1,7 @@
 """The quality gate on the shipped default model: held-out PushT rollouts against the simulator.
 
 `DEFAULT_THRESHOLDS` were recorded from today's pusht-causal on exactly this set (figures in
-dream_engine_ros/evaluation/gate_pusht.py and docs/QUALITY_GATE.md): a retrained or broken
+dream_engine_ros/envs/pusht/evaluation/gate_set.py and docs/QUALITY_GATE.md): a retrained or broken
 default that gets worse on any of the three metrics fails here. The same predictions made
 worse three ways (blurred, shifted, frozen) must fail the same gate; those runs use the first
 episode of each kind only (half the scoring time; each degradation is far past the margins).
@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 
 from dream_engine_ros.cli import main
+from dream_engine_ros.defaults import DEFAULT_SPEC
 from dream_engine_ros.engine.runner import DreamEngine
-from dream_engine_ros.engine.spec import DEFAULT_SPEC
-from dream_engine_ros.evaluation import gate_pusht
+from dream_engine_ros.envs.pusht.evaluation import gate_set as gate_pusht
 
 # The 8 rollouts take ~14 s of fixture time on an idle machine, but over 300 s (the suite's default
 # limit) when this 2-core machine also runs a training job; a hang is still cut off.

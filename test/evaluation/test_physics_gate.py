@@ -14,10 +14,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from dream_engine_ros.defaults import DEFAULT_SPEC
 from dream_engine_ros.engine.runner import DreamEngine
-from dream_engine_ros.engine.spec import DEFAULT_SPEC
-from dream_engine_ros.evaluation import pusht_episodes
-from dream_engine_ros.evaluation.evaluate_physics import copy_first_frame, engine_predictor, evaluate
+from dream_engine_ros.envs.pusht.evaluation import episodes as pusht_episodes
+from dream_engine_ros.envs.pusht.evaluation.evaluate_physics import copy_first_frame, engine_predictor, evaluate
 
 SEED = 31337  # never used by training data (seeds 100000+, 200000+) nor by the README table (777)
 Report = dict[str, dict[str, dict[int, dict[str, float]]]]

@@ -10,11 +10,10 @@ import pytest
 import torch
 from scipy import stats
 
-from dream_engine_ros.engine.frame_rollout import FrameRollout
 from dream_engine_ros.engine.runner import DreamEngine
-from dream_engine_ros.evaluation import policy_eval as pe
-from dream_engine_ros.evaluation.pusht_coverage import SUCCESS_COVERAGE, coverage
-from dream_engine_ros.evaluation.pusht_policies import POLICIES
+from dream_engine_ros.envs.pusht.evaluation import policy_eval as pe
+from dream_engine_ros.envs.pusht.evaluation.coverage import SUCCESS_COVERAGE, coverage
+from dream_engine_ros.envs.pusht.evaluation.policies import POLICIES
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +57,7 @@ def test_chunked_closed_loop_equals_one_long_rollout(engine: DreamEngine, starts
 
 def test_per_row_starts_equal_separate_calls_and_the_shared_path(engine: DreamEngine, starts) -> None:
     _, frames = starts
-    rollout = FrameRollout(engine.spec, engine.frame_model.net, engine.device, engine.dtype,
-                           contact=engine.frame_model.contact)
+    rollout = engine.pipeline.sampler()
     acts = engine.spec.normalise_actions(np.random.default_rng(1).uniform(60, 450, (3, 6, 2)))
     past = np.stack([frames[(i + 1) % 3][None].repeat(2, axis=0) for i in range(3)])  # (3, 2, H, W, 3)
     past_acts = acts[:, :2].copy()

@@ -15,7 +15,7 @@ from dream_engine_ros.cli import EXIT_BAD_INPUT, EXIT_OK, main
     (["--policy", "pusher", "--horizon", "10"], "not a multiple of the chunk size"),
     (["--policy", "no_such_module_xyz:act"], "cannot load"),
     (["--policy", "teleport"], "neither module:callable"),
-    (["--policy", "dream_engine_ros.evaluation.pusht_policies:POLICIES"], "not callable"),
+    (["--policy", "dream_engine_ros.envs.pusht.evaluation.policies:POLICIES"], "not callable"),
     (["--policy", "pusher", "--spec", "pusht-tiny"], "no frame-by-frame rollout"),
     (["--policy", "pusher", "--json", "/no/such/dir/out.json"], "does not exist"),
 ])
@@ -26,7 +26,7 @@ def test_bad_input_exits_2_with_the_reason(argv: list[str], message: str, capsys
 
 def test_a_tiny_run_writes_table_json_and_plot(tmp_path: Path, capsys) -> None:
     out_json, out_png = tmp_path / "eval.json", tmp_path / "eval.png"
-    code = main(["evaluate-policy", "--policy", "dream_engine_ros.evaluation.pusht_policies:still",
+    code = main(["evaluate-policy", "--policy", "dream_engine_ros.envs.pusht.evaluation.policies:still",
                  "--policy", "random", "--episodes", "2", "--seed", "4", "--horizon", "12", "--device", "cpu",
                  "--threads", "1", "--json", str(out_json), "--plot", str(out_png)])
     assert code == EXIT_OK

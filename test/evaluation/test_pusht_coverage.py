@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dream_engine_ros.evaluation import pusht_coverage as cov
-from dream_engine_ros.planning.pusht_robot import PushTRobot
+from dream_engine_ros.envs.pusht.evaluation import coverage as cov
+from dream_engine_ros.envs.pusht.planning.robot import PushTRobot
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dream_engine_ros.evaluation import pusht_episodes
-from dream_engine_ros.training.pusht_data import _make_env, _state_of
+from dream_engine_ros.envs.pusht.evaluation import episodes as pusht_episodes
+from dream_engine_ros.envs.pusht.training.pusht_data import make_env, state_of
 
 SEED = 2468  # the README's 50 pushes: with the old rule pushes 6 and 9 of them started overlapping
 
@@ -19,11 +19,11 @@ def pushes() -> tuple[list[pusht_episodes.Episode], list[pusht_episodes.Episode]
 
 
 def test_realised_start_is_where_the_simulator_puts_the_block() -> None:
-    env = _make_env(96)
+    env = make_env(96)
     try:
         for start in ([100.0, 120.0, 300.0, 250.0, 2.5], [400.0, 80.0, 200.0, 310.0, -1.1]):
             env.reset(options={"reset_to_state": np.array(start)})
-            np.testing.assert_allclose(_state_of(env), pusht_episodes.realised_start(np.array(start)), atol=0.5)
+            np.testing.assert_allclose(state_of(env), pusht_episodes.realised_start(np.array(start)), atol=0.5)
     finally:
         env.close()
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dream_engine_ros.evaluation import pusht_episodes, pusht_physics
-from dream_engine_ros.evaluation import pusht_reader as reader
-from dream_engine_ros.evaluation.evaluate_physics import copy_first_frame, evaluate, markdown
+from dream_engine_ros.envs.pusht.evaluation import episodes as pusht_episodes
+from dream_engine_ros.envs.pusht.evaluation import physics as pusht_physics
+from dream_engine_ros.envs.pusht.evaluation import reader as reader
+from dream_engine_ros.envs.pusht.evaluation.evaluate_physics import copy_first_frame, evaluate, markdown
 
 
 @pytest.fixture(scope="module")

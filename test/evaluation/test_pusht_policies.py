@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dream_engine_ros.evaluation import policy_eval as pe
-from dream_engine_ros.evaluation import pusht_policies as pol
+from dream_engine_ros.envs.pusht.evaluation import policies as pol
+from dream_engine_ros.envs.pusht.evaluation import policy_eval as pe
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dream_engine_ros.evaluation import pusht_episodes
-from dream_engine_ros.evaluation import pusht_reader as reader
+from dream_engine_ros.envs.pusht.evaluation import episodes as pusht_episodes
+from dream_engine_ros.envs.pusht.evaluation import reader as reader
 
 
 @pytest.fixture(scope="module")

@@ -12,10 +12,10 @@ import pytest
 import torch
 from http_helpers import Inputs, npy_bytes, png_bytes, wait_ready
 
+from dream_engine_ros.envs.pusht.training.pusht_data import generate_episodes
 from dream_engine_ros.http.app import create_app
 from dream_engine_ros.http.config import ServerConfig
 from dream_engine_ros.http.server import BackgroundServer
-from dream_engine_ros.training.pusht_data import generate_episodes
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from dream_engine_ros.engine.spec import get_spec
 from dream_engine_ros.engine.validation import RequestValidator
 from dream_engine_ros.http.client import DreamEngineClient, DreamEngineHTTPError
 from dream_engine_ros.http.server import BackgroundServer
-from dream_engine_ros.planning.goal_scoring import score_rollouts
+from dream_engine_ros.planning.costs import score_rollouts
 
 SPEC = get_spec("pusht-causal")
 

@@ -8,11 +8,11 @@ import pytest
 
 from dream_engine_ros.engine.errors import InputError
 from dream_engine_ros.engine.runner import DreamEngine
-from dream_engine_ros.evaluation.pusht_reader import read_scenes
-from dream_engine_ros.planning.pusht_goal import SceneGoal
-from dream_engine_ros.planning.pusht_robot import PushTRobot
-from dream_engine_ros.planning.pusht_tasks import reach_tasks
-from dream_engine_ros.planning.world_models import DreamScorer, Observation
+from dream_engine_ros.envs.pusht.evaluation.reader import read_scenes
+from dream_engine_ros.envs.pusht.planning.goal import SceneGoal
+from dream_engine_ros.envs.pusht.planning.robot import PushTRobot
+from dream_engine_ros.envs.pusht.planning.scorers import DreamScorer, Observation
+from dream_engine_ros.envs.pusht.planning.tasks import reach_tasks
 
 
 @pytest.fixture(scope="module")
@@ -75,5 +75,5 @@ def test_history_is_the_moving_robot_and_is_validated(engine: DreamEngine) -> No
         engine.predict_batch(frame, plan, history_frames=np.stack(frames[:1]),
                              history_actions=np.array([[np.nan, 1.0]], np.float32))
     tiny = DreamEngine.load("pusht-tiny", device="cpu")
-    with pytest.raises(InputError, match="causal-video"):
+    with pytest.raises(InputError, match="reads no history"):
         tiny.predict_batch(frame, plan, history_frames=np.stack(frames[:1]), history_actions=pushes[:1])

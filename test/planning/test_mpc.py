@@ -6,11 +6,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from dream_engine_ros.envs.pusht.planning.goal import SceneGoal
+from dream_engine_ros.envs.pusht.planning.mpc import (
+    GoalAgentController,
+    HoldController,
+    PlanningController,
+    run_episode,
+)
+from dream_engine_ros.envs.pusht.planning.robot import PushTRobot, reached
+from dream_engine_ros.envs.pusht.planning.tasks import MIN_MOVE, MIN_TURN, SEGMENT, reach_tasks
 from dream_engine_ros.planning.cem import CEMConfig, CrossEntropyPlanner
-from dream_engine_ros.planning.mpc import GoalAgentController, HoldController, PlanningController, run_episode
-from dream_engine_ros.planning.pusht_goal import SceneGoal
-from dream_engine_ros.planning.pusht_robot import PushTRobot, reached
-from dream_engine_ros.planning.pusht_tasks import MIN_MOVE, MIN_TURN, SEGMENT, reach_tasks
 
 BOUNDS = (np.zeros(2), np.full(2, 512.0))
 
@@ -22,7 +27,7 @@ def task():  # the benchmark's task 0 (seed 4242): the block must turn and move
 
 def sim_controller(goal_state: np.ndarray) -> PlanningController:
     config = CEMConfig(samples=24, elites=5, iterations=3)
-    from dream_engine_ros.planning.world_models import SimulatorScorer
+    from dream_engine_ros.envs.pusht.planning.scorers import SimulatorScorer
 
     return PlanningController("cem-sim", CrossEntropyPlanner(config, *BOUNDS), SimulatorScorer(
         SceneGoal.from_state(goal_state)), execute=4, seed=4242)  # the benchmark seeds task i with 4242 + i
@@ -77,7 +82,7 @@ def test_cem_over_the_shipped_models_scene_states_reaches_the_goal_deterministic
     (the benchmark's settings: 32 samples x 3 iterations, 4 actions per replan). Task 0 is one the
     benchmark reached (after 10 steps); the episode must repeat bit for bit."""
     from dream_engine_ros.engine.runner import DreamEngine
-    from dream_engine_ros.planning.world_models import SceneStateScorer
+    from dream_engine_ros.envs.pusht.planning.scorers import SceneStateScorer
 
     engine = DreamEngine.load("pusht-causal", device="cpu")
 

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from dream_engine_ros.engine.errors import InputError
-from dream_engine_ros.evaluation.pusht_episodes import generate
-from dream_engine_ros.evaluation.pusht_reader import SceneReadings, classify, classify_many, read_scenes
-from dream_engine_ros.planning.goal_scoring import check_cost, score_rollouts
-from dream_engine_ros.planning.pusht_goal import GoalCost, SceneGoal, rollout_costs, states_to_scenes
+from dream_engine_ros.envs.pusht.evaluation.episodes import generate
+from dream_engine_ros.envs.pusht.evaluation.reader import SceneReadings, classify, classify_many, read_scenes
+from dream_engine_ros.envs.pusht.planning.goal import GoalCost, SceneGoal, rollout_costs, states_to_scenes
+from dream_engine_ros.planning.costs import frameless_cost_names, get_cost, score_rollouts
 
 
 @pytest.fixture(scope="module")
@@ -61,9 +61,13 @@ def test_the_cost_prefers_arriving_early_to_arriving_at_the_end() -> None:
 
 
 def test_named_costs_and_their_errors(episodes: list) -> None:
-    assert check_cost("") == "last-frame"
+    assert get_cost("").name == "last-frame" and not get_cost("").frameless
+    assert get_cost("pusht-pose").name == "pusht-pose" and not get_cost("pusht-pose").frameless
+    assert frameless_cost_names() == ["pusht-state"]
     with pytest.raises(InputError, match="not one of"):
-        check_cost("psnr")
+        get_cost("psnr")
+    with pytest.raises(InputError, match="decode-free"):
+        score_rollouts(None, "pusht-state", np.stack([e.frames for e in episodes[:2]]), episodes[0].frames[-1])
     frames = np.stack([e.frames for e in episodes[:2]])
     with pytest.raises(InputError, match="no agent or no T"):
         score_rollouts(None, "pusht-pose", frames, np.full((96, 96, 3), 255, np.uint8))

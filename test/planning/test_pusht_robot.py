@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from dream_engine_ros.evaluation.pusht_episodes import generate
-from dream_engine_ros.planning.pusht_robot import PushTRobot, reached
-from dream_engine_ros.training.pusht_data import _make_env
+from dream_engine_ros.envs.pusht.evaluation.episodes import generate
+from dream_engine_ros.envs.pusht.planning.robot import PushTRobot, reached
+from dream_engine_ros.envs.pusht.training.pusht_data import make_env
 
 
 def test_advance_is_env_step_physics() -> None:
@@ -27,7 +27,7 @@ def test_reset_puts_the_block_exactly_where_asked() -> None:
     robot = PushTRobot()
     robot.reset(state)
     assert np.abs(robot.state - state).max() < 1e-9
-    env = _make_env()
+    env = make_env()
     env.reset(options={"reset_to_state": state})
     assert np.hypot(env.block.position.x - 300.0, env.block.position.y - 250.0) > 20.0
 

@@ -24,9 +24,9 @@ from sensor_msgs.msg import Image
 
 from dream_engine_msgs.action import ReachGoal
 from dream_engine_msgs.srv import ResetPushT, SetPushTGoal
-from dream_engine_ros.planning.pusht_tasks import reach_tasks
-from dream_engine_ros.ros.mpc_planner_node import MpcPlannerNode
-from dream_engine_ros.ros.pusht_sim_node import PushTSimNode
+from dream_engine_ros.envs.pusht.planning.tasks import reach_tasks
+from dream_engine_ros.envs.pusht.ros.mpc_planner_node import MpcPlannerNode
+from dream_engine_ros.envs.pusht.ros.sim_node import PushTSimNode
 from dream_engine_ros.ros.spinning import SpinningExecutor, wait_for_future, wait_until
 
 _ids = itertools.count()

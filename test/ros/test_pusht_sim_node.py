@@ -26,9 +26,9 @@ from sensor_msgs.msg import Image
 
 from dream_engine_msgs.msg import PushTState
 from dream_engine_msgs.srv import ResetPushT, SetPushTGoal
-from dream_engine_ros.planning.pusht_robot import PushTRobot
+from dream_engine_ros.envs.pusht.planning.robot import PushTRobot
+from dream_engine_ros.envs.pusht.ros.sim_node import PushTSimNode
 from dream_engine_ros.ros.image_conversion import image_msg_to_rgb
-from dream_engine_ros.ros.pusht_sim_node import PushTSimNode
 from dream_engine_ros.ros.spinning import SpinningExecutor, wait_for_future, wait_until
 
 _namespaces = itertools.count()
@@ -287,7 +287,7 @@ def test_main_exits_cleanly_on_sigint(ros_context, tmp_path) -> None:
     command = [
         sys.executable,
         "-m",
-        "dream_engine_ros.ros.pusht_sim_node",
+        "dream_engine_ros.envs.pusht.ros.sim_node",
         "--namespace",
         namespace,
         "--ros-args",

@@ -69,8 +69,8 @@ def planning_goal(frames: list[np.ndarray], candidates: np.ndarray, goal_rgb: np
 def moving_robot(candidates: int, seed: int) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
     """A held-out task's robot after two pushes: its frames, the two targets, the goal image and
     `candidates` plans of 12 steps (knots held 3 steps) around where it started."""
-    from dream_engine_ros.planning.pusht_robot import PushTRobot
-    from dream_engine_ros.planning.pusht_tasks import reach_tasks
+    from dream_engine_ros.envs.pusht.planning.robot import PushTRobot
+    from dream_engine_ros.envs.pusht.planning.tasks import reach_tasks
 
     task = reach_tasks(1, seed=7)[0]
     robot = PushTRobot()
@@ -86,7 +86,7 @@ def moving_robot(candidates: int, seed: int) -> tuple[list[np.ndarray], np.ndarr
 
 def test_planning_mode_matches_the_engine_in_process(make_engine):
     """What the MPC planner asks over ROS equals the in-process fused rollout + PushT cost."""
-    from dream_engine_ros.planning.pusht_goal import SceneGoal, rollout_costs
+    from dream_engine_ros.envs.pusht.planning.goal import SceneGoal, rollout_costs
 
     engine = make_engine(spec="pusht-causal")
     frames, pushed, goal_rgb, candidates = moving_robot(4, seed=0)
@@ -108,7 +108,7 @@ def test_planning_mode_matches_the_engine_in_process(make_engine):
 def test_scene_state_scoring_matches_the_engine_in_process(make_engine):
     """cost "pusht-state": no candidate is drawn; the scores equal the in-process scene-state
     rollout's, and the best candidate's frames equal its full-model rollout (same seed, history)."""
-    from dream_engine_ros.planning.goal_scoring import score_scene_states
+    from dream_engine_ros.planning.costs import get_cost
 
     engine = make_engine(spec="pusht-causal")
     frames, pushed, goal_rgb, candidates = moving_robot(16, seed=1)
@@ -120,7 +120,7 @@ def test_scene_state_scoring_matches_the_engine_in_process(make_engine):
 
     local = engine.node.engine
     history = (np.stack(frames[:2]), pushed)
-    costs = score_scene_states(local, frames[-1], candidates, goal_rgb, history)
+    costs = get_cost("pusht-state").score_frameless(local, frames[-1], candidates, goal_rgb, history)
     np.testing.assert_allclose(result.scores, costs, rtol=1e-6)
     assert result.best_index == int(np.argmin(costs)) and result.num_frames == 13
     best = np.stack([np.frombuffer(bytes(image.data), np.uint8).reshape(96, 96, 3) for image in result.best_frames])
@@ -146,7 +146,7 @@ def test_search_mode_plans_as_the_planner_in_process(make_engine):
     """plan_iterations > 0: one goal runs the whole CEM next to the model; the plan, its cost per
     iteration and its drawing equal the in-process search with the same seed over the same scores."""
     from dream_engine_ros.planning.cem import CEMConfig, CrossEntropyPlanner
-    from dream_engine_ros.planning.goal_scoring import score_scene_states
+    from dream_engine_ros.planning.costs import get_cost
 
     engine = make_engine(spec="pusht-causal")
     frames, pushed, goal_rgb, candidates = moving_robot(1, seed=2)
@@ -157,7 +157,8 @@ def test_search_mode_plans_as_the_planner_in_process(make_engine):
 
     local = engine.node.engine
     history = (np.stack(frames[:2]), pushed)
-    expected = planner.search(lambda c: score_scene_states(local, frames[-1], c, goal_rgb, history),
+    cost = get_cost("pusht-state")
+    expected = planner.search(lambda c: cost.score_frameless(local, frames[-1], c, goal_rgb, history),
                               candidates[0, ::3].astype(np.float64), seed=5)
     assert np.array_equal(np.asarray(result.plan_actions, np.float32).reshape(12, 2), expected.actions)
     np.testing.assert_allclose(result.plan_best_cost_per_iteration, expected.best_cost_per_iteration, rtol=1e-6)
@@ -247,6 +248,6 @@ def test_planning_goal_errors_name_the_field(make_engine, shared_engine):
 
 
 def pusht_goal_frame() -> np.ndarray:
-    from dream_engine_ros.planning.pusht_robot import PushTRobot
+    from dream_engine_ros.envs.pusht.planning.robot import PushTRobot
 
     return PushTRobot().reset(np.array([100.0, 100.0, 300.0, 300.0, 0.5]))

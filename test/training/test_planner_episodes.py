@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 
 from dream_engine_ros.engine.runner import DreamEngine
+from dream_engine_ros.envs.pusht.planning.goal import SceneGoal
+from dream_engine_ros.envs.pusht.planning.mpc import PlanningController
+from dream_engine_ros.envs.pusht.planning.robot import PushTRobot
+from dream_engine_ros.envs.pusht.planning.scorers import SceneStateScorer
+from dream_engine_ros.envs.pusht.planning.tasks import reach_tasks
+from dream_engine_ros.envs.pusht.training import planner_episodes
 from dream_engine_ros.planning.cem import CEMConfig, CrossEntropyPlanner
-from dream_engine_ros.planning.mpc import PlanningController
-from dream_engine_ros.planning.pusht_goal import SceneGoal
-from dream_engine_ros.planning.pusht_robot import PushTRobot
-from dream_engine_ros.planning.pusht_tasks import reach_tasks
-from dream_engine_ros.planning.world_models import SceneStateScorer
-from dream_engine_ros.training import planner_episodes
 
 
 def test_drive_records_the_simulator_under_the_planner() -> None:

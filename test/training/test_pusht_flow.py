@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from dream_engine_ros.engine.backbone.frame_unet import warp
-from dream_engine_ros.evaluation.pusht_reader import BLOCK_LABEL
-from dream_engine_ros.training import pusht_data
-from dream_engine_ros.training.pusht_flow import backward_flow
+from dream_engine_ros.engine.families.causal_video.frame_unet import warp
+from dream_engine_ros.envs.pusht.evaluation.reader import BLOCK_LABEL
+from dream_engine_ros.envs.pusht.training import pusht_data
+from dream_engine_ros.envs.pusht.training.pusht_flow import backward_flow
 
 
 def _unit(frames: np.ndarray) -> torch.Tensor:

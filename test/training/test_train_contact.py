@@ -9,10 +9,10 @@ import numpy as np
 import torch
 from safetensors import safe_open
 
-from dream_engine_ros.engine.contact_model import ContactModel
 from dream_engine_ros.engine.weights import read_state_file
-from dream_engine_ros.evaluation.pusht_episodes import agent_gap_to_t
-from dream_engine_ros.training import train_contact
+from dream_engine_ros.envs.pusht.contact_model import ContactModel
+from dream_engine_ros.envs.pusht.evaluation.episodes import agent_gap_to_t
+from dream_engine_ros.envs.pusht.training import train_contact
 
 
 def test_simulated_transitions_depend_only_on_the_seed() -> None:

@@ -1,0 +1,1 @@
+"""PushT recordings for the augmentation pipeline and its tracking check."""

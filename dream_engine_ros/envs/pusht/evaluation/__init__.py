@@ -1,0 +1,1 @@
+"""PushT evaluators that read simulator state or rendered pixels: outside every model."""

@@ -1,0 +1,1 @@
+"""PushT ROS nodes: the simulated robot, the MPC planner and their demo."""

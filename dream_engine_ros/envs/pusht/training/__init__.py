@@ -1,0 +1,1 @@
+"""PushT training: data generation and training of the frame, contact and agent models."""

@@ -1,1 +1,0 @@
-"""Training-side helpers (dataset generation, training scripts); not imported by the engine."""
