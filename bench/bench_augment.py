@@ -31,12 +31,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 
-from dream_engine_ros.augment.cli_commands import DEFAULT_PERTURB  # noqa: E402
 from dream_engine_ros.augment.execution import EngineSettings, LocalExecutor, RayExecutor  # noqa: E402
 from dream_engine_ros.augment.pipeline import AugmentSettings, run_augment  # noqa: E402
 from dream_engine_ros.augment.pusht_recordings import ACTION, CAMERA, make_pusht_recordings  # noqa: E402
 from dream_engine_ros.augment.pusht_tracking import evaluate_output  # noqa: E402
 from dream_engine_ros.augment.recording import RecordingOptions  # noqa: E402
+from dream_engine_ros.cli.augment import DEFAULT_PERTURB  # noqa: E402
 
 
 def run(bags: list[Path], out: Path, workers: int, per_start: int) -> dict[str, Any]:

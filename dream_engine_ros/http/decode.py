@@ -16,7 +16,7 @@ import struct
 
 import numpy as np
 
-from ..cli import image_to_rgb8  # the CLI's exact frame conversion: same pixels, same mp4 bytes
+from ..image import image_to_rgb8  # the CLI's exact frame conversion: same pixels, same mp4 bytes
 from .errors import ApiError
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

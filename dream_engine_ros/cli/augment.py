@@ -8,7 +8,8 @@ import argparse
 import sys
 from typing import Any
 
-from ..cli import EXIT_BAD_INPUT, EXIT_FAILURE, CliError
+from ..engine.spec import DEFAULT_SPEC
+from .exit_codes import EXIT_BAD_INPUT, EXIT_FAILURE, CliError
 
 DEFAULT_PERTURB = "ou:sigma=15,tau=5;offset:sigma=10;clip"
 
@@ -36,10 +37,10 @@ def _augment_command(args: argparse.Namespace) -> int | dict[str, Any]:
         print(f"error: `dream-engine augment` needs the 'augment' extra (module {missing!r} is missing): "
               "pip install 'dream_engine_ros[augment]'", file=sys.stderr)
         return EXIT_FAILURE
-    from .errors import AugmentInputError
-    from .execution import EngineSettings, LocalExecutor, RayExecutor
-    from .pipeline import AugmentSettings, run_augment
-    from .recording import RecordingOptions
+    from ..augment.errors import AugmentInputError
+    from ..augment.execution import EngineSettings, LocalExecutor, RayExecutor
+    from ..augment.pipeline import AugmentSettings, run_augment
+    from ..augment.recording import RecordingOptions
 
     settings = AugmentSettings(
         spec=args.spec, perturb=args.perturb, per_start=args.per_start, horizon=args.horizon,
@@ -66,10 +67,8 @@ def _augment_command(args: argparse.Namespace) -> int | dict[str, Any]:
         raise CliError(f"--spec: {exc.args[0]}", EXIT_BAD_INPUT) from exc
 
 
-def add_augment_subcommands(subparsers: Any) -> None:
+def add_augment_subcommands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register `augment` on the `dream-engine` parser."""
-    from ..engine.spec import DEFAULT_SPEC
-
     p = subparsers.add_parser(
         "augment", help="perturbed-action rollouts from rosbag2 / npz recordings, written as rosbag2 MCAP",
         description="Read recordings (rosbag2 MCAP or sqlite3 directories/files, npz episodes), pick start frames, "
@@ -105,7 +104,7 @@ def add_augment_subcommands(subparsers: Any) -> None:
     p.add_argument("--ray-address", default=None,
                    help="join a running Ray cluster (e.g. HEAD:6379 or 'auto'); actors default to one per GPU, "
                         "else one per CPU")
-    p.add_argument("--spec", default=DEFAULT_SPEC)
+    p.add_argument("--spec", default=DEFAULT_SPEC, help=f"model spec (default {DEFAULT_SPEC})")
     p.add_argument("--weights", default=None, help="weights directory (default: the spec's)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda (per worker)")
     p.add_argument("--num-steps", type=int, default=None, help="denoising steps (default: the spec's)")

@@ -1,7 +1,7 @@
 """`dream-engine gate`: the quality gate on the command line (imports stay lazy: the parser is
 built on every `dream-engine` call, and torch/matplotlib cost seconds).
 
-Exit codes (as the rest of the CLI): 0 pass, 1 a regression (each failing metric named on
+Exit codes (`exit_codes.py`, as the rest of the CLI): 0 pass, 1 a regression (each failing metric named on
 stderr), 2 bad input, 3 LPIPS weights not found, 4 I/O error writing the report or plot.
 """
 
@@ -12,7 +12,8 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Any
+
+from .exit_codes import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, CliError
 
 
 def _threshold(text: str) -> float:
@@ -23,8 +24,7 @@ def _threshold(text: str) -> float:
 
 
 def cmd_gate(args: argparse.Namespace) -> int:
-    from ..cli import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, CliError
-    from .gate import GateInputError, Thresholds, failure_lines, pair_inputs, read_video, run_gate
+    from ..evaluation.gate import GateInputError, Thresholds, failure_lines, pair_inputs, read_video, run_gate
 
     if args.no_lpips and args.max_lpips is not None:
         raise CliError("--max-lpips: cannot gate on LPIPS with --no-lpips", EXIT_BAD_INPUT)
@@ -38,7 +38,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
         if not args.no_lpips:
             from ..lpips import load_lpips
 
-            lpips = load_lpips(args.lpips_weights)  # LpipsWeightsError -> exit 3 in cli.main
+            lpips = load_lpips(args.lpips_weights)  # LpipsWeightsError (a WeightsError) -> exit 3 in main()
         videos = [(name, read_video(p), read_video(t)) for name, p, t in pairs]
         report = run_gate(videos, thresholds, lpips)
     except GateInputError as exc:
@@ -49,7 +49,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
         with atomic_output(Path(args.report)) as tmp:
             tmp.write_text(json.dumps(report, indent=1, allow_nan=False))
     if args.plot:
-        from .gate_figure import plot_report
+        from ..evaluation.gate_figure import plot_report
 
         plot_report(report, Path(args.plot), title=args.title)
     summary = {k: report[k] for k in ("passed", "failed", "means", "thresholds", "videos", "frames_scored",
@@ -60,7 +60,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
     return EXIT_OK if report["passed"] else EXIT_FAILURE
 
 
-def add_gate_subcommands(subparsers: Any) -> None:
+def add_gate_subcommands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register `gate` on the `dream-engine` parser."""
     gate = subparsers.add_parser(
         "gate", help="quality gate: PSNR/SSIM/LPIPS of predicted videos vs the truth; exit 1 on a regression",

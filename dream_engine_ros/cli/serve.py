@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
 from ..engine.spec import DEFAULT_SPEC
-from .config import DEFAULT_HOST, DEFAULT_PORT, ServerConfig, read_token_file
+from ..http.config import DEFAULT_HOST, DEFAULT_PORT, ServerConfig, read_token_file
+from .exit_codes import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK
 
 EXTRA_MODULES = ("starlette", "uvicorn", "python_multipart")  # what `serve` imports
-EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def missing_extra() -> str | None:
@@ -60,8 +59,8 @@ def _serve_command(args: argparse.Namespace) -> int:
         if value < low:
             print(f"error: {name}: {value} is below the minimum {low}", file=sys.stderr)
             return EXIT_BAD_INPUT
-    from .app import create_app
-    from .server import run_server
+    from ..http.app import create_app
+    from ..http.server import run_server
 
     if config.host not in ("127.0.0.1", "localhost", "::1") and config.token is None:
         print(f"warning: serving on {config.host} without --token-file: anyone who reaches this port can use "
@@ -70,13 +69,13 @@ def _serve_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def add_http_subcommands(subparsers: Any) -> None:
+def add_http_subcommands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register `serve` on the `dream-engine` parser."""
     serve = subparsers.add_parser(
         "serve", help="serve the HTTP API (POST /v1/predict, /v1/predict_batch, SSE streaming) on one engine",
         description="HTTP API of the Dream Engine (needs the 'http' extra). Binds 127.0.0.1 unless --host says "
                     "otherwise; one engine thread runs predictions in order behind a bounded queue.")
-    serve.add_argument("--spec", default=DEFAULT_SPEC)
+    serve.add_argument("--spec", default=DEFAULT_SPEC, help=f"model spec (default {DEFAULT_SPEC})")
     serve.add_argument("--weights", default=None, help="weights directory (default: the spec's)")
     serve.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     serve.add_argument("--host", default=DEFAULT_HOST, help=f"bind address (default {DEFAULT_HOST})")
@@ -96,4 +95,4 @@ def add_http_subcommands(subparsers: Any) -> None:
     serve.add_argument("--torch-threads", type=int, default=0,
                        help="intra-op threads of the engine (0 = torch's default); fewer on a shared CPU")
     serve.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
-    serve.set_defaults(func=_serve_command)
+    serve.set_defaults(handler=_serve_command)
