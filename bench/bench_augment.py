@@ -31,10 +31,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 
-from dream_engine_ros.augment.cli_commands import DEFAULT_PERTURB  # noqa: E402
 from dream_engine_ros.augment.execution import EngineSettings, LocalExecutor, RayExecutor  # noqa: E402
 from dream_engine_ros.augment.pipeline import AugmentSettings, run_augment  # noqa: E402
 from dream_engine_ros.augment.recording import RecordingOptions  # noqa: E402
+from dream_engine_ros.cli.augment import DEFAULT_PERTURB  # noqa: E402
 from dream_engine_ros.envs.pusht.augment.recordings import ACTION, CAMERA, make_pusht_recordings  # noqa: E402
 from dream_engine_ros.envs.pusht.augment.tracking import evaluate_output  # noqa: E402
 

@@ -116,6 +116,15 @@ def test_the_cycle_check_can_fail() -> None:
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
 
+# Private methods of other packages that have no public equivalent.
+THIRD_PARTY_PRIVATE = {
+    "_exit": "os._exit: a node that got a second signal ends at once",
+    "_get_coverage": "gym-pusht's PushTEnv: the task's coverage (no public method)",
+    "_setup": "gym-pusht's PushTEnv: rebuild the space for a restored snapshot",
+    "_render": "gym-pusht's PushTEnv: a frame without stepping",
+}
+
+
 def test_no_private_name_is_reached_across_modules() -> None:
     """`other._name` calls and `from x import _name` tie a module to another's internals."""
     offenders = []
@@ -127,6 +136,7 @@ def test_no_private_name_is_reached_across_modules() -> None:
                               if a.name.startswith("_") and not a.name.startswith("__")]
             if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                     and node.func.attr.startswith("_") and not node.func.attr.startswith("__")
+                    and node.func.attr not in THIRD_PARTY_PRIVATE
                     and not (isinstance(node.func.value, ast.Name) and node.func.value.id in ("self", "cls"))
                     and not (isinstance(node.func.value, ast.Call) and isinstance(node.func.value.func, ast.Name)
                              and node.func.value.func.id == "super")):

@@ -16,8 +16,8 @@ import struct
 
 import numpy as np
 
-from dream_engine_ros.cli import image_to_rgb8  # the CLI's exact frame conversion: same pixels, same mp4 bytes
 from dream_engine_ros.http.errors import ApiError
+from dream_engine_ros.image import image_to_rgb8  # the CLI's exact frame conversion: same pixels, same mp4 bytes
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _INT = re.compile(r"^[+-]?\d{1,20}$")

@@ -1,6 +1,6 @@
 """The options of ``dream-engine node`` / ``pusht-sim`` / ``mpc-planner``, defined once.
 
-Both the console script's subcommands (``ros/cli_commands.py``) and the nodes' own entry points
+Both the console script's subcommands (``cli/ros.py``) and the nodes' own entry points
 add these arguments; this module imports neither of them (nor rclpy: the CLI starts fast).
 """
 

@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 from augment_bags import ACTION, CAMERA, Recordings, read_sample_bag
 
-from dream_engine_ros.augment.cli_commands import DEFAULT_PERTURB
 from dream_engine_ros.augment.execution import EngineSettings, LocalExecutor, RolloutTask
 from dream_engine_ros.augment.perturb import PerturbationSpec
 from dream_engine_ros.augment.pipeline import AugmentSettings, ProgressBar, run_augment
 from dream_engine_ros.augment.recording import RecordingOptions
 from dream_engine_ros.augment.writer import frames_digest
 from dream_engine_ros.cli import main
+from dream_engine_ros.cli.augment import DEFAULT_PERTURB
 from dream_engine_ros.envs.pusht.augment.tracking import evaluate_output
 
 BAG_ARGS = ["--camera-topic", CAMERA, "--action-topic", ACTION]

@@ -104,7 +104,7 @@ def test_16_bit_png_frames_are_scaled_to_8_bit(tmp_path: Path) -> None:
     """16-bit gray PNGs used to come out all white (PIL clips mode I;16 in convert('RGB'))."""
     import cv2
 
-    from dream_engine_ros.cli import _read_frame
+    from dream_engine_ros.cli.engine import _read_frame
 
     gray8 = np.arange(48 * 64, dtype=np.uint32).reshape(48, 64) % 256
     Image.fromarray((gray8 * 257).astype(np.uint16)).save(tmp_path / "gray16.png")

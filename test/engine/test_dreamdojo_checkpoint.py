@@ -24,10 +24,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from dream_engine_ros.engine.families.rectified_flow import pipeline as pipeline_module
 from dream_engine_ros.engine import sampler
 from dream_engine_ros.engine import spec as spec_module
 from dream_engine_ros.engine.errors import WeightsError
+from dream_engine_ros.engine.families.rectified_flow import pipeline as pipeline_module
 from dream_engine_ros.engine.families.rectified_flow.dit import ActionDiT
 from dream_engine_ros.engine.families.rectified_flow.loading import REFERENCE_DIT_KEYMAP
 from dream_engine_ros.engine.families.rectified_flow.wan_vae import WanVAE

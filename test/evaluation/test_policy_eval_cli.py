@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from dream_engine_ros.cli import EXIT_BAD_INPUT, EXIT_OK, main
+from dream_engine_ros.cli import main
+from dream_engine_ros.cli.exit_codes import EXIT_BAD_INPUT, EXIT_OK
 
 
 @pytest.mark.parametrize("argv, message", [

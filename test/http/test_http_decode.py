@@ -11,7 +11,7 @@ import pytest
 from http_helpers import npy_bytes, png_bytes
 from PIL import Image
 
-from dream_engine_ros.cli import _read_frame
+from dream_engine_ros.cli.engine import _read_frame
 from dream_engine_ros.http.decode import decode_npy, decode_png, png_size, sampling_overrides
 from dream_engine_ros.http.errors import ApiError
 

@@ -63,66 +63,6 @@ def test_mpc_rviz_config_shows_the_robot_goal_and_dreamed_plan():
     assert displays["/robot/goal_image"]["Durability Policy"] == "Transient Local"  # the goal is latched
 
 
-def test_node_entry_point_parses_the_same_options_as_the_cli():
-    import argparse
-
-    from dream_engine_ros.ros.cli_commands import add_ros_subcommands
-
-    parser = argparse.ArgumentParser()
-    add_ros_subcommands(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(
-        ["node", "--params-file", "p.yaml", "--camera-topic", "/cam", "--ros-args", "-p", "busy_policy:=queue"]
-    )
-    assert (args.params_file, args.camera_topic, args.ros_args) == ("p.yaml", "/cam", ["-p", "busy_policy:=queue"])
-    from dream_engine_ros.ros.node_main import node_cli_args
-
-    built = node_cli_args(None, "/cam", args.ros_args)
-    assert built == [
-        "--ros-args",
-        "-r",
-        "image:=/cam",
-        "-r",
-        "image/compressed:=/cam/compressed",
-        "-p",
-        "busy_policy:=queue",
-    ]
-
-
-def _imported_modules(path: Path) -> set[str]:
-    """Every module a source file imports, at the top or inside a function."""
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
-        elif isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-    return names
-
-
-def test_node_entry_point_parses_like_the_cli_without_an_import_cycle():
-    import argparse
-
-    from dream_engine_ros.ros.cli_commands import add_ros_subcommands
-    from dream_engine_ros.ros.node_main import node_parser
-
-    argv = ["--params-file", "p.yaml", "--spec", "pusht-tiny", "--camera-topic", "/cam", "--name", "n",
-            "--ros-args", "-r", "__ns:=/robot", "-p", "busy_policy:=queue"]
-    cli = argparse.ArgumentParser()
-    add_ros_subcommands(cli.add_subparsers(dest="command"))
-    from_cli = vars(cli.parse_args(["node", *argv]))
-    del from_cli["command"], from_cli["func"]
-    from_entry_point = vars(node_parser().parse_args(argv))
-    assert from_entry_point == from_cli
-    assert from_entry_point["ros_args"] == ["-r", "__ns:=/robot", "-p", "busy_policy:=queue"]
-
-    ros = REPO / "dream_engine_ros" / "ros"
-    assert "dream_engine_ros.ros.node_main" in _imported_modules(ros / "cli_commands.py")
-    assert "dream_engine_ros.ros.cli_commands" not in _imported_modules(ros / "node_main.py")
-    assert not {"dream_engine_ros.ros.cli_commands", "dream_engine_ros.ros.node_main"} & _imported_modules(
-        ros / "node_args.py"
-    )
-
-
 def test_setup_builds_without_package_warnings_and_ships_the_weights(tmp_path):
     """setup.py once warned that dream_engine_ros.weights was missing from `packages`.
 

@@ -8,7 +8,8 @@ import argparse
 import sys
 from typing import Any
 
-from dream_engine_ros.cli import EXIT_BAD_INPUT, EXIT_FAILURE, CliError
+from dream_engine_ros.cli.exit_codes import EXIT_BAD_INPUT, EXIT_FAILURE, CliError
+from dream_engine_ros.defaults import DEFAULT_SPEC
 
 DEFAULT_PERTURB = "ou:sigma=15,tau=5;offset:sigma=10;clip"
 
@@ -66,10 +67,8 @@ def _augment_command(args: argparse.Namespace) -> int | dict[str, Any]:
         raise CliError(f"--spec: {exc.args[0]}", EXIT_BAD_INPUT) from exc
 
 
-def add_augment_subcommands(subparsers: Any) -> None:
+def add_augment_subcommands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register `augment` on the `dream-engine` parser."""
-    from dream_engine_ros.defaults import DEFAULT_SPEC
-
     p = subparsers.add_parser(
         "augment", help="perturbed-action rollouts from rosbag2 / npz recordings, written as rosbag2 MCAP",
         description="Read recordings (rosbag2 MCAP or sqlite3 directories/files, npz episodes), pick start frames, "
@@ -105,7 +104,7 @@ def add_augment_subcommands(subparsers: Any) -> None:
     p.add_argument("--ray-address", default=None,
                    help="join a running Ray cluster (e.g. HEAD:6379 or 'auto'); actors default to one per GPU, "
                         "else one per CPU")
-    p.add_argument("--spec", default=DEFAULT_SPEC)
+    p.add_argument("--spec", default=DEFAULT_SPEC, help=f"model spec (default {DEFAULT_SPEC})")
     p.add_argument("--weights", default=None, help="weights directory (default: the spec's)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda (per worker)")
     p.add_argument("--num-steps", type=int, default=None, help="denoising steps (default: the spec's)")

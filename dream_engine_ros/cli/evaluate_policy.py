@@ -1,7 +1,8 @@
 """`dream-engine evaluate-policy`: PushT policies in the world model and in gym-pusht (imports
 stay lazy: the parser is built on every `dream-engine` call, and torch/gym-pusht cost seconds).
 
-Exit codes (as the rest of the CLI): 0 done, 2 bad input, 3 weights missing, 4 I/O error.
+Exit codes (`exit_codes.py`, as the rest of the CLI): 0 done, 1 a failure, 2 bad input, 3 weights
+missing, 4 I/O error.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from dream_engine_ros.cli.exit_codes import EXIT_BAD_INPUT, EXIT_OK, CliError
+from dream_engine_ros.defaults import DEFAULT_SPEC
+
 
 def _positive(text: str) -> int:
     value = int(text)
@@ -23,7 +27,6 @@ def _positive(text: str) -> int:
 
 def load_policies(specs: list[str]) -> dict[str, Any]:
     """`module:callable` entries (or names of the shipped PushT policies, or `all`) -> {name: policy}."""
-    from dream_engine_ros.cli import EXIT_BAD_INPUT, CliError
     from dream_engine_ros.envs.pusht.evaluation.policies import POLICIES
 
     out: dict[str, Any] = {}
@@ -51,7 +54,6 @@ def load_policies(specs: list[str]) -> dict[str, Any]:
 
 
 def cmd_evaluate_policy(args: argparse.Namespace) -> int:
-    from dream_engine_ros.cli import EXIT_BAD_INPUT, EXIT_OK, CliError
     from dream_engine_ros.engine.runner import DreamEngine
     from dream_engine_ros.engine.spec import get_spec
 
@@ -116,10 +118,8 @@ def _walk(value: Any, leaf: Any) -> Any:
     return leaf(value)
 
 
-def add_policy_subcommands(subparsers: Any) -> None:
+def add_policy_subcommands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register `evaluate-policy` on the `dream-engine` parser."""
-    from dream_engine_ros.defaults import DEFAULT_SPEC
-
     evaluate = subparsers.add_parser(
         "evaluate-policy", help="PushT policies closed-loop in the world model vs in gym-pusht",
         description="Run each policy closed-loop inside the world model (it sees predicted frames) and in "
@@ -131,8 +131,10 @@ def add_policy_subcommands(subparsers: Any) -> None:
                                "policy name, or 'all' (repeatable)")
     evaluate.add_argument("--episodes", type=_positive, default=20)
     evaluate.add_argument("--seed", type=int, default=0)
-    evaluate.add_argument("--horizon", type=_positive, default=96, help="control steps per episode (chunks x 12)")
-    evaluate.add_argument("--spec", default=DEFAULT_SPEC)
+    evaluate.add_argument("--horizon", type=_positive, default=96,
+                          help="control steps per episode (a multiple of the spec's chunk size)")
+    evaluate.add_argument("--spec", default=DEFAULT_SPEC,
+                          help=f"a spec with frame-by-frame rollout, i.e. not latent (default {DEFAULT_SPEC})")
     evaluate.add_argument("--weights", default=None, help="weights directory (default: the spec's)")
     evaluate.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     evaluate.add_argument("--batch", type=_positive, default=64, help="episodes per network call")

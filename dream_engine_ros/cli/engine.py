@@ -1,45 +1,23 @@
-"""`dream-engine` command line: predict, specs, eval (+ node and demo from the ROS adapter).
+"""`dream-engine predict | specs | eval`: one rollout to an mp4, the model catalog, PSNR/SSIM of two videos.
 
-Exit codes: 0 ok, 2 bad input (one line on stderr naming field, value and rule), 3 weights
-missing or unreadable, 4 I/O error, 1 anything else. A failed predict leaves no file behind.
+Exit codes (`exit_codes.py`): 0 ok, 2 bad input (one line on stderr naming field, value and rule),
+3 weights missing or unreadable, 4 I/O error, 1 anything else. A failed predict leaves no file behind.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from dream_engine_ros.cli.exit_codes import EXIT_BAD_INPUT, CliError
 from dream_engine_ros.defaults import DEFAULT_SPEC
-
-EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_WEIGHTS, EXIT_IO = 0, 1, 2, 3, 4
-
-
-class CliError(Exception):
-    def __init__(self, message: str, code: int) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-def image_to_rgb8(image: Any) -> np.ndarray:
-    """PIL image -> (H, W, 3) uint8, keeping 16-bit grayscale visible.
-
-    Why: PIL opens a 16-bit gray PNG as mode ``I;16`` (``I`` for some files) and
-    ``convert("RGB")`` clips every value above 255 to white. Those modes are scaled to 8 bit
-    by their high byte, the same reduction PIL applies to 16-bit RGB PNGs.
-    """
-    if image.mode.startswith("I;16") or image.mode == "I":
-        wide = np.asarray(image).astype(np.int64)
-        gray = (np.clip(wide, 0, 65535) >> 8).astype(np.uint8)
-        return np.repeat(gray[..., None], 3, axis=-1)
-    return np.asarray(image.convert("RGB"), dtype=np.uint8)
+from dream_engine_ros.image import image_to_rgb8
 
 
 def _read_frame(path: Path) -> np.ndarray:
@@ -58,7 +36,8 @@ def _read_actions(path: Path) -> np.ndarray:
     try:
         if path.suffix == ".csv":
             return np.atleast_2d(np.loadtxt(path, delimiter=",", dtype=np.float32))
-        return np.load(path, allow_pickle=False)
+        loaded: np.ndarray = np.load(path, allow_pickle=False)
+        return loaded
     except FileNotFoundError:
         raise CliError(f"--actions: file not found: {path}", EXIT_BAD_INPUT) from None
     except (ValueError, OSError) as exc:
@@ -120,10 +99,14 @@ def cmd_predict(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_specs(args: argparse.Namespace) -> list[dict[str, Any]]:
     from dream_engine_ros.engine.loading import weights_status
+    from dream_engine_ros.engine.registry import plugin_errors
     from dream_engine_ros.engine.spec import list_specs
 
+    for plugin, why in plugin_errors().items():
+        print(f"warning: plug-in {plugin} failed to load: {why}", file=sys.stderr)
     rows = []
-    for spec in list_specs():
+    specs = sorted(list_specs(), key=lambda spec: spec.name != DEFAULT_SPEC)  # the default first, then as registered
+    for spec in specs:
         row = spec.summary()
         row["weights"] = weights_status(spec)
         rows.append(row)
@@ -148,12 +131,10 @@ def cmd_eval(args: argparse.Namespace) -> dict[str, Any]:
     return evaluate_videos(pred, truth)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dream-engine", description="Action-conditioned video world models.")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    predict = sub.add_parser("predict", help="predict a rollout video from a start frame and actions")
-    predict.add_argument("--spec", default=DEFAULT_SPEC)
+def add_engine_subcommands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register `predict`, `specs` and `eval` on the `dream-engine` parser."""
+    predict = subparsers.add_parser("predict", help="predict a rollout video from a start frame and actions")
+    predict.add_argument("--spec", default=DEFAULT_SPEC, help=f"model spec (default {DEFAULT_SPEC}; see `specs`)")
     predict.add_argument("--frame", required=True,
                          help="start frame image (PNG/JPEG, any size; 8- or 16-bit, RGB or grayscale)")
     predict.add_argument("--actions", required=True, help="actions (T, D) as .npy or .csv")
@@ -166,57 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--out", required=True, help="output .mp4 path")
     predict.set_defaults(handler=cmd_predict)
 
-    specs = sub.add_parser("specs", help="print the model catalog as JSON (with weight status)")
+    specs = subparsers.add_parser("specs", help="print the model catalog as JSON (with weight status)")
     specs.set_defaults(handler=cmd_specs)
 
-    evaluate = sub.add_parser("eval", help="PSNR/SSIM of a predicted video against the truth")
-    evaluate.add_argument("--pred", required=True)
-    evaluate.add_argument("--truth", required=True)
+    evaluate = subparsers.add_parser("eval", help="PSNR/SSIM of a predicted video against the truth")
+    evaluate.add_argument("--pred", required=True, help="predicted .mp4")
+    evaluate.add_argument("--truth", required=True, help="ground-truth .mp4 of the same shape")
     evaluate.set_defaults(handler=cmd_eval)
-
-    from dream_engine_ros.augment.cli_commands import add_augment_subcommands
-    from dream_engine_ros.evaluation.gate_cli import add_gate_subcommands
-    from dream_engine_ros.evaluation.policy_cli import add_policy_subcommands
-    from dream_engine_ros.http.cli_commands import add_http_subcommands
-
-    add_gate_subcommands(sub)
-    add_policy_subcommands(sub)
-    add_http_subcommands(sub)
-    add_augment_subcommands(sub)
-    try:
-        from dream_engine_ros.ros.cli_commands import add_ros_subcommands
-    except ImportError:
-        pass  # the ROS adapter is optional for engine-only installs
-    else:
-        add_ros_subcommands(sub)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    from dream_engine_ros.engine.errors import InputError, WeightsError
-
-    args = build_parser().parse_args(argv)
-    handler = getattr(args, "handler", None) or args.func
-    try:
-        result = handler(args)
-    except CliError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.code
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except WeightsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_WEIGHTS
-    except OSError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_IO
-    if isinstance(result, int):
-        return result
-    if result is not None:
-        print(json.dumps(result, indent=None if args.command == "predict" else 2))
-    return EXIT_OK
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,7 +1,7 @@
 """`dream-engine gate`: the quality gate on the command line (imports stay lazy: the parser is
 built on every `dream-engine` call, and torch/matplotlib cost seconds).
 
-Exit codes (as the rest of the CLI): 0 pass, 1 a regression (each failing metric named on
+Exit codes (`exit_codes.py`, as the rest of the CLI): 0 pass, 1 a regression (each failing metric named on
 stderr), 2 bad input, 3 LPIPS weights not found, 4 I/O error writing the report or plot.
 """
 
@@ -12,7 +12,8 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Any
+
+from dream_engine_ros.cli.exit_codes import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, CliError
 
 
 def _threshold(text: str) -> float:
@@ -23,7 +24,6 @@ def _threshold(text: str) -> float:
 
 
 def cmd_gate(args: argparse.Namespace) -> int:
-    from dream_engine_ros.cli import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, CliError
     from dream_engine_ros.evaluation.gate import (
         GateInputError,
         Thresholds,
@@ -45,7 +45,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
         if not args.no_lpips:
             from dream_engine_ros.lpips import load_lpips
 
-            lpips = load_lpips(args.lpips_weights)  # LpipsWeightsError -> exit 3 in cli.main
+            lpips = load_lpips(args.lpips_weights)  # LpipsWeightsError (a WeightsError) -> exit 3 in main()
         videos = [(name, read_video(p), read_video(t)) for name, p, t in pairs]
         report = run_gate(videos, thresholds, lpips)
     except GateInputError as exc:
@@ -67,7 +67,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
     return EXIT_OK if report["passed"] else EXIT_FAILURE
 
 
-def add_gate_subcommands(subparsers: Any) -> None:
+def add_gate_subcommands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register `gate` on the `dream-engine` parser."""
     gate = subparsers.add_parser(
         "gate", help="quality gate: PSNR/SSIM/LPIPS of predicted videos vs the truth; exit 1 on a regression",

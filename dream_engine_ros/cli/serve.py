@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
+from dream_engine_ros.cli.exit_codes import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK
 from dream_engine_ros.defaults import DEFAULT_SPEC
 from dream_engine_ros.http.config import DEFAULT_HOST, DEFAULT_PORT, ServerConfig, read_token_file
 
 EXTRA_MODULES = ("starlette", "uvicorn", "python_multipart")  # what `serve` imports
-EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def missing_extra() -> str | None:
@@ -70,13 +69,13 @@ def _serve_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def add_http_subcommands(subparsers: Any) -> None:
+def add_http_subcommands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register `serve` on the `dream-engine` parser."""
     serve = subparsers.add_parser(
         "serve", help="serve the HTTP API (POST /v1/predict, /v1/predict_batch, SSE streaming) on one engine",
         description="HTTP API of the Dream Engine (needs the 'http' extra). Binds 127.0.0.1 unless --host says "
                     "otherwise; one engine thread runs predictions in order behind a bounded queue.")
-    serve.add_argument("--spec", default=DEFAULT_SPEC)
+    serve.add_argument("--spec", default=DEFAULT_SPEC, help=f"model spec (default {DEFAULT_SPEC})")
     serve.add_argument("--weights", default=None, help="weights directory (default: the spec's)")
     serve.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     serve.add_argument("--host", default=DEFAULT_HOST, help=f"bind address (default {DEFAULT_HOST})")
@@ -96,4 +95,4 @@ def add_http_subcommands(subparsers: Any) -> None:
     serve.add_argument("--torch-threads", type=int, default=0,
                        help="intra-op threads of the engine (0 = torch's default); fewer on a shared CPU")
     serve.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
-    serve.set_defaults(func=_serve_command)
+    serve.set_defaults(handler=_serve_command)

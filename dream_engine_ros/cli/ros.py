@@ -1,13 +1,12 @@
-"""``dream-engine node`` and ``dream-engine demo`` subcommands (ROS imports stay lazy).
+"""``dream-engine node | demo | demo-mpc | pusht-sim | mpc-planner``: the ROS 2 adapter from the console
+script (rclpy and the nodes are imported inside the commands, so the parser builds without them).
 
-The lead's cli.py calls ``add_ros_subcommands(subparsers)``; each subparser sets
-``func(args) -> int``, the exit code.
+Each command returns the process exit code (0 ok, 1 a failure, 2 bad input: ``exit_codes.py``).
 """
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from dream_engine_ros.defaults import DEFAULT_SPEC
 from dream_engine_ros.envs.pusht.ros.mpc_demo import DEMO_TASK
@@ -58,24 +57,27 @@ def _mpc_planner_command(args: argparse.Namespace) -> int:
     return run_planner_with_args(args)
 
 
-def add_ros_subcommands(subparsers: Any) -> None:
+def add_ros_subcommands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``node``, ``demo``, ``demo-mpc``, ``pusht-sim`` and ``mpc-planner``."""
     node = subparsers.add_parser("node", help=NODE_HELP, description=NODE_DESCRIPTION)
     add_node_arguments(node)
-    node.set_defaults(func=_node_command)
+    node.set_defaults(handler=_node_command)
 
     demo = subparsers.add_parser(
         "demo",
-        help="start the node on pusht-tiny, feed a PushT frame, run a goal, print the mp4 path",
-        description="End-to-end ROS demo; the last line printed is the mp4 path.",
+        help=f"start the engine node (spec {DEFAULT_SPEC} unless --spec), feed a PushT frame, run a goal, "
+             "print the mp4 path",
+        description="End-to-end ROS demo in this process: the engine node, a camera publishing a rendered PushT "
+                    "start frame and a Rollout goal (an arc of agent targets for 2-d actions, zeros otherwise); "
+                    "the last line printed is the mp4 path.",
     )
-    demo.add_argument("--spec", default=DEFAULT_SPEC)
-    demo.add_argument("--weights", default=None)
-    demo.add_argument("--device", default="auto")
+    demo.add_argument("--spec", default=DEFAULT_SPEC, help=f"model spec (default {DEFAULT_SPEC})")
+    demo.add_argument("--weights", default=None, help="weights directory (default: the spec's)")
+    demo.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     demo.add_argument("--horizon", type=int, default=0, help="actions (0 = 4 chunks)")
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--seed", type=int, default=0, help="start frame and sampling seed")
     demo.add_argument("--output-dir", default=None, help="where the mp4 goes (default ./out/demo)")
-    demo.set_defaults(func=_demo_command)
+    demo.set_defaults(handler=_demo_command)
 
     demo_mpc = subparsers.add_parser(
         "demo-mpc",
@@ -83,22 +85,22 @@ def add_ros_subcommands(subparsers: Any) -> None:
         description="Model-predictive control through the engine node; the last line printed is the mp4 "
                     "(real camera | dreamed plan).",
     )
-    demo_mpc.add_argument("--spec", default=DEFAULT_SPEC)
-    demo_mpc.add_argument("--weights", default=None)
-    demo_mpc.add_argument("--device", default="auto")
+    demo_mpc.add_argument("--spec", default=DEFAULT_SPEC, help=f"model spec (default {DEFAULT_SPEC})")
+    demo_mpc.add_argument("--weights", default=None, help="weights directory (default: the spec's)")
+    demo_mpc.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     demo_mpc.add_argument("--task-seed", type=int, default=4242, help="held-out task set (bench/bench_mpc.py's)")
     demo_mpc.add_argument("--task", type=int, default=DEMO_TASK,
                           help=f"which task of the set (default {DEMO_TASK}: one the benchmark's planner reached "
                                "with 3 of 3 seeds)")
     demo_mpc.add_argument("--budget", type=int, default=50, help="control steps allowed")
     demo_mpc.add_argument("--output-dir", default=None, help="where the mp4 goes (default ./out/demo_mpc)")
-    demo_mpc.set_defaults(func=_demo_mpc_command)
+    demo_mpc.set_defaults(handler=_demo_mpc_command)
 
     text = "the gym-pusht simulator as a ROS robot (image, state, goal_image; cmd_target; ~/reset, ~/set_goal)"
     sim = subparsers.add_parser("pusht-sim", help=text, description=text)
     add_pusht_sim_arguments(sim)
-    sim.set_defaults(func=_pusht_sim_command)
+    sim.set_defaults(handler=_pusht_sim_command)
     text = "the MPC planner node (~/reach_goal) over the engine's rollout_batch"
     planner = subparsers.add_parser("mpc-planner", help=text, description=text)
     add_planner_arguments(planner)
-    planner.set_defaults(func=_mpc_planner_command)
+    planner.set_defaults(handler=_mpc_planner_command)
