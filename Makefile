@@ -9,7 +9,7 @@ export DREAM_ENGINE_VENV := $(VENV)
 bootstrap:
 	@bash scripts/bootstrap.sh
 
-# Start the engine node on pusht-tiny, feed a PushT frame, run a goal; last line = mp4 path.
+# Start the engine node on the default spec (pusht-causal), feed its demo scene's frame, run a goal; last line = mp4 path.
 demo: bootstrap
 	@SDL_VIDEODRIVER=dummy $(VENV)/bin/dream-engine demo
 
@@ -25,7 +25,7 @@ test: bootstrap
 test-ros: bootstrap
 	@SDL_VIDEODRIVER=dummy $(PY) -m pytest test/ros --durations=10
 
-# Lint and type gate (CI runs it before the tests): ruff (E, F, I, B, UP) everywhere, mypy (strict on engine/).
+# Lint and type gate (CI runs it before the tests): ruff (E, F, I, B, UP) everywhere, mypy (strict on engine/, envs/, cli/, the ROS adapter).
 lint: bootstrap
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/mypy
@@ -42,7 +42,7 @@ bench-ros: bootstrap
 bench-http: bootstrap
 	@$(PY) bench/bench_http.py --clients 4 --seconds 10 --json out/bench_http.json
 
-# Augmentation (README "Augmentation"): samples/s with 0 (in-process), 1 and 2 Ray workers, scaling efficiency, peak RSS
+# Augmentation (docs/augmentation.md): samples/s with 0 (in-process), 1 and 2 Ray workers, scaling efficiency, peak RSS
 # per worker, the writer's share, and the PushT tracking check. ~1.5 min on 2 CPU cores.
 bench-augment: bootstrap
 	@SDL_VIDEODRIVER=dummy $(PY) bench/bench_augment.py --recordings 4 --steps 60 --per-start 4 --json out/bench_augment.json
@@ -57,9 +57,9 @@ demo-augment: bootstrap
 bench-mpc: bootstrap
 	@SDL_VIDEODRIVER=dummy $(PY) bench/bench_mpc.py --tasks 50 --jsonl out/mpc.jsonl
 
-# Retrain the frames' contact model (engine/contact_model.py) into the shipped weights: 12000 simulated episodes
+# Retrain the frames' contact model (envs/pusht/contact_model.py) into the shipped weights: 12000 simulated episodes
 # (states only) and 10000 training steps, about 15 minutes on 2 CPU cores; prints its held-out pose accuracy.
-# Its recipe: no walls, starts inside the T allowed (README: why the frames keep it).
+# Its recipe: no walls, starts inside the T allowed (docs/envs/pusht.md: why the frames keep it).
 train-contact: bootstrap
 	@SDL_VIDEODRIVER=dummy $(PY) -m dream_engine_ros.envs.pusht.training.train_contact --no-walls --overlapping-starts \
 		--out dream_engine_ros/weights/pusht-contact.safetensors
@@ -69,7 +69,7 @@ train-contact: bootstrap
 train-contact-planner: bootstrap
 	@PY=$(PY) bash scripts/train_planner_contact.sh
 
-# Refit the agent's motion (engine/agent_model.py; planners' scene-state rollouts): 400 simulated episodes, ~15 s.
+# Refit the agent's motion (envs/pusht/agent_model.py; planners' scene-state rollouts): 400 simulated episodes, ~15 s.
 train-agent: bootstrap
 	@SDL_VIDEODRIVER=dummy $(PY) -m dream_engine_ros.envs.pusht.training.train_agent --out dream_engine_ros/weights/pusht-agent.safetensors
 
@@ -89,6 +89,6 @@ eval-policy: bootstrap
 gate: bootstrap
 	@SDL_VIDEODRIVER=dummy $(PY) scripts/gate_plot.py --out out/gate --plot docs/gate_curves.png
 
-# Truth above predictions, frames 0/6/12/24/36/48 (the picture in the README).
+# Truth above predictions, frames 0/6/12/24/36/48 (the picture in the README and docs/envs/pusht.md).
 contact-sheet: bootstrap
 	@SDL_VIDEODRIVER=dummy $(PY) scripts/contact_sheet.py --out docs/contact_sheet.png

@@ -5,9 +5,9 @@ Why these choices:
 - Deterministic bytes: the engine promises identical mp4 bytes for identical inputs, so
   the encoder runs single-threaded and the muxer runs with `bitexact` (no encoder
   version string, no creation_time; the mp4 header times stay 0). x264's macroblock-tree
-  rate control is off: with it on, identical frames encoded in one process gave different
-  P-frames in about 0.5 % of encodes once the heap had been churned (x264 reads memory it
-  has not written); with it off, 12 000 such encodes gave one result.
+  rate control is off: with it on, identical frames encoded in one process sometimes gave
+  different P-frames once the heap had been churned (x264 reads memory it has not written;
+  the measurement is in docs/engine.md).
   Identical bytes are guaranteed for the same PyAV/FFmpeg/x264 build; other builds may
   encode differently.
 - Atomic: readers (and ROS clients told the path) never see a half-written file. The

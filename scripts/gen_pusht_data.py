@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 from dream_engine_ros.atomic_file import atomic_output  # noqa: E402
-from dream_engine_ros.training import pusht_data  # noqa: E402
+from dream_engine_ros.envs.pusht.training import pusht_data  # noqa: E402
 
 
 def save_npz_atomic(path: Path, arrays: dict[str, np.ndarray], compress: bool) -> None:

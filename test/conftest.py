@@ -1,4 +1,5 @@
-"""Shared pytest setup: repo on sys.path, fixture locations, headless pygame."""
+"""Shared pytest setup: repo and test-helper folders on sys.path, headless pygame, the ROS fixtures
+(`ros/ros_fixtures.py`) and the fixtures many folders share (golden files, a loaded model, a PushT start)."""
 
 from __future__ import annotations
 
@@ -10,3 +11,55 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+# helper modules (ros_helpers, node_process, augment_bags, http_helpers) import by name from any test folder
+for helpers in ("ros", "augment", "http"):
+    if str(REPO / "test" / helpers) not in sys.path:
+        sys.path.insert(0, str(REPO / "test" / helpers))
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+pytest_plugins = ["ros_fixtures"]  # real rclpy + FastDDS, isolated per run: every ROS test folder shares them
+
+
+def dreamdojo_fixture_dir() -> Path:
+    """The golden files: test/fixtures/dreamdojo in this repository first (a fresh clone has them),
+    then $DREAM_ENGINE_FIXTURES, then ../shared/fixtures/dreamdojo beside the checkout."""
+    candidates = [REPO / "test" / "fixtures" / "dreamdojo"]
+    if os.environ.get("DREAM_ENGINE_FIXTURES"):
+        candidates.append(Path(os.environ["DREAM_ENGINE_FIXTURES"]))
+    candidates.append(REPO.parent / "shared" / "fixtures" / "dreamdojo")
+    for path in candidates:
+        if (path / "dit_forward.safetensors").is_file():
+            return path
+    raise FileNotFoundError(
+        "DreamDojo golden fixtures not found; looked in " + ", ".join(str(p) for p in candidates)
+    )
+
+
+@pytest.fixture(scope="session")
+def fixture_dir() -> Path:
+    return dreamdojo_fixture_dir()
+
+
+@pytest.fixture(scope="session")
+def engine():
+    """The embedded default model, loaded once for the whole session (CPU)."""
+    from dream_engine_ros.engine.runner import DreamEngine
+
+    return DreamEngine.load("pusht-tiny", device="cpu")
+
+
+@pytest.fixture(scope="session")
+def pusht_start():
+    """A real PushT frame and a plausible action plan from the simulator (held-out seed)."""
+    from dream_engine_ros.envs.pusht.training.pusht_data import generate_episodes
+
+    frames, actions = generate_episodes(1, 24, seed=90210)
+    return frames[0, 0], actions[0]
+
+
+@pytest.fixture()
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)
+

@@ -83,8 +83,9 @@ class Registry(Generic[T]):
         return iter(self.names())
 
 
-def _run_plugin(label: str, register: Callable[[], object]) -> None:
+def _run_plugin(label: str, entry: importlib.metadata.EntryPoint) -> None:
     try:
+        register: Callable[[], object] = entry.load()
         register()
     except Exception as error:  # a broken third-party plug-in must not break the others
         _load_errors[label] = f"{type(error).__name__}: {error}"
@@ -106,7 +107,7 @@ def load_plugins() -> None:
             for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
                 if entry.value.split(":")[0] in BUILTIN_PLUGINS:
                     continue  # this package's own, already run
-                _run_plugin(entry.name, lambda entry=entry: entry.load()())
+                _run_plugin(entry.name, entry)
         finally:
             _loaded, _loading = True, False
 

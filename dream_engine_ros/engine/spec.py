@@ -88,7 +88,7 @@ class DitConfig:
 
 @dataclass(frozen=True)
 class FrameNetConfig:
-    """Frame-autoregressive pixel denoiser (causal-video family, `backbone/frame_unet.py`)."""
+    """Frame-autoregressive pixel denoiser (causal-video family, `families/causal_video/frame_unet.py`)."""
 
     patch: int = 4
     context_frames: int = 3
@@ -151,8 +151,8 @@ class ModelSpec:
     dtype: DType
     threading: ChunkThreading
     uncond: UncondMode
-    # Latent families (rectified-flow, block-diffusion): a VAE and a DiT. The causal-video
-    # family works on pixels and has neither (tokenizer = backbone = None, frame_model set).
+    # Latent families (rectified-flow): a VAE and a DiT. The pixel families (causal-video)
+    # work on pixels and have neither (tokenizer = backbone = None, frame_model set).
     tokenizer: VaeConfig | None
     backbone: DitConfig | None
     weights: WeightsLocation

@@ -32,9 +32,14 @@ def _as_int(value: object) -> int | None:
 class RequestValidator:
     """Checks frames, action arrays, steps, guidance and seeds for one spec."""
 
-    def __init__(self, spec: ModelSpec, has_negative_context: bool = False) -> None:
+    def __init__(self, spec: ModelSpec, has_negative_context: bool = False, has_guidance: bool | None = None,
+                 reads_history: bool | None = None) -> None:
+        """`has_guidance` / `reads_history`: what the spec's family can do; None asks the family registry
+        (a remote client passes what the server said, for a family it may not have installed)."""
         self.spec = spec
         self.has_negative_context = has_negative_context
+        self.has_guidance = family_of(spec).has_guidance if has_guidance is None else has_guidance
+        self.reads_history = family_of(spec).reads_history if reads_history is None else reads_history
         if spec.action_low and spec.action_high:
             self.bounds: tuple[np.ndarray, np.ndarray] | None = (
                 np.asarray(spec.action_low, dtype=np.float32),
@@ -107,7 +112,7 @@ class RequestValidator:
                 or not 0.0 <= guidance <= MAX_GUIDANCE:
             raise InputError("guidance", guidance,
                              f"guidance {plain_value(guidance)} must be a finite number in [0, {MAX_GUIDANCE:g}]")
-        if guidance and not family_of(self.spec).has_guidance:
+        if guidance and not self.has_guidance:
             raise InputError("guidance", guidance, f"guidance {plain_value(guidance)}: spec {self.spec.name!r} "
                              f"({self.spec.family}) has no unconditional branch; use 0")
         if guidance and self.spec.uncond == "negative-prompt" and not self.has_negative_context:
@@ -146,7 +151,7 @@ class RequestValidator:
         a planner asks (closed-loop control) is not a robot at rest, and one frame cannot show
         its velocity. Only families that say so (`Family.reads_history`) read a history.
         """
-        if not family_of(self.spec).reads_history:
+        if not self.reads_history:
             raise InputError("history", self.spec.family, f"spec {self.spec.name!r} ({self.spec.family}) "
                              "starts from one frame; its family reads no history")
         arr = np.asarray(frames)

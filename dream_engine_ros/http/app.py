@@ -28,6 +28,7 @@ from starlette.routing import Route
 
 from dream_engine_ros import __version__
 from dream_engine_ros.engine.errors import InputError, RolloutCancelled
+from dream_engine_ros.engine.family import family_of
 from dream_engine_ros.engine.runner import ChunkEvent
 from dream_engine_ros.engine.spec import ModelSpec, get_spec
 from dream_engine_ros.engine.validation import RequestValidator
@@ -214,6 +215,12 @@ async def metrics(request: Request) -> Response:
     return PlainTextResponse(state.metrics.render(gauges), media_type="text/plain; version=0.0.4")
 
 
+def capabilities(spec: ModelSpec) -> dict[str, bool]:
+    """What the spec's family can do, so a client validates as the server will without knowing the family."""
+    family = family_of(spec)
+    return {"guidance": bool(family.has_guidance), "history": bool(family.reads_history)}
+
+
 def model_info(spec: ModelSpec, config: ServerConfig, worker: EngineWorker) -> dict[str, Any]:
     """What a client needs to build a valid request (and the SDK validates against)."""
     arch = {key: value for key, value in spec.summary().items() if key not in ("weights", "description", "name")}
@@ -230,6 +237,7 @@ def model_info(spec: ModelSpec, config: ServerConfig, worker: EngineWorker) -> d
         "action_high": list(spec.action_high) or None,
         "fps": spec.fps,
         "defaults": {"num_steps": spec.num_steps, "guidance": spec.guidance},
+        "capabilities": capabilities(spec),
         "spec": {"name": spec.name, "arch": arch},
         "limits": config.limits(),
         "state": worker.state,

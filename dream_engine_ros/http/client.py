@@ -56,7 +56,6 @@ class _RemoteSpec:
     action_dim: int
     action_low: tuple[float, ...]
     action_high: tuple[float, ...]
-    is_latent: bool
     uncond: str
 
 
@@ -235,8 +234,10 @@ class DreamEngineClient:
         info = self.model()
         remote = _RemoteSpec(info["name"], info["family"], int(info["chunk_size"]), int(info["action_dim"]),
                              tuple(info["action_low"] or ()), tuple(info["action_high"] or ()),
-                             info["family"] != "causal-video", str(info["spec"]["arch"].get("uncond", "")))
-        return RequestValidator(cast(ModelSpec, remote))
+                             str(info["spec"]["arch"].get("uncond", "")))
+        can = info["capabilities"]
+        return RequestValidator(cast(ModelSpec, remote), has_guidance=bool(can["guidance"]),
+                                reads_history=bool(can["history"]))
 
     def validate(self, frame: np.ndarray, actions: np.ndarray, batched: bool = False,
                  goal: np.ndarray | None = None) -> np.ndarray:

@@ -1,8 +1,8 @@
 """Search mode of ~/rollout_batch: a whole cross-entropy search in one goal.
 
-Why: with decode-free scoring a CEM iteration costs the engine ~10 ms, about what one ROS
-round trip costs, so a planner that sends one goal per iteration spent a quarter of its replan
-on the wire (26 % measured through `make demo-mpc`). In search mode the engine runs the same
+Why: with decode-free scoring a CEM iteration costs the engine about what one ROS round trip
+costs, so a planner that sends one goal per iteration spends much of its replan on the wire
+(docs/planning.md has the measured share). In search mode the engine runs the same
 `CrossEntropyPlanner` the planner would (`planning/cem.py`) next to the model: one goal per
 replan, and the chosen plan comes back drawn in the same answer.
 

@@ -9,7 +9,7 @@ positions and the last two targets (the hidden velocity follows from them):
     x[t + 1] = c0 x[t - 1] + c1 x[t] + c2 u[t - 1] + c3 u[t]
 
 The four coefficients are fitted by least squares to simulator transitions
-(`training/train_agent.py`), not copied from the simulator's gains.
+(`envs/pusht/training/train_agent.py`), not copied from the simulator's gains.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Why: read from the frame network's displacement, the pushed T went the right way
 enough or turned too much (pose right at frame 48 in 40 % of held-out pushes). A contact is a
 small rigid-body problem in the block's own frame: where the agent is relative to the T, where
 it goes next, and how the T was already moving decide the T's next motion. A small network
-learned that from simulator transitions (`training/train_contact.py`); the object layers ask it
+learned that from simulator transitions (`envs/pusht/training/train_contact.py`); the object layers ask it
 for the T's motion every frame, given the agent where the frame network puts it.
 
     1. express the agent (previous, current, next position), the commanded target and the T's
@@ -62,7 +62,7 @@ def contact_features(agent_prev: np.ndarray, agent_now: np.ndarray, agent_next: 
                      angle: np.ndarray, angle_prev: np.ndarray) -> np.ndarray:
     """(..., 2) pixel positions and (...,) angles -> (..., 11) body-frame features.
 
-    `training/train_contact.py` computes the same features in torch (a test keeps them equal)."""
+    `envs/pusht/training/train_contact.py` computes the same features in torch (a test keeps them equal)."""
     offsets = [rotate(p - centre, -angle) / POSITION_SCALE_PX for p in (agent_prev, agent_now, agent_next, target)]
     last_motion = rotate(centre - centre_prev, -angle)
     return np.concatenate([*offsets, last_motion, ((angle - angle_prev) * ANGLE_SCALE)[..., None]], axis=-1)
@@ -77,7 +77,7 @@ def wall_features(centre: np.ndarray, angle: np.ndarray, pixels: int) -> np.ndar
 
     Why: pushed into a wall, gym-pusht's T stops and turns about the contact; a model that cannot
     see the wall learned the average of free and blocked pushes (every pushed T that was wrong at
-    frame 48 in the README's 50 pushes had met a wall). `training/train_contact.py` has the twin."""
+    frame 48 in the README's 50 pushes had met a wall). `envs/pusht/training/train_contact.py` has the twin."""
     low, high = (np.array(WALL_LINES_WORLD) * pixels / WORLD_SIZE) - 0.5
     distances = np.stack([centre[..., 0] - low, high - centre[..., 0], centre[..., 1] - low, high - centre[..., 1]],
                          axis=-1)
@@ -207,7 +207,7 @@ def block_pose_from_matte(alpha: np.ndarray) -> tuple[np.ndarray, float]:
     The stem is the T's long principal axis; its direction is the one the mass is skewed towards
     (the bar holds most of the mass near the other end). Body angle = the rotation taking the
     body's +y (bar -> stem end) to that direction. The evaluation's reader
-    (`evaluation/pusht_reader.py`) reads poses independently of this, from pixel classes.
+    (`envs/pusht/evaluation/reader.py`) reads poses independently of this, from pixel classes.
     """
     ys, xs = np.mgrid[0:alpha.shape[0], 0:alpha.shape[1]].astype(np.float64)
     w = alpha.astype(np.float64)

@@ -27,7 +27,7 @@ from dream_engine_ros.engine.spec import ModelSpec
 class DecoderLayers(Protocol):
     """One run's decoder state for a group of rows (e.g. object layers cut from the start frame)."""
 
-    def select(self, rows: Sequence[int]) -> DecoderLayers:
+    def select(self, rows: list[int]) -> DecoderLayers:
         """The state of these rows only."""
         ...
 

@@ -22,6 +22,7 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 from collections.abc import Callable, Sequence  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
+from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -31,6 +32,7 @@ from dream_engine_ros.envs.pusht.training.pusht_data import (  # noqa: E402
     HIGH,
     IMAGE_SIZE,
     LOW,
+    Policy,
     make_env,
     policy_smooth,
     sim_of,
@@ -66,7 +68,7 @@ def _rot(angle: float) -> np.ndarray:
 def realised_start(start: np.ndarray) -> np.ndarray:
     """The state gym-pusht's `reset_to_state` really puts the world in: it sets the block's position
     at angle 0 and then its angle, which turns the block about its centre of gravity c, so the body
-    lands on p + c - R(angle) c (`planning/pusht_robot.py` hands it the inverse instead)."""
+    lands on p + c - R(angle) c (`envs/pusht/planning/robot.py` hands it the inverse instead)."""
     out = np.array(start, dtype=np.float64)
     out[2:4] += _T_COG_LOCAL - _rot(float(out[4])) @ _T_COG_LOCAL
     return out
@@ -104,7 +106,8 @@ def push_start(rng: np.random.Generator, clear_of_t: bool = True) -> tuple[np.nd
     origin = agent.copy()
 
     def plan(step: int, _: np.ndarray) -> np.ndarray:
-        return np.clip(origin + d * min(speed * (step + 1), length), LOW, HIGH)
+        target: np.ndarray = np.clip(origin + d * min(speed * (step + 1), length), LOW, HIGH)
+        return target
 
     return start, plan
 
@@ -135,7 +138,8 @@ def sweep_plan(rng: np.random.Generator, state: np.ndarray) -> Plan:
 
     def plan(step: int, _: np.ndarray) -> np.ndarray:
         w = 0.5 - 0.5 * np.cos(2.0 * np.pi * (step + 1) / period)
-        return a + (b - a) * w
+        target: np.ndarray = a + (b - a) * w
+        return target
 
     return plan
 
@@ -145,7 +149,8 @@ def _still_plan(rng: np.random.Generator, state: np.ndarray) -> Plan:
     return lambda step, _: target
 
 
-def _simulate(env, start_state: np.ndarray, steps: int, plan: Plan) -> tuple[np.ndarray, ...]:
+# `env` below: a gym-pusht PushTEnv (from `make_env`); gym-pusht is untyped, so it is Any here.
+def _simulate(env: Any, start_state: np.ndarray, steps: int, plan: Plan) -> tuple[np.ndarray, ...]:
     obs, _ = env.reset(options={"reset_to_state": start_state})
     frames, states, actions = [obs["pixels"]], [state_of(env)], []
     for k in range(steps):
@@ -194,7 +199,7 @@ def generate(kind: str, count: int, steps: int, seed: int, image_size: int = IMA
     return episodes
 
 
-def _pushing_episode(env, rng: np.random.Generator, steps: int, clear_start: bool, tries: int = 50) -> Episode:
+def _pushing_episode(env: Any, rng: np.random.Generator, steps: int, clear_start: bool, tries: int = 50) -> Episode:
     """A `push` episode whose block really moves (>= 20 units or >= pi/9 by the end, the
     MPC benchmark's threshold): a lateral offset can make the agent slide past a thin stem."""
     for _ in range(tries):
@@ -206,7 +211,7 @@ def _pushing_episode(env, rng: np.random.Generator, steps: int, clear_start: boo
     raise RuntimeError(f"no pushing episode in {tries} tries (steps={steps} may be too short)")
 
 
-def _policy_plan(env, policy) -> Plan:
+def _policy_plan(env: Any, policy: Policy) -> Plan:
     """Adapt a training-data policy (which looks at the live env) to a Plan."""
     return lambda step, _: policy(sim_of(env))
 

@@ -17,11 +17,15 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from dream_engine_ros.envs.pusht.evaluation import episodes as pusht_episodes
 from dream_engine_ros.envs.pusht.evaluation import physics as pusht_physics
+
+if TYPE_CHECKING:  # the engine (torch) is imported only when a model is evaluated
+    from dream_engine_ros.engine.runner import DreamEngine
 
 Predictor = Callable[[np.ndarray, np.ndarray, int], np.ndarray]  # (start, actions, seed) -> (T+1, H, W, 3)
 
@@ -45,7 +49,7 @@ def copy_first_frame(start: np.ndarray, actions: np.ndarray, seed: int) -> np.nd
     return np.repeat(start[None], len(actions) + 1, axis=0)
 
 
-def engine_predictor(engine, num_steps: int | None = None) -> Predictor:
+def engine_predictor(engine: DreamEngine, num_steps: int | None = None) -> Predictor:
     return lambda start, actions, seed: engine.predict(start, actions, seed=seed, num_steps=num_steps).frames
 
 

@@ -183,7 +183,8 @@ class ScriptedPusher:
         out = np.clip(np.array(targets[:chunk]), LOW, HIGH)
         if self.noise > 0:
             out = np.clip(out + rng.normal(0.0, self.noise, out.shape), LOW, HIGH)
-        return out.astype(np.float32)
+        chunk_targets: np.ndarray = out.astype(np.float32)
+        return chunk_targets
 
     def _push_targets(self, agent: np.ndarray, origin: np.ndarray, angle: float, push: Push,
                       count: int) -> list[np.ndarray]:

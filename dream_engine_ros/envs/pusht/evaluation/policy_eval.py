@@ -140,7 +140,7 @@ def run_dream(engine: Any, policy: Policy, start_frames: np.ndarray, seed: int, 
     if spec.is_latent:
         raise ValueError(f"spec {spec.name!r} ({spec.family}): dream evaluation needs the causal-video family")
     tic = time.perf_counter()
-    rollout = engine.pipeline.sampler()  # type: ignore[attr-defined]  # the causal-video pipeline's
+    rollout = engine.pipeline.sampler()  # the causal-video pipeline's frame rollout
     chunk = spec.chunk_size
     pixel, kept = [], []
     for lo in range(0, len(start_frames), batch):

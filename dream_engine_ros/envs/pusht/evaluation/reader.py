@@ -61,16 +61,19 @@ def classify(frame: np.ndarray) -> np.ndarray:
     """(H, W, 3) uint8 -> (H, W) labels: 0 floor/wall, 1 goal, 2 T block, 3 agent, 4 agent rim."""
     pixels = frame.reshape(-1, 3).astype(np.float32)
     dist = ((pixels[:, None, :] - _PALETTE[None]) ** 2).sum(axis=2)
-    return _LABELS[dist.argmin(axis=1)].reshape(frame.shape[:2])
+    labels: np.ndarray = _LABELS[dist.argmin(axis=1)].reshape(frame.shape[:2])
+    return labels
 
 
 def block_mask(frame: np.ndarray) -> np.ndarray:
-    return classify(frame) == BLOCK_LABEL
+    mask: np.ndarray = classify(frame) == BLOCK_LABEL
+    return mask
 
 
 def agent_mask(frame: np.ndarray) -> np.ndarray:
     """Saturated agent pixels only: the rim blends count neither as agent nor as T."""
-    return classify(frame) == AGENT_LABEL
+    mask: np.ndarray = classify(frame) == AGENT_LABEL
+    return mask
 
 
 def pixels_per_world(size: int) -> float:
@@ -103,7 +106,8 @@ def largest_component(mask: np.ndarray) -> np.ndarray:
     labels, areas, _ = components(mask)
     if areas.size == 0:
         return np.zeros_like(mask, dtype=bool)
-    return labels == int(np.argmax(areas)) + 1
+    largest: np.ndarray = labels == int(np.argmax(areas)) + 1
+    return largest
 
 
 def read_block(mask: np.ndarray) -> BlockPose | None:
@@ -175,7 +179,8 @@ def classify_many(frames: np.ndarray) -> np.ndarray:
     classes as `classify` up to half a quantisation step at class borders, ~50x faster."""
     q = (np.asarray(frames, dtype=np.uint8) >> (8 - _LUT_BITS)).astype(np.int32)
     index = (q[..., 0] << (2 * _LUT_BITS)) | (q[..., 1] << _LUT_BITS) | q[..., 2]
-    return _label_table()[index]
+    labels: np.ndarray = _label_table()[index]
+    return labels
 
 
 @dataclass(frozen=True)
@@ -212,7 +217,8 @@ def read_scenes(frames: np.ndarray, min_block_pixels: int = 8) -> SceneReadings:
     n = np.maximum(area, 1.0)
 
     def moment(values: np.ndarray) -> np.ndarray:
-        return np.bincount(frame, values, minlength=count) / n
+        m: np.ndarray = np.bincount(frame, values, minlength=count) / n
+        return m
 
     theta = 0.5 * np.arctan2(2.0 * moment(dx * dy), moment(dx * dx) - moment(dy * dy))  # stem axis
     ux, uy = np.cos(theta), np.sin(theta)

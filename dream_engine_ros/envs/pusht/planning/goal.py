@@ -53,7 +53,8 @@ def block_centroid(position: np.ndarray, angle: np.ndarray | float) -> np.ndarra
     angle = np.asarray(angle, dtype=np.float64)
     cy = T_CENTROID_LOCAL[1]
     offset = np.stack([-np.sin(angle) * cy, np.cos(angle) * cy], axis=-1)
-    return np.asarray(position, dtype=np.float64) + offset
+    centroid: np.ndarray = np.asarray(position, dtype=np.float64) + offset
+    return centroid
 
 
 def states_to_scenes(states: np.ndarray) -> SceneReadings:
@@ -81,7 +82,8 @@ class GoalCost:
     def __call__(self, scene: SceneReadings, goal: SceneGoal) -> np.ndarray:
         """(K, T) scene readings -> (K,) plan costs."""
         d = self.per_frame(scene, goal)
-        return d.min(axis=1) + self.mean_weight * d.mean(axis=1) + self.final_weight * d[:, -1]
+        cost: np.ndarray = d.min(axis=1) + self.mean_weight * d.mean(axis=1) + self.final_weight * d[:, -1]
+        return cost
 
 
 def scored_frames(horizon: int, every: int = 3) -> np.ndarray:

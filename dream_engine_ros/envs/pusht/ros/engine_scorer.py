@@ -37,7 +37,7 @@ class EngineScorer:
     """Scores candidate action sequences with the engine node's `rollout_batch` action."""
 
     node: Node
-    client: ActionClient
+    client: ActionClient[RolloutBatch.Goal, RolloutBatch.Result, RolloutBatch.Feedback]
     goal_image: Image
     seed: int = 0
     cost: str = "pusht-state"

@@ -31,7 +31,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeAlias, cast
 
 import numpy as np
 from geometry_msgs.msg import PointStamped
@@ -53,6 +53,8 @@ from dream_engine_ros.ros.spinning import Interrupted
 from dream_engine_ros.ros.worker_bridge import WorkerThreads
 
 ACTION_LOW, ACTION_HIGH = np.zeros(2), np.full(2, 512.0)  # PushT targets, world units
+# The reach_goal action's server-side goal handle (quoted: only type checkers read it).
+ReachHandle: TypeAlias = "ServerGoalHandle[ReachGoal.Goal, ReachGoal.Result, ReachGoal.Feedback]"
 
 
 class PlannerFailure(Exception):
@@ -119,7 +121,8 @@ class MpcPlannerNode(Node):
         self.create_subscription(Image, "goal_image", self._on_goal_image, latched)
         self._command = self.create_publisher(PointStamped, "cmd_target", reliable)
         self._dreamed = self.create_publisher(Image, "~/dreamed_plan", reliable)
-        self._engine: ActionClient = ActionClient(self, RolloutBatch, f"{self._engine_name}/rollout_batch")
+        self._engine: ActionClient[RolloutBatch.Goal, RolloutBatch.Result, RolloutBatch.Feedback] = ActionClient(
+            self, RolloutBatch, f"{self._engine_name}/rollout_batch")
         self._server = ActionServer(self, ReachGoal, "~/reach_goal", execute_callback=self._execute_reach,
                                     cancel_callback=lambda _: CancelResponse.ACCEPT)
         agent_position(np.full((96, 96, 3), 255, np.uint8))  # one-off set-up (~0.1-0.3 s) now, not in replan 1
@@ -167,7 +170,7 @@ class MpcPlannerNode(Node):
         return None if frame is None else (state, frame)
 
     # ------------------------------------------------------------------ the action
-    async def _execute_reach(self, goal_handle: ServerGoalHandle) -> ReachGoal.Result:
+    async def _execute_reach(self, goal_handle: ReachHandle) -> ReachGoal.Result:
         started = time.perf_counter()
         result = ReachGoal.Result()
         executor = self.executor
@@ -189,7 +192,7 @@ class MpcPlannerNode(Node):
         goal_handle.succeed()
         return result
 
-    def _reach(self, goal_handle: ServerGoalHandle) -> ReachOutcome:
+    def _reach(self, goal_handle: ReachHandle) -> ReachOutcome:
         request = goal_handle.request
         budget = int(request.budget_steps) or self._budget
         execute = int(request.execute_steps) or self._execute

@@ -275,7 +275,7 @@ class PushTSimNode(Node):
 PUSHT_SIM_HELP = "run the gym-pusht simulator as a ROS 2 robot (image, state, cmd_target)"
 
 
-def sim_parameter_overrides(args: argparse.Namespace) -> list[Parameter]:
+def sim_parameter_overrides(args: argparse.Namespace) -> list[Parameter[Any]]:
     chosen: dict[str, Any] = {"image_size": args.image_size, "rate_hz": args.rate_hz, "start_seed": args.start_seed}
     if args.timer:
         chosen["step_on_command"] = False

@@ -49,7 +49,8 @@ def arc_actions(start_xy: np.ndarray, horizon: int, radius: float = 90.0) -> np.
     angles = np.linspace(0.0, np.pi, horizon, dtype=np.float64)
     centre = np.asarray(start_xy, dtype=np.float64) + np.array([radius, 0.0])
     points = centre + radius * np.stack([-np.cos(angles), np.sin(angles)], axis=1)
-    return np.clip(points, WORKSPACE_LOW, WORKSPACE_HIGH).astype(np.float32)
+    targets: np.ndarray = np.clip(points, WORKSPACE_LOW, WORKSPACE_HIGH).astype(np.float32)
+    return targets
 
 
 def demo_start(seed: int) -> DemoStart:

@@ -68,7 +68,7 @@ class _Sim:
 Policy = Callable[[_Sim], np.ndarray]
 
 
-def make_env(size: int = IMAGE_SIZE):
+def make_env(size: int = IMAGE_SIZE) -> Any:  # gym-pusht is untyped: its PushTEnv is Any
     from gym_pusht.envs.pusht import PushTEnv
 
     return PushTEnv(
@@ -79,19 +79,20 @@ def make_env(size: int = IMAGE_SIZE):
     )
 
 
-def sim_of(env) -> _Sim:
+def sim_of(env: Any) -> _Sim:  # env: a gym-pusht PushTEnv (untyped)
     com = env.block.local_to_world(env.block.center_of_gravity)
     return _Sim(agent=np.array(env.agent.position, dtype=np.float64),
                 block_com=np.array([com.x, com.y], dtype=np.float64))
 
 
-def state_of(env) -> np.ndarray:
+def state_of(env: Any) -> np.ndarray:  # env: a gym-pusht PushTEnv (untyped)
     a, b = env.agent.position, env.block.position
     return np.array([a.x, a.y, b.x, b.y, env.block.angle], dtype=np.float64)
 
 
 def _clip(p: np.ndarray) -> np.ndarray:
-    return np.clip(p, LOW, HIGH)
+    clipped: np.ndarray = np.clip(p, LOW, HIGH)
+    return clipped
 
 
 def _step_towards(cur: np.ndarray, goal: np.ndarray, max_step: float) -> np.ndarray:
@@ -331,12 +332,14 @@ def generate_episodes(
 def block_displacement(states: np.ndarray) -> np.ndarray:
     """Per-episode max displacement of the block origin from its start, in env units."""
     d = states[:, :, 2:4] - states[:, :1, 2:4]
-    return np.hypot(d[..., 0], d[..., 1]).max(axis=1)
+    disp: np.ndarray = np.hypot(d[..., 0], d[..., 1]).max(axis=1)
+    return disp
 
 
 def block_rotation(states: np.ndarray) -> np.ndarray:
     """Per-episode max |angle change| of the block, in radians."""
-    return np.abs(states[:, :, 4] - states[:, :1, 4]).max(axis=1)
+    rot: np.ndarray = np.abs(states[:, :, 4] - states[:, :1, 4]).max(axis=1)
+    return rot
 
 
 def simulate(reset_seed: int, actions: np.ndarray, image_size: int = IMAGE_SIZE) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Fit PushT's agent motion (`engine/agent_model.py`) to simulator transitions.
+"""Fit PushT's agent motion (`envs/pusht/agent_model.py`) to simulator transitions.
 
     1. simulate episodes without rendering (the contact model's episode mix, other seeds);
     2. express the agent and the commanded targets in pixels at 96 x 96, as the engine sees them;

@@ -204,7 +204,7 @@ def train(spec: ModelSpec, data_path: Path, run: Path, steps: int, batch: int, m
             schedule = min(1.0, (step + 1) / 300) * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * step / steps)))
             group["lr"] = group["lr_scale"] * lr * schedule
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]  # Tensor.backward is untyped in this torch build
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
         opt.step()
         with torch.no_grad():

@@ -1,4 +1,4 @@
-"""Train the T's contact model (`engine/contact_model.py`) on gym-pusht transitions.
+"""Train the T's contact model (`envs/pusht/contact_model.py`) on gym-pusht transitions.
 
     1. simulate episodes (states only, no rendering: ~2500 steps/s): half are pushes from just
        behind the T (the held-out `push` kind's generator, other seeds), a third the training
@@ -35,6 +35,7 @@ import json  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -45,13 +46,11 @@ from dream_engine_ros.envs.pusht.contact_model import (
     FEATURES,
     OUTPUTS,
     POSITION_SCALE_PX,
-    T_CENTROID_LOCAL,
     WALL_FEATURES,
-    WALL_LINES_WORLD,
     WALL_REACH_PX,
-    WORLD_SIZE,
 )
 from dream_engine_ros.envs.pusht.evaluation.episodes import generate, push_start, random_start, sweep_plan  # noqa: E402
+from dream_engine_ros.envs.pusht.geometry import T_CENTROID_LOCAL, WALL_LINES_WORLD, WORLD_SIZE  # noqa: E402
 from dream_engine_ros.envs.pusht.training.pusht_data import (  # noqa: E402
     IMAGE_SIZE,
     policy_pusher,
@@ -109,8 +108,9 @@ def simulate_transitions(episodes: int, steps: int, seed: int,
     return np.stack(states), np.stack(actions)
 
 
-def _episode_plan(env, rng: np.random.Generator, clear_starts: bool) -> Callable[[int], np.ndarray]:
-    """Reset `env` to a drawn start; return the episode's target for step k."""
+def _episode_plan(env: Any, rng: np.random.Generator, clear_starts: bool) -> Callable[[int], np.ndarray]:
+    """Reset `env` (a gym-pusht PushTEnv: untyped, hence Any) to a drawn start; return the
+    episode's target for step k."""
     draw = rng.random()
     if draw < 0.5:
         start, push = push_start(rng, clear_starts)
@@ -246,7 +246,7 @@ def train(states: np.ndarray, actions: np.ndarray, iterations: int, window: int,
         centres, angles = unroll(net, seen, targets, c0, c_prev, a0, a_prev, mirror)
         loss = ((centres - true_centres) ** 2).sum(-1).mean() + ((angles - true_angles) * ANGLE_SCALE).pow(2).mean()
         optimiser.zero_grad()
-        loss.float().backward()
+        loss.float().backward()  # type: ignore[no-untyped-call]  # Tensor.backward is untyped in this torch build
         nn.utils.clip_grad_norm_(net.parameters(), 1.0)
         optimiser.step()
         schedule.step()

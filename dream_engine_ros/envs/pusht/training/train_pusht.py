@@ -66,7 +66,7 @@ class Checkpoint:
     def load(self) -> dict[str, Any] | None:
         if not self.path.exists():
             return None
-        state = torch.load(self.path, weights_only=False)
+        state: dict[str, Any] = torch.load(self.path, weights_only=False)
         torch.set_rng_state(state.pop("torch_rng"))
         np.random.set_state(state.pop("np_rng"))
         return state
@@ -281,7 +281,7 @@ def train_dit(spec: ModelSpec, actions: np.ndarray, run: Path, steps: int, batch
         target = noise - x0
         loss = F.mse_loss(v[:, :, 1:], target[:, :, 1:])
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]  # Tensor.backward is untyped in this torch build
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
         opt.step()
         step += 1

@@ -1,4 +1,4 @@
-"""Planner-driven episodes (training/planner_episodes.py): what the simulator did under the planner."""
+"""Planner-driven episodes (envs/pusht/training/planner_episodes.py): what the simulator did under the planner."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ default fails CI. Issue 8's goals that the model already meets are asserted as t
 (agent centre error <= 1.5 px, the agent exactly once, the T's pixel count within 15 % in every
 frame); the pushed T's pose and IoU are gated at today's level on this small set (3 pushes), and measured
 against the goals on 50 pushes in the README. Measured with the object layers and the T's contact
-model (engine/scene_layers.py, engine/contact_model.py).
+model (envs/pusht/scene_layers.py, envs/pusht/contact_model.py).
 """
 
 from __future__ import annotations

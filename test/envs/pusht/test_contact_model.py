@@ -1,4 +1,4 @@
-"""The T's contact model (engine/contact_model.py): features, loading, row-wise bits, the rest gate."""
+"""The T's contact model (envs/pusht/contact_model.py): features, loading, row-wise bits, the rest gate."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Drawing the T as gym-pusht draws it, and fitting that drawing to frames (engine/t_render.py)."""
+"""Drawing the T as gym-pusht draws it, and fitting that drawing to frames (envs/pusht/t_render.py)."""
 
 from __future__ import annotations
 

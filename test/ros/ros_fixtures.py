@@ -1,4 +1,4 @@
-"""Fixtures for the ROS tests: real rclpy + FastDDS, isolated per run.
+"""Fixtures for the ROS tests (a pytest plug-in of the root conftest): real rclpy + FastDDS, isolated per run.
 
 The environment is set before rclpy is imported anywhere: localhost-only discovery, a
 random domain id per run (parallel runs on one machine do not see each other) and a

@@ -181,7 +181,7 @@ _FULL_DISK_CHILD = textwrap.dedent(
 
 def test_full_disk_leaves_no_descriptor_and_no_file(tmp_path: Path) -> None:
     """Issue 13 item 4: every failed write used to leak the fd of its deleted temp file."""
-    repo = Path(__file__).resolve().parents[2]
+    repo = Path(__file__).resolve().parents[1]
     child = subprocess.run(
         [sys.executable, "-c", _FULL_DISK_CHILD, str(repo), str(tmp_path)],
         capture_output=True, text=True, timeout=120, check=False,

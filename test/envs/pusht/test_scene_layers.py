@@ -1,4 +1,4 @@
-"""Object-layer decoding (engine/scene_layers.py): exact at rest, rigid T, one agent, row-wise."""
+"""Object-layer decoding (envs/pusht/scene_layers.py): exact at rest, rigid T, one agent, row-wise."""
 
 from __future__ import annotations
 

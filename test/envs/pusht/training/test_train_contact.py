@@ -1,4 +1,4 @@
-"""Contact-model training (training/train_contact.py): seeded data, a loss that falls, loadable output."""
+"""Contact-model training (envs/pusht/training/train_contact.py): seeded data, a loss that falls, loadable output."""
 
 from __future__ import annotations
 
