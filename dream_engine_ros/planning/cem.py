@@ -29,7 +29,7 @@ SEARCH_SEEDS = 2**31  # a search's seed is below this (a RolloutBatch seed + K m
 
 @dataclass(frozen=True)
 class CEMConfig:
-    """The defaults are the shipped PushT planner's (README, MPC section): 24 steps ahead in 6 knots
+    """The defaults are the shipped PushT planner's (docs/planning.md): 24 steps ahead in 6 knots
     of 4, 64 samples, 8 elites, 4 iterations (the `mpc_planner` node and `bench_mpc` read them)."""
 
     horizon: int = 24

@@ -61,6 +61,11 @@ def get_cost(name: str) -> GoalCost:
     return GOAL_COSTS.get(resolved)
 
 
+def frame_cost_names() -> list[str]:
+    """The registered costs that score drawn frames."""
+    return [name for name in GOAL_COSTS.names() if not GOAL_COSTS.get(name).frameless]
+
+
 def frameless_cost_names() -> list[str]:
     """The registered costs that score decode-free rollouts (a planner's search needs one)."""
     return [name for name in GOAL_COSTS.names() if GOAL_COSTS.get(name).frameless]

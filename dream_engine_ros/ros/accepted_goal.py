@@ -12,21 +12,28 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from rclpy.action.server import ServerGoalHandle
 
 from dream_engine_ros.ros.busy_policy import Ticket
 from dream_engine_ros.ros.rollout_job import RolloutJob, RolloutOutcome
 
-RolloutWork = Callable[[RolloutJob, ServerGoalHandle, Ticket], RolloutOutcome]
-"""The worker-thread body of one action: job, its goal handle, its ticket -> outcome."""
+GoalHandle = ServerGoalHandle[Any, Any, Any]
+"""A goal handle of either action (the generated messages carry no type information)."""
+
+StopCheck = Callable[[], bool]
+"""Polled by the worker: True once its goal must stop (canceled, preempted, orphaned, node inactive)."""
+
+RolloutWork = Callable[[RolloutJob, GoalHandle, StopCheck], RolloutOutcome]
+"""The worker-thread body of one action: job, its goal handle, its stop check -> outcome."""
 
 
 @dataclass(eq=False)
 class AcceptedGoal:
     """One accepted goal: its handle, its place in line, and what its worker will run."""
 
-    goal_handle: ServerGoalHandle
+    goal_handle: GoalHandle
     work: RolloutWork
     feedback_topic: str  # subscribed by every client of the goal's action (see the orphan watch)
     ticket: Ticket
@@ -36,7 +43,7 @@ class AcceptedGoal:
     executing: bool = False
 
     @classmethod
-    def create(cls, goal_handle: ServerGoalHandle, work: RolloutWork, feedback_topic: str) -> AcceptedGoal:
+    def create(cls, goal_handle: GoalHandle, work: RolloutWork, feedback_topic: str) -> AcceptedGoal:
         """A goal just accepted; its ticket is named after the goal id."""
         return cls(goal_handle, work, feedback_topic, Ticket(bytes(goal_handle.goal_id.uuid).hex()))
 

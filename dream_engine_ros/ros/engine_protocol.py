@@ -57,15 +57,17 @@ class WorldModelEngine(Protocol):
     ) -> BatchRolloutResult: ...
 
     def frame_distance(self, frames: np.ndarray, goal: np.ndarray) -> np.ndarray:
-        """Goal scoring (planning.goal_scoring, cost "last-frame")."""
+        """Goal scoring in the model's own terms (planning.costs, cost "last-frame")."""
         ...
 
     @property
-    def predicts_scene_states(self) -> bool: ...
+    def can_roll_out_frameless(self) -> bool:
+        """Whether `rollout_frameless` works: what a frameless goal cost needs."""
+        ...
 
-    def predict_scene_states(self, frame: np.ndarray, actions: np.ndarray, history_frames: np.ndarray | None = None,
-                             history_actions: np.ndarray | None = None) -> np.ndarray:
-        """Decode-free scoring (planning.goal_scoring, cost "pusht-state")."""
+    def rollout_frameless(self, frame: np.ndarray, actions: np.ndarray, history_frames: np.ndarray | None = None,
+                          history_actions: np.ndarray | None = None) -> np.ndarray:
+        """Decode-free rollout (planning.costs: a frameless cost scores its states)."""
         ...
 
     def close(self) -> None: ...

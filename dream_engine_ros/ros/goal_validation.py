@@ -51,6 +51,14 @@ class WorkLimits:
     max_num_steps: int
 
 
+def work_limits_as_set(max_candidates: object, max_horizon: object, max_num_steps: object) -> WorkLimits:
+    """The limits as the parameters are set before configure has checked them (``~/describe``
+    answers in every state): a value that is not a positive integer reads as 0."""
+    values = (max_candidates, max_horizon, max_num_steps)
+    return WorkLimits(*(value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+                        for value in values))
+
+
 def check_work_limits(
     limits: WorkLimits, spec: SpecLike, horizon: int, num_steps: int, num_candidates: int = 1
 ) -> None:

@@ -41,12 +41,12 @@ def node_cli_args(params_file: str | None, camera_topic: str | None, extra_ros_a
     return args + extras
 
 
-def parameter_overrides(spec: str | None, weights: str | None, device: str | None) -> list[Parameter]:
+def parameter_overrides(spec: str | None, weights: str | None, device: str | None) -> list[Parameter[str]]:
     chosen = {"spec": spec, "weights": weights, "device": device}
     return [Parameter(name, Parameter.Type.STRING, value) for name, value in chosen.items() if value is not None]
 
 
-DRAIN_TIMEOUT_S = 5.0  # a running goal stops within ~1 s of the request (see engine_node._should_stop)
+DRAIN_TIMEOUT_S = 5.0  # a running goal stops within ~1 s of the request (see GoalFlow._should_stop in goal_flow.py)
 FLUSH_S = 0.2  # spin a little longer so DDS hands out the last results before the context goes
 
 

@@ -15,6 +15,7 @@ from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 
 from dream_engine_ros.defaults import DEFAULT_SPEC
+from dream_engine_ros.ros.goal_validation import WorkLimits
 
 BUSY_POLICIES: tuple[str, ...] = ("reject", "queue", "preempt")
 RELIABILITIES: tuple[str, ...] = ("best_effort", "reliable")
@@ -50,6 +51,10 @@ class EngineParams:
     max_candidates: int = 64
     max_horizon: int = 480
     max_num_steps: int = 100
+
+    def work_limits(self) -> WorkLimits:
+        """The bounds goal intake checks every goal against."""
+        return WorkLimits(self.max_candidates, self.max_horizon, self.max_num_steps)
 
     def predicted_rate(self, spec_fps: float) -> float:
         """The pacing rate in Hz for a spec; 0 = unpaced."""

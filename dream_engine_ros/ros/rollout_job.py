@@ -1,6 +1,6 @@
 """What a validated goal hands the worker, and what the worker hands back.
 
-Why a module of its own: these are plain data shared by intake (engine_node), the worker and
+Why a module of its own: these are plain data shared by intake (goal_intake), the worker and
 the result messages (goal_results), with nothing ROS-specific in them but an Image list.
 """
 

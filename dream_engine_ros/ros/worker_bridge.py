@@ -10,12 +10,21 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from rclpy.executors import Executor
+from rclpy.node import Node
 from rclpy.task import Future
 
 T = TypeVar("T")
+
+
+def require_executor(node: Node) -> Executor:
+    """The executor spinning ``node``; goals only run while there is one."""
+    executor = node.executor
+    if executor is None:
+        raise RuntimeError("the node is not added to an executor")
+    return executor
 
 
 class WorkerThreads:
@@ -25,11 +34,11 @@ class WorkerThreads:
         self._name = name
         self._lock = threading.Lock()
         self._threads: set[threading.Thread] = set()
-        self._futures: dict[threading.Thread, Future] = {}
+        self._futures: dict[threading.Thread, Future[Any]] = {}
 
-    def start(self, executor: Executor, work: Callable[[], T]) -> Future:
+    def start(self, executor: Executor, work: Callable[[], T]) -> Future[T]:
         """Run ``work`` on a new thread; the returned future completes on the executor."""
-        future: Future = Future(executor=executor)
+        future: Future[T] = Future(executor=executor)
 
         def run() -> None:
             try:

@@ -255,7 +255,7 @@ def wait_for_camera(engine: EngineUnderTest, timeout_s: float = 5.0) -> None:
 
 def wait_until_running(engine: EngineUnderTest, timeout_s: float = 30.0) -> None:
     """A goal holds the node's rollout slot (its worker is inside the engine)."""
-    wait_until(lambda: engine.node._slots.running is not None, timeout_s, "a running rollout")
+    wait_until(lambda: engine.node.goal_running, timeout_s, "a running rollout")
 
 
 STATUS = GoalStatus

@@ -261,7 +261,7 @@ def test_goal_of_a_client_that_went_away_stops_and_frees_the_node(make_engine, t
                           text=True, timeout=60.0)
     assert done.returncode == 0 and "accepted" in done.stdout, done.stdout + done.stderr
     exited = time.monotonic()
-    wait_until(lambda: engine.node._slots.running is None, 15.0, "the orphaned goal to stop")
+    wait_until(lambda: not engine.node.goal_running, 15.0, "the orphaned goal to stop")
     assert time.monotonic() - exited < 10.0
     assert engine.node.goals_orphaned == 1  # it ran and was stopped for this reason, not another
     assert engine.mp4_files() == []  # stopped, not finished: a finished goal leaves its mp4s

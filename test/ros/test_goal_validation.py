@@ -21,6 +21,7 @@ from dream_engine_ros.ros.goal_validation import (
     check_work_limits,
     failure_from_input_error,
     sampling_overrides,
+    work_limits_as_set,
 )
 from dream_engine_ros.ros.video_output import rollout_video_path, write_rollout_video
 
@@ -107,6 +108,13 @@ def test_work_at_the_limits_passes_and_spec_default_steps_are_bounded():
     check_work_limits(LIMITS, SPEC, 16, 0, 8)  # 0 = spec default (8 steps) <= 10
     with pytest.raises(GoalFailure, match=r"num_steps 8 \(spec toy default\) exceeds .* max_num_steps=5"):
         check_work_limits(WorkLimits(8, 16, 5), SPEC, 4, 0)
+
+
+def test_limits_as_set_read_only_positive_integers():
+    assert work_limits_as_set(8, 16, 10) == WorkLimits(8, 16, 10)
+    # before configure checks them, a bad value (bool, float, string, <= 0) reads as 0
+    assert work_limits_as_set(True, 16.0, "10") == WorkLimits(0, 0, 0)
+    assert work_limits_as_set(0, -3, 1) == WorkLimits(0, 0, 1)
 
 
 def test_sampling_overrides_encoding():

@@ -79,7 +79,7 @@ def test_sigterm_ends_a_planner_whose_node_went_away_mid_goal(make_engine, tmp_p
     process = planner_process(
         f"{engine.namespace}/dream_engine", tmp_path, "--render-start-frame", "--horizon", "240"
     )
-    wait_until(lambda: engine.node._slots.running is not None, 120.0, "the planner's goal running")
+    wait_until(lambda: engine.node.goal_running, 120.0, "the planner's goal running")
     engine.stop()  # executor stopped first, then the node: the goal's result is never sent
     time.sleep(1.0)
     sent = time.monotonic()

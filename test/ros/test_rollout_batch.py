@@ -236,7 +236,7 @@ def test_planning_goal_errors_name_the_field(make_engine, shared_engine):
     cases.append((engine, frameless_no_goal, "scores against a goal_image"))
     tiny_state = planning_goal(frames, candidates, pusht_goal_frame())
     tiny_state.cost, tiny_state.history_frames, tiny_state.return_best_frames = "pusht-state", [], False
-    cases.append((shared_engine, tiny_state, "scene-state dynamics"))
+    cases.append((shared_engine, tiny_state, "rolls out decode-free"))
     for target, goal, message in cases:
         result = target.client.run(goal, batch=True).wait()
         assert result.error_code == RolloutBatch.Result.INVALID_GOAL, (message, result.error_msg)

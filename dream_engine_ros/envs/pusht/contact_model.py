@@ -1,11 +1,11 @@
 """Learned contact dynamics of PushT's T: how the agent's motion moves the block, one frame at a time.
 
 Why: read from the frame network's displacement, the pushed T went the right way but not far
-enough or turned too much (pose right at frame 48 in 40 % of held-out pushes). A contact is a
-small rigid-body problem in the block's own frame: where the agent is relative to the T, where
-it goes next, and how the T was already moving decide the T's next motion. A small network
-learned that from simulator transitions (`envs/pusht/training/train_contact.py`); the object layers ask it
-for the T's motion every frame, given the agent where the frame network puts it.
+enough or turned too much (docs/envs/pusht.md has the held-out figures). A contact is a small
+rigid-body problem in the block's own frame: where the agent is relative to the T, where it goes
+next, and how the T was already moving decide the T's next motion. A small network learned that
+from simulator transitions (`envs/pusht/training/train_contact.py`); the object layers ask it for
+the T's motion every frame, given the agent where the frame network puts it.
 
     1. express the agent (previous, current, next position), the commanded target and the T's
        last motion in the T's body frame, centred on its area centroid (pixels at 96 x 96); a
@@ -77,7 +77,7 @@ def wall_features(centre: np.ndarray, angle: np.ndarray, pixels: int) -> np.ndar
 
     Why: pushed into a wall, gym-pusht's T stops and turns about the contact; a model that cannot
     see the wall learned the average of free and blocked pushes (every pushed T that was wrong at
-    frame 48 in the README's 50 pushes had met a wall). `envs/pusht/training/train_contact.py` has the twin."""
+    frame 48 in the 50 held-out pushes of docs/envs/pusht.md had met a wall). `envs/pusht/training/train_contact.py` has the twin."""
     low, high = (np.array(WALL_LINES_WORLD) * pixels / WORLD_SIZE) - 0.5
     distances = np.stack([centre[..., 0] - low, high - centre[..., 0], centre[..., 1] - low, high - centre[..., 1]],
                          axis=-1)

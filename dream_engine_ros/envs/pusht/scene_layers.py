@@ -3,7 +3,7 @@
 Why: the frame network's own next frame is "the last frame moved along a predicted displacement,
 plus a residual". Over a long push the displacement bends a little from frame to frame and the
 residual smears, so the T blurs, bends and loses pixels even when its motion is nearly right
-(README, physics table). Rigid objects do not bend: here the network's output is read as object
+(docs/envs/pusht.md, physics table). Rigid objects do not bend: here the network's output is read as object
 motions (the agent's always, the T's unless a contact model moves it) and the frame is drawn from
 layers cut from the start frame, sampled once, so nothing blurs or drifts in shape over 48 frames.
 
@@ -135,7 +135,7 @@ def _agent_centre(likeness: Tensor, xs: Tensor, ys: Tensor) -> tuple[Tensor, Ten
     the likeness-weighted centroid within the agent's radius; and the likeness summed there.
     Why everywhere and soft: a far target pulls the agent 20+ px in one frame, and the network then
     paints a faint agent there and a fading ring at the old place (a 12 px search window around
-    the last centre kept such agents stuck: augmentation's tracking error 10.9 -> 4.9 px)."""
+    the last centre kept such agents stuck; docs/augmentation.md has the tracking error)."""
     density = F.avg_pool2d(likeness[:, None], 5, stride=1, padding=2)[:, 0]
     w = likeness.shape[-1]
     peak = density.flatten(1).argmax(dim=1)

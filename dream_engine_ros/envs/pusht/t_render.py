@@ -6,7 +6,7 @@ point sample every 5.3 source pixels), so its T has hard, aliased rims that a re
 matches: moved by the simulator's exact motion, the copy's T pixels overlap the simulator's with
 IoU ~0.91 (8 held-out pushes). Drawn as the simulator draws it, at the exact pose, the overlap is
 0.96-1.0 (the rest is pygame's and cv2's rasterisers rounding a few edge pixels differently).
-Used by the spec option `frame_model.draw_moved_t` (off by default: README, physics section).
+Used by the layer option "draw-moved-t" (off by default: docs/envs/pusht.md, physics section).
 
     1. the T's two boxes (gym-pusht `add_tee`, scale 30) at the body's pose, corners rounded to
        whole world units (pymunk's pygame drawing does);

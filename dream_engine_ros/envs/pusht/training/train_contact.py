@@ -9,7 +9,7 @@
     3. train the MLP on windows of `unroll` frames: the T's pose is fed back from the model's own
        prediction while the agent follows the simulator, so the model learns to stay on track over
        a 48-frame rollout, not only for one step; the model also sees the walls near the T
-       (`--walls`, the default; the planners' model has them, the frames' does not: README); every
+       (`--walls`, the default; the planners' model has them, the frames' does not: docs/envs/pusht.md); every
        window is mirrored across the T's axis of symmetry at random (the T is symmetric, so is
        its physics);
     4. report held-out open-loop pose accuracy (episodes of the evaluation's `push` kind, seeds
@@ -220,7 +220,7 @@ def train(states: np.ndarray, actions: np.ndarray, iterations: int, window: int,
           planner: tuple[np.ndarray, np.ndarray] | None = None, planner_share: float = 0.0,
           max_lr: float = 1e-3, walls: bool = False) -> ContactNet:
     """`agent_noise_px`: Gaussian noise on the agent positions the model sees (not on the T it is
-    scored against): in the engine the agent is read from predicted frames, ~0.3 px off.
+    scored against): in the engine the agent is read from predicted frames, a fraction of a pixel off.
     `init`: fine-tune these weights instead of starting afresh; `planner`: (states, actions) of
     planner-driven episodes (`planner_episodes.py`), `planner_share` of every batch; `walls`: a new
     model sees the walls (a fine-tuned one keeps what `init` has)."""
