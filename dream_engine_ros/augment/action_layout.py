@@ -23,6 +23,15 @@ RAW = "raw"
 class ActionLayout(Protocol):
     """How one kind of recorded action vector is perturbed and handed to the engine."""
 
+    @property
+    def recorded_name(self) -> str:
+        """What one recorded action is, for errors about its size ('' = the spec's action_dim)."""
+        ...
+
+    def spec_problem(self, spec: ModelSpec) -> str:
+        """Why this layout cannot feed `spec` ('' when it can)."""
+        ...
+
     def recorded_dim(self, spec: ModelSpec) -> int:
         """How many values one recorded action has."""
         ...
@@ -38,6 +47,11 @@ class ActionLayout(Protocol):
 
 class RawLayout:
     """The recorded vector is the spec's action."""
+
+    recorded_name = ""
+
+    def spec_problem(self, spec: ModelSpec) -> str:
+        return ""
 
     def recorded_dim(self, spec: ModelSpec) -> int:
         return spec.action_dim

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from dream_engine_ros.augment.action_layout import (
+    ACTION_LAYOUTS,
     RAW,
     engine_actions,
     layout_names,
@@ -64,9 +65,9 @@ class AugmentSettings:
         if self.action_layout not in layout_names():
             raise AugmentInputError("--action-layout",
                                     f"{self.action_layout!r} is not one of {', '.join(layout_names())}")
-        if self.action_layout == "gr1" and spec.action_dim != 384:
-            raise AugmentInputError("--action-layout", f"gr1 needs a DreamDojo GR-1 spec (384-d actions), "
-                                    f"spec {spec.name} has {spec.action_dim}")
+        problem = ACTION_LAYOUTS.get(self.action_layout).spec_problem(spec)
+        if problem:
+            raise AugmentInputError("--action-layout", problem)
         if self.per_start < 1:
             raise AugmentInputError("--per-start", f"{self.per_start} must be at least 1")
         if self.start_every is not None and self.start_every < 1:
@@ -160,8 +161,9 @@ def open_all(inputs: Sequence[str], settings: AugmentSettings, spec: ModelSpec) 
     for path in inputs:
         dim = recorded_dim(settings.action_layout, spec)
         options = settings.recording
-        if settings.action_layout == "gr1":
-            options = dataclasses.replace(options, dim_name="the GR-1 joint count (--action-layout gr1)")
+        recorded_name = ACTION_LAYOUTS.get(settings.action_layout).recorded_name
+        if recorded_name:
+            options = dataclasses.replace(options, dim_name=recorded_name)
         for recording in open_recordings(path, options, dim, spec.fps):
             check_first_frame(recording)
             recordings.append(recording)

@@ -10,12 +10,11 @@ import argparse
 
 from dream_engine_ros.defaults import DEFAULT_SPEC
 from dream_engine_ros.envs.pusht.ros.mpc_demo import DEMO_TASK
+from dream_engine_ros.envs.pusht.ros.node_args import add_planner_arguments, add_pusht_sim_arguments
 from dream_engine_ros.ros.node_args import (
     NODE_DESCRIPTION,
     NODE_HELP,
     add_node_arguments,
-    add_planner_arguments,
-    add_pusht_sim_arguments,
 )
 
 

@@ -12,12 +12,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-import torch
 
 from dream_engine_ros.engine.registry import Registry
-from dream_engine_ros.engine.results import BatchRolloutResult, CancelCheck, ChunkCallback
 
-if TYPE_CHECKING:  # the spec checks itself against this registry: a run-time import would be a cycle
+if TYPE_CHECKING:  # the spec checks itself against this registry (a run-time import would be a cycle),
+    # and torch stays out of light imports (the CLI's --help, the HTTP config)
+    import torch
+
+    from dream_engine_ros.engine.results import BatchRolloutResult, CancelCheck, ChunkCallback
     from dream_engine_ros.engine.spec import ModelSpec
 
 

@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from dream_engine_ros.engine.errors import check_cancel
+from dream_engine_ros.engine.seeding import MAX_SEED
 
 NUM_TRAIN_TIMESTEPS = 1000
 SIGMA_MAX = 1.0 - 1.0 / NUM_TRAIN_TIMESTEPS
@@ -51,7 +52,6 @@ def flow_schedule(num_steps: int, shift: float) -> FlowSchedule:
     return FlowSchedule(tuple(float(s) for s in sigmas), tuple(int(t) for t in timesteps))
 
 
-MAX_SEED = 2**32  # numpy's legacy generator takes seeds in [0, 2**32)
 
 
 def seeded_noise(seed: int, shape: tuple[int, ...]) -> Tensor:

@@ -14,7 +14,7 @@ import numpy as np
 
 from dream_engine_ros.engine.errors import InputError, plain_value
 from dream_engine_ros.engine.family import family_of
-from dream_engine_ros.engine.sampler import MAX_SEED
+from dream_engine_ros.engine.seeding import MAX_SEED
 from dream_engine_ros.engine.spec import ModelSpec
 
 MAX_HORIZON = 1200

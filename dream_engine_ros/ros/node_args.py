@@ -1,7 +1,8 @@
-"""The options of ``dream-engine node`` / ``pusht-sim`` / ``mpc-planner``, defined once.
+"""The options of ``dream-engine node`` (and what every node entry point takes), defined once.
 
 Both the console script's subcommands (``cli/ros.py``) and the nodes' own entry points
-add these arguments; this module imports neither of them (nor rclpy: the CLI starts fast).
+add these arguments (an environment's nodes add theirs, e.g. ``envs/pusht/ros/node_args.py``);
+this module imports neither of them (nor rclpy: the CLI starts fast).
 """
 
 from __future__ import annotations
@@ -36,17 +37,3 @@ def add_node_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, help="override the device parameter")
     parser.add_argument("--camera-topic", default=None, help="remap the image subscription to this topic")
     add_common_node_arguments(parser, "dream_engine")
-
-
-def add_pusht_sim_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``pusht_sim`` (for the ``dream-engine pusht-sim`` subcommand too)."""
-    parser.add_argument("--image-size", type=int, default=None, help="override the image_size parameter")
-    parser.add_argument("--rate-hz", type=float, default=None, help="override the rate_hz parameter")
-    parser.add_argument("--start-seed", type=int, default=None, help="override the start_seed parameter")
-    parser.add_argument("--timer", action="store_true", help="step at rate_hz instead of once per command")
-    add_common_node_arguments(parser, "pusht_sim")
-
-
-def add_planner_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``dream-engine mpc-planner``."""
-    add_common_node_arguments(parser, "mpc_planner")

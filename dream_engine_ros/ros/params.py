@@ -43,11 +43,10 @@ class EngineParams:
     predicted_rate_hz: float = 0.0
     release_on_deactivate: bool = False
     # Up-front bounds on one goal's work (INVALID_GOAL naming the parameter when exceeded).
-    # Sized for pusht-tiny on a 2-core CPU (a T=48 rollout takes ~3.5 s, ~2.6 s per extra
-    # batch candidate): 64 candidates x T=48 is ~3 min and holds ~90 MB of output frames;
-    # T=480 is 48 s of video at 10 fps, ~35 s to predict; 100 steps is ~3x DreamDojo's
-    # default 35. A batch holds K x (T + 1) x H x W x 3 bytes of frames: lower
-    # max_candidates / max_horizon for large specs (DreamDojo: 0.9 MB per frame).
+    # Sized so the largest goal of a small spec on a 2-core CPU takes minutes, not hours
+    # (docs/ros.md); 100 steps is about 3x DreamDojo's default 35. A batch holds
+    # K x (T + 1) x H x W x 3 bytes of frames: lower max_candidates / max_horizon for large
+    # specs (a 480 x 640 frame is 0.9 MB).
     max_candidates: int = 64
     max_horizon: int = 480
     max_num_steps: int = 100
@@ -66,7 +65,7 @@ class EngineParams:
         """Each rule the values break, as a sentence naming parameter, value and rule."""
         found: list[str] = []
         if not self.spec:
-            found.append("spec: must name a spec (e.g. 'pusht-tiny')")
+            found.append("spec: must name a spec (see `dream-engine specs`)")
         if self.busy_policy not in BUSY_POLICIES:
             found.append(f"busy_policy: {self.busy_policy!r} is not one of {', '.join(BUSY_POLICIES)}")
         if self.camera_reliability not in RELIABILITIES:

@@ -224,7 +224,7 @@ def test_planning_goal_errors_name_the_field(make_engine, shared_engine):
     cases.append((engine, blank_goal, "no agent or no T"))
     latent = planning_goal(frames, candidates, pusht_goal_frame())
     latent.history_actions = [100.0] * 4
-    cases.append((shared_engine, latent, "causal-video"))
+    cases.append((shared_engine, latent, "reads no history"))
     frameless_video = planning_goal(frames, candidates, pusht_goal_frame())
     frameless_video.cost, frameless_video.write_video = "pusht-state", True
     frameless_video.history_actions = [100.0] * 4

@@ -12,12 +12,19 @@ import numpy as np
 
 from dream_engine_ros.augment.action_layout import ACTION_LAYOUTS
 from dream_engine_ros.engine.spec import ModelSpec
-from dream_engine_ros.envs.gr1.actions import GR1_NUM_JOINTS, gr1_joints_to_actions
+from dream_engine_ros.envs.gr1.actions import ACTION_DIM, GR1_NUM_JOINTS, gr1_joints_to_actions
 
 NAME = "gr1"
 
 
 class GR1JointLayout:
+    recorded_name = "the GR-1 joint count (--action-layout gr1)"
+
+    def spec_problem(self, spec: ModelSpec) -> str:
+        if spec.action_dim == ACTION_DIM:
+            return ""
+        return f"gr1 needs a DreamDojo GR-1 spec ({ACTION_DIM}-d actions), spec {spec.name} has {spec.action_dim}"
+
     def recorded_dim(self, spec: ModelSpec) -> int:
         return GR1_NUM_JOINTS
 

@@ -77,7 +77,8 @@ def wall_features(centre: np.ndarray, angle: np.ndarray, pixels: int) -> np.ndar
 
     Why: pushed into a wall, gym-pusht's T stops and turns about the contact; a model that cannot
     see the wall learned the average of free and blocked pushes (every pushed T that was wrong at
-    frame 48 in the 50 held-out pushes of docs/envs/pusht.md had met a wall). `envs/pusht/training/train_contact.py` has the twin."""
+    frame 48 in the 50 held-out pushes of docs/envs/pusht.md had met a wall).
+    `envs/pusht/training/train_contact.py` has the twin."""
     low, high = (np.array(WALL_LINES_WORLD) * pixels / WORLD_SIZE) - 0.5
     distances = np.stack([centre[..., 0] - low, high - centre[..., 0], centre[..., 1] - low, high - centre[..., 1]],
                          axis=-1)

@@ -35,7 +35,8 @@ from dream_engine_ros.engine.errors import check_cancel
 from dream_engine_ros.engine.families.causal_video.decoders import DecoderLayers, FrameDecoder
 from dream_engine_ros.engine.families.causal_video.frame_unet import FrameDenoiser
 from dream_engine_ros.engine.pixels import pixels_to_unit, round_to_pixels
-from dream_engine_ros.engine.sampler import MAX_SEED, seeded_noise
+from dream_engine_ros.engine.sampler import seeded_noise
+from dream_engine_ros.engine.seeding import MAX_SEED
 from dream_engine_ros.engine.spec import ModelSpec
 
 

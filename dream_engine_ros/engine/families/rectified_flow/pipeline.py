@@ -31,7 +31,7 @@ from dream_engine_ros.engine.families.rectified_flow.wan_vae import StreamState
 from dream_engine_ros.engine.family import FramelessRollout
 from dream_engine_ros.engine.pixels import pixels_to_unit, unit_to_pixels
 from dream_engine_ros.engine.results import BatchRolloutResult, CancelCheck, ChunkCallback, ChunkEvent
-from dream_engine_ros.engine.sampler import MAX_SEED
+from dream_engine_ros.engine.seeding import MAX_SEED
 from dream_engine_ros.engine.spec import ModelSpec
 
 

@@ -164,7 +164,7 @@ _lut_cache: list[np.ndarray] = []
 
 
 def _label_table() -> np.ndarray:
-    """Nearest-palette label of every quantised colour (built once, ~30 ms)."""
+    """Nearest-palette label of every quantised colour (built once per process)."""
     if not _lut_cache:
         step = 256 // (1 << _LUT_BITS)
         levels = np.arange(1 << _LUT_BITS, dtype=np.float32) * step + (step - 1) / 2.0

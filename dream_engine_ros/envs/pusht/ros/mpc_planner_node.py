@@ -325,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point ``mpc_planner`` (``ros2 run dream_engine_ros mpc_planner``)."""
     import sys
 
-    from dream_engine_ros.ros.node_args import add_planner_arguments
+    from dream_engine_ros.envs.pusht.ros.node_args import add_planner_arguments
 
     parser = argparse.ArgumentParser(prog="mpc_planner", description=__doc__.splitlines()[0])
     add_planner_arguments(parser)

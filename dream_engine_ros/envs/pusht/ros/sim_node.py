@@ -37,9 +37,10 @@ from sensor_msgs.msg import Image
 
 from dream_engine_msgs.msg import PushTState
 from dream_engine_msgs.srv import ResetPushT, SetPushTGoal
+from dream_engine_ros.envs.pusht.geometry import WORLD_SIZE
 from dream_engine_ros.envs.pusht.planning.robot import PushTRobot, reached
+from dream_engine_ros.envs.pusht.ros.node_args import add_pusht_sim_arguments
 from dream_engine_ros.ros.image_conversion import rgb_to_image_msg
-from dream_engine_ros.ros.node_args import add_pusht_sim_arguments
 from dream_engine_ros.ros.node_main import node_cli_args
 from dream_engine_ros.ros.params import declare_dataclass_parameters, read_dataclass_parameters
 from dream_engine_ros.ros.shutdown import (
@@ -49,8 +50,7 @@ from dream_engine_ros.ros.shutdown import (
     spin_until_signal,
 )
 
-STATE_SIZE = 5  # [agent x, agent y, block x, block y, block angle]
-from dream_engine_ros.envs.pusht.geometry import WORLD_SIZE  # noqa: E402  (targets and positions live in [0, WORLD_SIZE])
+STATE_SIZE = 5  # [agent x, agent y, block x, block y, block angle]; targets and positions in [0, WORLD_SIZE]
 
 WARN_THROTTLE_S = 1.0  # a stream of garbage commands logs one warning per second, not one per message
 FLUSH_S = 0.2  # spin a little longer at shutdown so DDS hands out the last messages
