@@ -8,8 +8,9 @@ the engine, the ROS node or the HTTP app changes (docs/add_a_family.md).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -84,6 +85,10 @@ class Family(Protocol):
 
     def spec_problems(self, spec: ModelSpec) -> list[str]:
         """Every rule of this family the spec breaks (empty = consistent)."""
+        ...
+
+    def config_from_dict(self, data: Mapping[str, Any] | None) -> object | None:
+        """The family's own `ModelSpec.config` from a spec file's "config" (None for families without one)."""
         ...
 
     def load(self, spec: ModelSpec, weights_dir: str | Path | None, device: torch.device,

@@ -175,6 +175,10 @@ class ModelSpec:
     change_full: float = 0.0
     # causal-video only: the frame-autoregressive pixel denoiser.
     frame_model: FrameNetConfig | None = None
+    # A family's own config (a frozen dataclass from `families/<family>/config.py`), for families
+    # the fields above do not describe; the family checks it (`Family.spec_problems`) and reads it
+    # back from a spec file (`Family.config_from_dict`).
+    config: Any = None
 
     def __post_init__(self) -> None:
         problems = spec_problems(self)
@@ -265,6 +269,7 @@ class ModelSpec:
             "tokenizer": dataclasses.asdict(self.tokenizer) if self.tokenizer else None,
             "backbone": dataclasses.asdict(self.backbone) if self.backbone else None,
             "frame_model": dataclasses.asdict(self.frame_model) if self.frame_model else None,
+            "config": dataclasses.asdict(self.config) if dataclasses.is_dataclass(self.config) else None,
             "weights": {
                 "directory": str(self.weights.resolve()),
                 "files": dict(self.weights.files),

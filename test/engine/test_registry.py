@@ -66,6 +66,9 @@ class StillFamily:
     def spec_problems(self, spec: ModelSpec) -> list[str]:
         return [] if spec.chunk_size == 4 else ["still-test needs chunk_size 4"]
 
+    def config_from_dict(self, data: object) -> None:
+        return None
+
     def load(self, spec: ModelSpec, weights_dir: str | Path | None, device: torch.device,
              dtype: torch.dtype) -> FamilyPipeline:
         return StillPipeline(spec)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -26,8 +28,8 @@ class CausalVideoFamily:
         net = spec.frame_model
         if net is None:
             return [f"family {NAME!r} needs a frame_model (FrameNetConfig)"]
-        if spec.tokenizer is not None or spec.backbone is not None:
-            problems.append(f"family {NAME!r} works on pixels: tokenizer and backbone must be None")
+        if spec.tokenizer is not None or spec.backbone is not None or spec.config is not None:
+            problems.append(f"family {NAME!r} works on pixels: tokenizer, backbone and config must be None")
         step = net.patch << (len(net.channels) - 1)
         for label, value in (("height", spec.height), ("width", spec.width)):
             if value <= 0 or value % step:
@@ -57,6 +59,9 @@ class CausalVideoFamily:
         if not net.warp:
             problems.append("frame_model.layers reads the displacement: it needs warp=True")
         return problems + FRAME_DECODERS.get(net.layers).spec_problems(spec)
+
+    def config_from_dict(self, data: Mapping[str, Any] | None) -> object | None:
+        return None  # everything this family needs is in ModelSpec's own fields
 
     def load(self, spec: ModelSpec, weights_dir: str | Path | None, device: torch.device,
              dtype: torch.dtype) -> FamilyPipeline:

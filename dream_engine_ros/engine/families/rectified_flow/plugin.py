@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -20,11 +22,14 @@ class RectifiedFlowFamily:
     has_guidance = True
 
     def spec_problems(self, spec: ModelSpec) -> list[str]:
-        if spec.frame_model is not None:
-            return [f"frame_model is for pixel families, not {spec.family!r}"]
+        if spec.frame_model is not None or spec.config is not None:
+            return [f"frame_model and config are not read by family {spec.family!r}"]
         if spec.tokenizer is None or spec.backbone is None:
             return [f"family {spec.family!r} needs a tokenizer (VaeConfig) and a backbone (DitConfig)"]
         return _latent_problems(spec, spec.tokenizer, spec.backbone)
+
+    def config_from_dict(self, data: Mapping[str, Any] | None) -> object | None:
+        return None  # everything this family needs is in ModelSpec's own fields
 
     def load(self, spec: ModelSpec, weights_dir: str | Path | None, device: torch.device,
              dtype: torch.dtype) -> FamilyPipeline:
