@@ -269,13 +269,22 @@ class ModelSpec:
             "tokenizer": dataclasses.asdict(self.tokenizer) if self.tokenizer else None,
             "backbone": dataclasses.asdict(self.backbone) if self.backbone else None,
             "frame_model": dataclasses.asdict(self.frame_model) if self.frame_model else None,
-            "config": dataclasses.asdict(self.config) if dataclasses.is_dataclass(self.config) else None,
+            "config": _config_dict(self.config),
             "weights": {
                 "directory": str(self.weights.resolve()),
                 "files": dict(self.weights.files),
                 "env_var": self.weights.env_var,
             },
         }
+
+
+def _config_dict(config: object) -> dict[str, Any] | None:
+    """A family's config as JSON-friendly values (None when the spec has none)."""
+    if config is None:
+        return None
+    if not dataclasses.is_dataclass(config) or isinstance(config, type):
+        raise TypeError(f"ModelSpec.config must be a dataclass instance, got {type(config).__name__}")
+    return dataclasses.asdict(config)
 
 
 def spec_problems(spec: ModelSpec) -> list[str]:
