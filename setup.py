@@ -40,6 +40,7 @@ setup(
         # Plug-ins (engine/registry.py): a callable run once that registers families, frame decoders,
         # goal costs and specs. This package's own are also found without being installed.
         "dream_engine_ros.plugins": [
+            "model-folder = dream_engine_ros.engine.model_dir:register",
             "rectified-flow = dream_engine_ros.engine.families.rectified_flow.plugin:register",
             "causal-video = dream_engine_ros.engine.families.causal_video.plugin:register",
             "builtin-envs = dream_engine_ros.envs.builtin:register",

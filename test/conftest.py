@@ -63,3 +63,26 @@ def pusht_start():
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
 
+
+@pytest.fixture()
+def model_folder(tmp_path: Path):
+    """Factory: a shipped spec copied as a model folder (its weight files and a spec.json naming
+    them, under another name): what `dream-engine train` leaves, for every surface's `--spec DIR`."""
+    import dataclasses
+    import shutil
+
+    from dream_engine_ros.engine.loading import weight_paths
+    from dream_engine_ros.engine.model_dir import write_spec_file
+    from dream_engine_ros.engine.spec import WeightsLocation, get_spec
+
+    def make(catalog_name: str = "pusht-tiny", name: str = "my-model") -> Path:
+        spec = get_spec(catalog_name)
+        folder = tmp_path / name
+        folder.mkdir()
+        for path in weight_paths(spec).values():
+            shutil.copy(path, folder)
+        write_spec_file(dataclasses.replace(spec, name=name, weights=WeightsLocation(files=dict(spec.weights.files))),
+                        folder)
+        return folder
+
+    return make

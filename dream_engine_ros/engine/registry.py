@@ -23,6 +23,7 @@ from typing import Generic, TypeVar
 ENTRY_POINT_GROUP = "dream_engine_ros.plugins"
 # Modules whose `register()` adds this package's own families and environments.
 BUILTIN_PLUGINS: tuple[str, ...] = (
+    "dream_engine_ros.engine.model_dir",
     "dream_engine_ros.engine.families.rectified_flow.plugin",
     "dream_engine_ros.engine.families.causal_video.plugin",
     "dream_engine_ros.envs.builtin",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -324,8 +325,21 @@ def list_specs() -> list[ModelSpec]:
     return SPECS.values()
 
 
+# Where a name that is not in the catalog may still come from (e.g. a trained model's folder,
+# `engine/model_dir.py`): each source returns a spec for a name it recognises, else None.
+SpecSource = Callable[[str], "ModelSpec | None"]
+SPEC_SOURCES: Registry[SpecSource] = Registry("spec source")
+
+
 def get_spec(name: str) -> ModelSpec:
-    """Look a spec up by name; the error lists what exists."""
+    """Look a spec up by name (or anything a spec source recognises, e.g. a model folder's path);
+    the error lists what exists."""
+    if name in SPECS:
+        return SPECS.get(name)
+    for source in SPEC_SOURCES.values():
+        found = source(name)
+        if found is not None:
+            return found
     return SPECS.get(name)
 
 

@@ -143,3 +143,21 @@ def test_error_lines_print_plain_values(inputs: dict[str, Path], tmp_path: Path)
     assert proc.returncode == 2
     assert proc.stderr.strip() == "error: guidance: guidance inf must be a finite number in [0, 30]"
     assert not (tmp_path / "g.mp4").exists()
+
+
+def test_predict_takes_a_model_folder_and_names_its_broken_file(inputs: dict[str, Path], tmp_path: Path,
+                                                                model_folder) -> None:
+    """`--spec DIR` (a trained model's folder) gives the mp4 bytes of the same model from the catalog."""
+    folder = model_folder("pusht-tiny")
+    outs = {}
+    for name, spec in (("catalog", "pusht-tiny"), ("folder", str(folder))):
+        outs[name] = tmp_path / f"{name}.mp4"
+        proc = run_cli("predict", "--spec", spec, "--frame", str(inputs["frame"]), "--actions", str(inputs["actions"]),
+                       "--seed", "3", "--device", "cpu", "--out", str(outs[name]))
+        assert proc.returncode == 0, proc.stderr
+    assert outs["folder"].read_bytes() == outs["catalog"].read_bytes()
+    (folder / "spec.json").unlink()
+    proc = run_cli("predict", "--spec", str(folder), "--frame", str(inputs["frame"]), "--actions",
+                   str(inputs["actions"]), "--out", str(tmp_path / "none.mp4"))
+    assert proc.returncode == 3 and f"{folder / 'spec.json'}: not found" in proc.stderr
+    assert not (tmp_path / "none.mp4").exists()
