@@ -83,3 +83,15 @@ def test_two_processes_follow_one_process_and_resume_across_counts(tmp_path: Pat
     mixed = run(tmp_path / "mixed", 20, True)
     for (_, loss_a), (_, loss_b) in zip(one["losses"], mixed["losses"], strict=True):
         assert loss_b == pytest.approx(loss_a, rel=1e-5)
+
+
+def test_the_report_and_loss_curve_are_written(tmp_path: Path) -> None:
+    from dream_engine_ros.training.report import LOSS_CURVE, REPORT, plot_loss_curve, write_report
+
+    config = LoopConfig(steps=20, batch=8, lr=1e-2, log_every=2, eval_every=5, checkpoint_every=20)
+    result = train(Toy(), config, tmp_path, torch.device("cpu"))
+    write_report(tmp_path, result, {"model": "toy"})
+    plot_loss_curve(tmp_path, result, "toy")
+    report = json.loads((tmp_path / REPORT).read_text())
+    assert report["model"] == "toy" and report["steps_done"] == 20 and len(report["losses"]) == 10
+    assert (tmp_path / LOSS_CURVE).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
