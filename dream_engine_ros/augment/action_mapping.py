@@ -11,6 +11,10 @@ them, comma separated; every path yields one or more numbers, concatenated in th
 
 Without `--action-fields` each supported type has a default (table `DEFAULT_FIELDS`). The stamp of an
 action is its header stamp when the message has one (and it is not zero), else the bag's log time.
+
+A recording that stores actions as one vector per frame (a LeRobot dataset's `action` column) has no
+message fields: there `--action-fields` picks elements of the vector (`vector_indices`) by index (`3`,
+`-1`), slice (`0:2`) or by the names the dataset gives its elements (`x,y`), again in the order given.
 """
 
 from __future__ import annotations
@@ -97,11 +101,11 @@ class ActionMapping:
 
     msgtype: str
     paths: tuple[FieldPath, ...]
-    action_dim: int
+    action_dim: int | None  # None: any size (the caller fixes it from the first message)
     dim_name: str = "the spec's action_dim"
 
     @classmethod
-    def create(cls, msgtype: str, fields: str | None, action_dim: int, source: str, topic: str,
+    def create(cls, msgtype: str, fields: str | None, action_dim: int | None, source: str, topic: str,
                dim_name: str = "the spec's action_dim") -> ActionMapping:
         """Check the type (and the fields' syntax) before anything is read; errors name file and topic."""
         if fields is None:
@@ -128,7 +132,7 @@ class ActionMapping:
         except ValueError as exc:
             raise AugmentInputError(source, str(exc), topic) from None
         vector = np.concatenate(parts) if parts else np.zeros(0)
-        if vector.size != self.action_dim:
+        if self.action_dim is not None and vector.size != self.action_dim:
             raise AugmentInputError(source, f"action has {vector.size} values but {self.dim_name} is "
                                     f"{self.action_dim} (choose fields with --action-fields)", topic)
         if not np.all(np.isfinite(vector)):
@@ -143,3 +147,38 @@ def header_stamp_ns(msg: Any) -> int | None:
         return None
     stamp = int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
     return stamp if stamp > 0 else None
+
+
+def vector_indices(fields: str | None, size: int, names: Sequence[str] | None, source: str,
+                   topic: str) -> list[int]:
+    """Which elements of a `size`-vector the action is, in order: all of them without fields, else each
+    comma-separated field as an index (`3`, `-1`), a slice (`0:2`) or one of the vector's element `names`."""
+    if fields is None:
+        return list(range(size))
+    chosen: list[int] = []
+    known = list(names or [])
+    for raw in fields.split(","):
+        field = raw.strip()
+        if not field:
+            continue
+        if re.fullmatch(r"-?\d+", field):
+            index = int(field)
+            if not -size <= index < size:
+                raise AugmentInputError(source, f"action field {field} is outside the {size}-value vector", topic)
+            chosen.append(index % size)
+        elif re.fullmatch(r"-?\d*:-?\d*", field):
+            low, high = field.split(":")
+            picked = list(range(size))[slice(int(low) if low else None, int(high) if high else None)]
+            if not picked:
+                raise AugmentInputError(source, f"action field {field} selects nothing of the {size}-value vector",
+                                        topic)
+            chosen.extend(picked)
+        elif field in known:
+            chosen.append(known.index(field))
+        else:
+            described = f"names {known}" if known else "no element names"
+            raise AugmentInputError(source, f"unknown action field {field!r}: the vector has {size} values and "
+                                    f"{described} (use an index, a slice like 0:2 or a name)", topic)
+    if not chosen:
+        raise AugmentInputError(source, "--action-fields names no field", topic)
+    return chosen

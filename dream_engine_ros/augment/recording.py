@@ -1,4 +1,5 @@
-"""Recordings (rosbag2 MCAP / sqlite3, the project's npz episodes) -> frames and actions on the spec's fps grid.
+"""Recordings (rosbag2 MCAP / sqlite3, the project's npz episodes, LeRobotDataset v3 folders) -> frames and
+actions on the spec's fps grid.
 
 Timing (rosbag2): grid frame k sits at t_k = t_0 + k / fps, t_0 being the first camera stamp; its frame is
 the camera message nearest t_k, accepted within half a period (else that grid frame has no image and
@@ -12,10 +13,23 @@ afterwards for the grid indices that start samples, so a long recording never si
 
 npz episodes (`scripts/gen_pusht_data.py`): `frames` (N, T+1, H, W, 3), `actions` (N, T, D), optional
 `states`, `reset_seeds` and `fps`; every episode is one recording named `file.npz#i`, frame k at k / fps.
+
+LeRobotDataset v3 folders (`lerobot_v3.py` knows the layout): every episode is one recording named
+`folder#episode_index`. The camera is a video feature (`camera_topic`, e.g. observation.images.top), the
+actions a vector feature (`action_topic`, default `action`; `action_fields` picks elements by index, slice
+or name). Each row is one camera frame, stamped with the row's `timestamp`, and one action, in force until the
+next row's frame (stamped half a dataset period after its frame); they go on the grid by the same rule
+as a bag (`match_on_grid`): at the dataset's own fps that is row k -> grid frame k and action k; at
+another fps the nearest rows and the zero-order hold resample them. Frames
+are decoded from the mp4 only when asked for. The content hash covers info.json, the episode tables and
+the episode's stamps and actions (not the videos, which can be gigabytes).
+
+`action_dim=None` takes the action size from the recording (the first message, vector or npz array).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -24,8 +38,9 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
-from dream_engine_ros.augment.action_mapping import ActionMapping, header_stamp_ns
+from dream_engine_ros.augment.action_mapping import ActionMapping, header_stamp_ns, vector_indices
 from dream_engine_ros.augment.errors import AugmentInputError
+from dream_engine_ros.augment.lerobot_v3 import LeRobotV3, decode_video_frames, is_lerobot_dataset, open_lerobot_v3
 from dream_engine_ros.augment.typestore import ros2_typestore
 
 IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
@@ -68,11 +83,14 @@ class Recording:
     def stamp_ns(self, grid_index: int) -> int:
         return self.start_ns + round(grid_index * 1e9 / self.fps)
 
-    def starts(self, horizon: int, every: int | None = None, times_s: Sequence[float] | None = None) -> list[int]:
+    def starts(self, horizon: int, every: int | None = None, times_s: Sequence[float] | None = None,
+               whole_window: bool = False) -> list[int]:
         """Grid indices that can start a sample of `horizon` actions: every `every`-th, or the given
-        times (seconds after the first frame; an unusable time is an error, not silently dropped)."""
+        times (seconds after the first frame; an unusable time is an error, not silently dropped).
+        `whole_window`: every one of the horizon + 1 frames needs an image, not only the first."""
+        frames = horizon + 1 if whole_window else 1
         usable = [s for s in range(len(self.actions) - horizon + 1)
-                  if self.frame_ok[s] and np.all(np.isfinite(self.actions[s:s + horizon]))]
+                  if self.frame_ok[s:s + frames].all() and np.all(np.isfinite(self.actions[s:s + horizon]))]
         if times_s is not None:
             chosen = []
             for t in times_s:
@@ -96,22 +114,61 @@ def content_hash_of(paths: Sequence[Path]) -> str:
     return digest.hexdigest()
 
 
-def open_recordings(path: str | Path, options: RecordingOptions, action_dim: int, fps: float) -> list[Recording]:
-    """Every recording in `path` (one per bag, one per npz episode); errors name the file and topic."""
+def open_recordings(path: str | Path, options: RecordingOptions, action_dim: int | None,
+                    fps: float) -> list[Recording]:
+    """Every recording in `path` (one per bag, one per npz or LeRobot episode); errors name the file and topic."""
     path = Path(path)
     if not path.exists():
         raise AugmentInputError(str(path), "no such file or directory")
     if path.suffix == ".npz":
         return read_npz_episodes(path, action_dim, fps)
+    if is_lerobot_dataset(path):
+        return read_lerobot(path, options, action_dim, fps)
     if path.is_dir() or path.suffix in BAG_SUFFIXES:
         return [read_bag(path, options, action_dim, fps)]
-    raise AugmentInputError(str(path), "not a rosbag2 recording (a directory, .mcap or .db3) or an npz episode file")
+    raise AugmentInputError(str(path), "not a rosbag2 recording (a directory, .mcap or .db3), an npz episode file "
+                            "or a LeRobot v3 dataset folder (meta/info.json)")
+
+
+@dataclass(frozen=True)
+class GridMatch:
+    """Camera and action stamps matched on the fps grid (the rule in this module's docstring)."""
+
+    start_ns: int
+    frame_ok: np.ndarray  # (K + 1,) bool: grid frame k has a camera frame within half a period
+    frame_message: np.ndarray  # (K + 1,) index (in the given order) of each grid frame's camera frame
+    actions: np.ndarray  # (K, D) float32, NaN before the first action
+
+
+def match_on_grid(camera_ns: np.ndarray, action_ns: np.ndarray, vectors: np.ndarray, fps: float) -> GridMatch:
+    """The one home of the grid rule, for every kind of recording."""
+    cam_ns = np.asarray(camera_ns, dtype=np.int64)
+    period = 1e9 / fps
+    t0 = int(cam_ns.min())
+    count = int(np.floor((cam_ns.max() - t0) / period + 0.5)) + 1  # grid frames
+    grid = t0 + np.round(np.arange(count) * period).astype(np.int64)
+    order = np.argsort(cam_ns, kind="stable")
+    sorted_ns = cam_ns[order]
+    right = np.clip(np.searchsorted(sorted_ns, grid), 0, len(sorted_ns) - 1)
+    left = np.clip(right - 1, 0, len(sorted_ns) - 1)
+    pick = np.where(np.abs(sorted_ns[left] - grid) <= np.abs(sorted_ns[right] - grid), left, right)
+    frame_ok = np.abs(sorted_ns[pick] - grid) <= period / 2
+
+    act_ns = np.asarray(action_ns, dtype=np.int64)
+    act_order = np.argsort(act_ns, kind="stable")
+    ordered = np.asarray(vectors, dtype=np.float32)[act_order]
+    actions = np.full((count - 1, ordered.shape[1]), np.nan, dtype=np.float32)
+    if count > 1:
+        last = np.searchsorted(act_ns[act_order], grid[1:], side="left") - 1  # last action before t_{k+1}
+        held = last >= 0
+        actions[held] = ordered[last[held]]
+    return GridMatch(t0, frame_ok, order[pick], actions)
 
 
 # ---------------------------------------------------------------------------------------------- npz
 
 
-def read_npz_episodes(path: Path, action_dim: int, fps: float) -> list[Recording]:
+def read_npz_episodes(path: Path, action_dim: int | None, fps: float) -> list[Recording]:
     source = str(path)
     try:
         with np.load(path, allow_pickle=False) as data:
@@ -129,7 +186,7 @@ def read_npz_episodes(path: Path, action_dim: int, fps: float) -> list[Recording
     if actions.ndim != 3 or actions.shape[:2] != (frames.shape[0], frames.shape[1] - 1):
         raise AugmentInputError(source, f"actions {actions.shape} do not match frames {frames.shape} "
                                 "(expected (N, T, D))")
-    if actions.shape[2] != action_dim:
+    if action_dim is not None and actions.shape[2] != action_dim:
         raise AugmentInputError(source, f"actions have {actions.shape[2]} values but the spec's action_dim is "
                                 f"{action_dim}")
     episode_fps = float(arrays["fps"]) if "fps" in arrays else fps
@@ -150,7 +207,7 @@ def read_npz_episodes(path: Path, action_dim: int, fps: float) -> list[Recording
             content_hash=hashlib.sha256(f"{file_hash}#{episode}".encode()).hexdigest(),
             fps=fps, start_ns=0, actions=actions[episode].astype(np.float32),
             frame_ok=np.ones(frames.shape[1], dtype=bool), frame_id="camera", load_frames=load,
-            states=states, reset_seed=reset_seed))
+            states=states, reset_seed=reset_seed, extras={"camera_topic": "frames", "action_topic": "actions"}))
     return recordings
 
 
@@ -242,7 +299,7 @@ def _decode_image(msg: Any, msgtype: str, source: str, topic: str) -> np.ndarray
         raise AugmentInputError(source, f"cannot decode the camera image: {exc}", topic) from None
 
 
-def read_bag(path: Path, options: RecordingOptions, action_dim: int, fps: float) -> Recording:
+def read_bag(path: Path, options: RecordingOptions, action_dim: int | None, fps: float) -> Recording:
     """Scan stamps and actions of one rosbag2 recording and put them on the fps grid."""
     files = _storage_files(path)
     bag = _Bag(path)
@@ -261,6 +318,9 @@ def read_bag(path: Path, options: RecordingOptions, action_dim: int, fps: float)
         for log_ns, msg in bag.messages(action, typestore):
             act.stamps.append(_stamp(msg, log_ns, options.stamps))
             act.vectors.append(mapping.vector(msg, bag.source, action.topic))
+            if mapping.action_dim is None:  # the first message fixes the size; the others must match it
+                mapping = dataclasses.replace(mapping, action_dim=int(act.vectors[0].size),
+                                              dim_name="the size of the first action")
     finally:
         bag.close()
     if not cam.stamps:
@@ -268,27 +328,9 @@ def read_bag(path: Path, options: RecordingOptions, action_dim: int, fps: float)
     if not act.stamps:
         raise AugmentInputError(str(path), "no action messages", action.topic)
 
-    cam_ns = np.asarray(cam.stamps, dtype=np.int64)
-    period = 1e9 / fps
-    t0 = int(cam_ns.min())
-    count = int(np.floor((cam_ns.max() - t0) / period + 0.5)) + 1  # grid frames
-    grid = t0 + np.round(np.arange(count) * period).astype(np.int64)
-    order = np.argsort(cam_ns, kind="stable")
-    sorted_ns = cam_ns[order]
-    right = np.clip(np.searchsorted(sorted_ns, grid), 0, len(sorted_ns) - 1)
-    left = np.clip(right - 1, 0, len(sorted_ns) - 1)
-    pick = np.where(np.abs(sorted_ns[left] - grid) <= np.abs(sorted_ns[right] - grid), left, right)
-    frame_ok = np.abs(sorted_ns[pick] - grid) <= period / 2
-    message_of_grid = order[pick]  # storage-order index of each grid frame's camera message
-
-    act_ns = np.asarray(act.stamps, dtype=np.int64)
-    act_order = np.argsort(act_ns, kind="stable")
-    vectors = np.stack(act.vectors)[act_order]
-    actions = np.full((count - 1, action_dim), np.nan, dtype=np.float32)
-    if count > 1:
-        last = np.searchsorted(act_ns[act_order], grid[1:], side="left") - 1  # last action before t_{k+1}
-        held = last >= 0
-        actions[held] = vectors[last[held]]
+    matched = match_on_grid(np.asarray(cam.stamps), np.asarray(act.stamps), np.stack(act.vectors), fps)
+    frame_ok = matched.frame_ok
+    message_of_grid = matched.frame_message  # storage-order index of each grid frame's camera message
 
     camera_topic, camera_type, source = camera.topic, camera.msgtype, str(path)
 
@@ -318,10 +360,83 @@ def read_bag(path: Path, options: RecordingOptions, action_dim: int, fps: float)
                                     camera_topic)
         return out
 
-    recording = Recording(source=source, content_hash=content_hash_of(files), fps=fps, start_ns=t0,
-                          actions=actions, frame_ok=frame_ok, frame_id=cam.frame_id or "camera", load_frames=load,
-                          extras={"camera_type": camera_type, "action_type": action.msgtype})
+    recording = Recording(source=source, content_hash=content_hash_of(files), fps=fps, start_ns=matched.start_ns,
+                          actions=matched.actions, frame_ok=frame_ok, frame_id=cam.frame_id or "camera",
+                          load_frames=load, extras={"camera_type": camera_type, "action_type": action.msgtype,
+                                                    "camera_topic": camera_topic, "action_topic": action.topic})
     return recording
+
+
+# ---------------------------------------------------------------------------------------------- LeRobot v3
+
+
+def read_lerobot(path: Path, options: RecordingOptions, action_dim: int | None, fps: float) -> list[Recording]:
+    """One recording per episode of a LeRobot v3 folder; frames decode from the mp4 only when asked for."""
+    dataset = open_lerobot_v3(path)
+    source = dataset.source
+    camera = options.camera_topic
+    videos = ", ".join(dataset.video_keys) or "none"
+    if not camera:
+        raise AugmentInputError(source, f"--camera-topic is required: name a video feature (video features: {videos})")
+    if camera not in dataset.video_keys:
+        raise AugmentInputError(source, f"not a video feature of the dataset (video features: {videos})", camera)
+    action_key = options.action_topic or "action"
+    if action_key not in dataset.vector_keys:
+        raise AugmentInputError(source, "not a vector feature of the dataset (vector features: "
+                                f"{', '.join(dataset.vector_keys) or 'none'})", action_key)
+    size = int(np.prod(dataset.features[action_key].get("shape", [1])))
+    indices = vector_indices(options.action_fields, size, dataset.element_names(action_key), source, action_key)
+    if action_dim is not None and len(indices) != action_dim:
+        raise AugmentInputError(source, f"action has {len(indices)} values but {options.dim_name} is {action_dim} "
+                                "(choose fields with --action-fields)", action_key)
+    if not dataset.episodes:
+        raise AugmentInputError(source, "the dataset has no episodes")
+    meta_hash = content_hash_of(dataset.meta_files)
+    return [_lerobot_episode(dataset, episode_number, camera, action_key, indices, fps, meta_hash)
+            for episode_number in range(len(dataset.episodes))]
+
+
+def _lerobot_episode(dataset: LeRobotV3, number: int, camera: str, action_key: str, indices: list[int], fps: float,
+                     meta_hash: str) -> Recording:
+    episode = dataset.episodes[number]
+    source = f"{dataset.source}#{episode.index}"
+    if camera not in episode.videos:
+        raise AugmentInputError(source, "the episode table gives no video file for this feature", camera)
+    columns = dataset.columns(episode, [action_key])
+    stamps_s = columns["timestamp"]
+    if stamps_s.size == 0:
+        raise AugmentInputError(source, "the episode has no frames in its data file", camera)
+    if columns[action_key].shape[1] <= max(indices):
+        raise AugmentInputError(source, f"action vectors have {columns[action_key].shape[1]} values, fewer than "
+                                "info.json says", action_key)
+    vectors = columns[action_key][:, indices].astype(np.float32)
+    if not np.all(np.isfinite(vectors)):
+        raise AugmentInputError(source, "actions are not all finite", action_key)
+    stamps_ns = np.round(stamps_s * 1e9).astype(np.int64)
+    # a row's action is in force from its frame until the next one: stamped half a dataset period after its
+    # frame, so float32 timestamps that land a hair before the grid time cannot hand it to the previous frame
+    action_ns = stamps_ns + round(0.5e9 / dataset.fps)
+    matched = match_on_grid(stamps_ns, action_ns, vectors, fps)
+    video_file, from_s = episode.videos[camera]
+    frame_times = from_s + stamps_s  # row -> time of its frame in the (shared) mp4
+    tolerance_s = 0.5 / dataset.fps
+
+    def load(indices: Sequence[int]) -> dict[int, np.ndarray]:
+        times: dict[int, float] = {}
+        for index in indices:
+            if not matched.frame_ok[index]:
+                raise AugmentInputError(source, f"grid frame {index} has no camera frame", camera)
+            times[int(index)] = float(frame_times[matched.frame_message[index]])
+        decoded = decode_video_frames(video_file, list(times.values()), tolerance_s, source, camera)
+        return {index: decoded[time] for index, time in times.items()}
+
+    digest = hashlib.sha256(f"{meta_hash}#{episode.index}#{camera}#{action_key}".encode())
+    digest.update(stamps_ns.tobytes())
+    digest.update(vectors.tobytes())
+    return Recording(source=source, content_hash=digest.hexdigest(), fps=fps, start_ns=matched.start_ns,
+                     actions=matched.actions, frame_ok=matched.frame_ok, frame_id=camera, load_frames=load,
+                     extras={"camera_topic": camera, "action_topic": action_key, "episode_index": episode.index,
+                             "video_file": str(video_file)})
 
 
 def check_first_frame(recording: Recording) -> None:
