@@ -42,6 +42,7 @@ setup(
         "dream_engine_ros.plugins": [
             "rectified-flow = dream_engine_ros.engine.families.rectified_flow.plugin:register",
             "causal-video = dream_engine_ros.engine.families.causal_video.plugin:register",
+            "block-diffusion = dream_engine_ros.engine.families.block_diffusion.plugin:register",
             "builtin-envs = dream_engine_ros.envs.builtin:register",
         ],
         "console_scripts": [

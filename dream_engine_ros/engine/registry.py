@@ -25,6 +25,7 @@ ENTRY_POINT_GROUP = "dream_engine_ros.plugins"
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "dream_engine_ros.engine.families.rectified_flow.plugin",
     "dream_engine_ros.engine.families.causal_video.plugin",
+    "dream_engine_ros.engine.families.block_diffusion.plugin",
     "dream_engine_ros.envs.builtin",
 )
 
