@@ -44,6 +44,7 @@ setup(
             "model-folder = dream_engine_ros.engine.model_dir:register",
             "rectified-flow = dream_engine_ros.engine.families.rectified_flow.plugin:register",
             "causal-video = dream_engine_ros.engine.families.causal_video.plugin:register",
+            "block-diffusion = dream_engine_ros.engine.families.block_diffusion.plugin:register",
             "builtin-envs = dream_engine_ros.envs.builtin:register",
         ],
         "console_scripts": [

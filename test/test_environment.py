@@ -17,4 +17,4 @@ def test_one_opencv_distribution_owns_cv2() -> None:
 
 def test_this_package_declares_its_plugins() -> None:
     names = {entry.name for entry in importlib.metadata.entry_points(group="dream_engine_ros.plugins")}
-    assert names == {"model-folder", "rectified-flow", "causal-video", "builtin-envs"}
+    assert names == {"model-folder", "rectified-flow", "causal-video", "block-diffusion", "builtin-envs"}

@@ -61,7 +61,7 @@ def cmd_evaluate_policy(args: argparse.Namespace) -> int:
         spec = get_spec(args.spec)
     except KeyError as exc:
         raise CliError(f"--spec: {exc.args[0]}", EXIT_BAD_INPUT) from None
-    if spec.is_latent:
+    if spec.frame_model is None:  # the frame-by-frame rollout is the causal-video family's
         raise CliError(f"--spec: {spec.name} ({spec.family}) has no frame-by-frame rollout; use a causal-video "
                        "spec such as pusht-causal", EXIT_BAD_INPUT)
     if args.horizon % spec.chunk_size:

@@ -26,6 +26,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "dream_engine_ros.engine.model_dir",
     "dream_engine_ros.engine.families.rectified_flow.plugin",
     "dream_engine_ros.engine.families.causal_video.plugin",
+    "dream_engine_ros.engine.families.block_diffusion.plugin",
     "dream_engine_ros.envs.builtin",
 )
 

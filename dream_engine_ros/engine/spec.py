@@ -188,8 +188,9 @@ class ModelSpec:
 
     @property
     def is_latent(self) -> bool:
-        """True for specs with a VAE tokenizer (latent families); False for pixel-space families."""
-        return self.frame_model is None
+        """True for specs with a VAE tokenizer (the rectified-flow family); False for the others (a pixel
+        family, or a family whose own `config` describes its networks)."""
+        return self.tokenizer is not None
 
     @property
     def vae(self) -> VaeConfig:

@@ -137,7 +137,7 @@ def run_dream(engine: Any, policy: Policy, start_frames: np.ndarray, seed: int, 
     from dream_engine_ros.engine.preprocess import fit_frame
 
     spec = engine.spec
-    if spec.is_latent:
+    if spec.frame_model is None:  # the frame-by-frame rollout is the causal-video family's
         raise ValueError(f"spec {spec.name!r} ({spec.family}): dream evaluation needs the causal-video family")
     tic = time.perf_counter()
     rollout = engine.pipeline.sampler()  # the causal-video pipeline's frame rollout
