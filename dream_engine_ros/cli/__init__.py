@@ -5,6 +5,7 @@
 - `gate`: gate
 - `evaluate_policy`: evaluate-policy
 - `serve`: serve (the 'http' extra)
+- `train`: train (a world model from recordings into a model folder)
 - `ros`: node, demo, demo-mpc, pusht-sim, mpc-planner (when the ROS adapter imports)
 
 Only this package imports these modules; they import the library (engine/, augment/, evaluation/,
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     from dream_engine_ros.cli.evaluate_policy import add_policy_subcommands
     from dream_engine_ros.cli.gate import add_gate_subcommands
     from dream_engine_ros.cli.serve import add_http_subcommands
+    from dream_engine_ros.cli.train import add_train_subcommands
 
     parser = argparse.ArgumentParser(prog="dream-engine", description="Action-conditioned video world models.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -40,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_policy_subcommands(sub)
     add_http_subcommands(sub)
     add_augment_subcommands(sub)
+    add_train_subcommands(sub)
     try:
         from dream_engine_ros.cli.ros import add_ros_subcommands
     except ImportError:

@@ -1,0 +1,294 @@
+"""Train a block-diffusion world model from recordings into a model folder (`dream-engine train`).
+
+    1. read the recordings (`training/data.py`): episodes at the model's resolution, a seeded
+       train / held-out split, action statistics; they become the spec's action bounds, so the
+       model sees actions in [-1, 1] exactly as `ModelSpec.normalise_actions` maps them;
+    2. stage "tokenizer": the per-frame autoencoder learns to reconstruct training frames; then
+       its latent statistics are measured on training frames and stored in its weights;
+    3. stage "dynamics": the tokenizer frozen, the chunk denoiser learns to predict each chunk's
+       clean latents from noise, its actions and the true earlier chunks (teacher forcing through
+       the KV cache, `ChunkDenoiser.loss`), at flow times drawn per chunk;
+    4. the folder gets the best held-out weights of each stage, the spec file LAST (a folder
+       without `spec.json` is not a model: a crash never leaves one that looks finished), the
+       split, the action statistics, `report.json` and `loss_curve.png`.
+
+Both stages run in the shared loop (`training/loop.py`): seeded, resumable from their own
+checkpoint (`DIR/train/<stage>/checkpoint.pt`), time-boxed, data-parallel under torchrun.
+Only frames and actions are read: the model learns nothing else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from dream_engine_ros.augment.recording import RecordingOptions
+from dream_engine_ros.engine.families.block_diffusion.config import BlockDiffusionConfig
+from dream_engine_ros.engine.families.block_diffusion.dynamics import ChunkDenoiser
+from dream_engine_ros.engine.families.block_diffusion.tokenizer import FrameTokenizer
+from dream_engine_ros.engine.model_dir import write_spec_file
+from dream_engine_ros.engine.spec import ModelSpec, WeightsLocation
+from dream_engine_ros.engine.weights import save_module_weights
+from dream_engine_ros.training.data import TrainingData
+from dream_engine_ros.training.loop import LoopConfig, LoopResult, Process, Progress, train
+from dream_engine_ros.training.report import plot_loss_curve, write_report
+
+FAMILY = "block-diffusion"
+WEIGHT_FILES = {"tokenizer": "tokenizer.safetensors", "dynamics": "dynamics.safetensors"}
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """What `dream-engine train` is told (the defaults are the documented recipe)."""
+
+    inputs: tuple[str, ...]
+    out: Path
+    options: RecordingOptions
+    resolution: int = 96
+    fps: float = 10.0
+    chunk_size: int = 4
+    chunks_per_window: int = 2  # chunks a dynamics training clip holds after its start frame
+    num_steps: int = 2
+    time_budget_s: float = 45 * 60.0
+    tokenizer_share: float = 0.3  # of the time budget (the dynamics stage gets the rest)
+    tokenizer_steps: int = 4000
+    dynamics_steps: int = 20000
+    batch: int = 16
+    lr: float = 1e-3
+    held_out: float = 0.1
+    seed: int = 0
+    resume: bool = False
+    config: BlockDiffusionConfig | None = None  # None: the default architecture for the action size
+    log_every: int = 50
+    eval_every: int = 500
+    held_out_windows: int = 32
+
+    @property
+    def window(self) -> int:
+        return 1 + self.chunk_size * self.chunks_per_window
+
+
+class TokenizerStage:
+    """Stage 2: frames -> reconstruction loss (frames drawn from training windows)."""
+
+    def __init__(self, data: TrainingData, tokenizer: FrameTokenizer, device: torch.device, held_out: Any) -> None:
+        self.data, self.tokenizer, self.device, self.held_out = data, tokenizer, device, held_out
+
+    def modules(self) -> dict[str, nn.Module]:
+        return {"tokenizer": self.tokenizer}
+
+    def batch(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        windows = _draw(self.data, rng, size)
+        pick = rng.integers(0, windows.frames.shape[1], size=size)
+        frames: np.ndarray = windows.frames[np.arange(size), pick]  # (B, H, W, 3): one frame of each window
+        return frames
+
+    def shard(self, batch: np.ndarray, rank: int, world: int) -> np.ndarray:
+        per = len(batch) // world
+        return batch[rank * per:(rank + 1) * per]
+
+    def loss(self, batch: np.ndarray) -> Tensor:
+        return self.tokenizer.loss(torch.from_numpy(batch).to(self.device))
+
+    def evaluate(self) -> dict[str, float]:
+        frames = self.held_out.frames.reshape(-1, *self.held_out.frames.shape[2:])
+        return {"loss": float(self.tokenizer.loss(torch.from_numpy(frames).to(self.device)))}
+
+
+class DynamicsStage:
+    """Stage 3: windows -> teacher-forced x0 loss over each chunk (the tokenizer frozen)."""
+
+    def __init__(self, data: TrainingData, tokenizer: FrameTokenizer, dynamics: ChunkDenoiser, spec: ModelSpec,
+                 chunks: int, device: torch.device, held_out: Any) -> None:
+        self.data, self.tokenizer, self.dynamics, self.spec = data, tokenizer, dynamics, spec
+        self.chunks, self.device, self.held_out = chunks, device, held_out
+
+    def modules(self) -> dict[str, nn.Module]:
+        return {"dynamics": self.dynamics}
+
+    def batch(self, rng: np.random.Generator, size: int) -> dict[str, np.ndarray]:
+        windows = _draw(self.data, rng, size)
+        return _clip(windows.frames, windows.actions, self.spec, self.chunks, rng)
+
+    def shard(self, batch: dict[str, np.ndarray], rank: int, world: int) -> dict[str, np.ndarray]:
+        per = len(batch["frames"]) // world
+        return {key: value[rank * per:(rank + 1) * per] for key, value in batch.items()}
+
+    def loss(self, batch: dict[str, np.ndarray]) -> Tensor:
+        with torch.no_grad():
+            frames = torch.from_numpy(batch["frames"]).to(self.device)
+            latents = self.tokenizer.encode(frames.flatten(0, 1)).reshape(*frames.shape[:2], -1,
+                                                                         *self._latent_grid(frames))
+        actions = torch.from_numpy(batch["actions"]).to(self.device)
+        times = torch.from_numpy(batch["times"]).to(self.device)
+        noise = torch.from_numpy(batch["noise"]).to(self.device)
+        return self.dynamics.loss(latents, actions, times, noise)
+
+    def _latent_grid(self, frames: Tensor) -> tuple[int, int]:
+        config = self.spec.config
+        assert isinstance(config, BlockDiffusionConfig)
+        return frames.shape[2] // config.stride, frames.shape[3] // config.stride
+
+    def evaluate(self) -> dict[str, float]:
+        rng = np.random.default_rng(12345)  # the same noise and times at every evaluation
+        clip = _clip(self.held_out.frames, self.held_out.actions, self.spec, self.chunks, rng)
+        return {"loss": float(self.loss(clip))}
+
+
+def _draw(data: TrainingData, rng: np.random.Generator, size: int) -> Any:
+    """`size` training windows drawn uniformly with `rng`."""
+    pool = data.pool("train")
+    counts = np.array([len(data.episodes[i].starts) for i in pool])
+    ends = np.cumsum(counts)
+    picks = rng.integers(0, int(ends[-1]), size=size)
+    slots = np.searchsorted(ends, picks, side="right")
+    episodes = [pool[slot] for slot in slots]
+    starts = [data.episodes[e].starts[int(p - (ends[s] - counts[s]))] for e, p, s in zip(episodes, picks, slots,
+                                                                                       strict=True)]
+    return data.batch(episodes, starts)
+
+
+def _clip(frames: np.ndarray, actions: np.ndarray, spec: ModelSpec, chunks: int,
+          rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """A dynamics batch: frames, actions normalised by the spec's bounds, per-chunk flow times in
+    (0, 1] and the noise, all drawn from `rng` (so every process draws the same)."""
+    config = spec.config
+    assert isinstance(config, BlockDiffusionConfig)
+    size = len(frames)
+    h, w = spec.height // config.stride, spec.width // config.stride
+    steps = actions.shape[1]
+    times = 1.0 - rng.random((size, chunks))  # (0, 1]: every chunk learns every noise level
+    noise = rng.standard_normal((size, steps, config.latent_channels, h, w))
+    return {"frames": frames, "actions": spec.normalise_actions(actions).astype(np.float32),
+            "times": times.astype(np.float32), "noise": noise.astype(np.float32)}
+
+
+def spec_for(settings: TrainSettings, data: TrainingData) -> ModelSpec:
+    """The trained model's spec: geometry and action interface from the data, bounds from its statistics."""
+    config = settings.config or BlockDiffusionConfig(action_dim=data.action_dim)
+    height, width = data.resolution
+    return ModelSpec(
+        name=settings.out.name, family=FAMILY,
+        description=(f"Block-diffusion world model trained by `dream-engine train` on {len(data.episodes)} episodes "
+                     f"({', '.join(settings.inputs)}); frames and actions only."),
+        height=height, width=width, chunk_size=settings.chunk_size, action_dim=data.action_dim, fps=data.fps,
+        num_steps=settings.num_steps, guidance=0.0, shift=1.0, solver="euler", dtype="float32", threading="latent",
+        uncond="null-action", tokenizer=None, backbone=None, weights=WeightsLocation(files=dict(WEIGHT_FILES)),
+        action_low=tuple(float(v) for v in data.stats.low), action_high=tuple(float(v) for v in data.stats.high),
+        config=config,
+    )
+
+
+@dataclass
+class TrainOutcome:
+    spec: ModelSpec
+    folder: Path
+    stages: dict[str, LoopResult] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def _held_out_windows(data: TrainingData, count: int) -> Any:
+    windows = (data.window_list("held_out") if data.held_out else data.window_list("train"))[:count]
+    episodes, starts = zip(*windows, strict=True)
+    return data.batch(list(episodes), list(starts))
+
+
+def _load_best(module: nn.Module, result: LoopResult, name: str) -> None:
+    if result.best_state is not None:
+        module.load_state_dict(result.best_state[name])
+
+
+@torch.no_grad()
+def measure_latent_stats(tokenizer: FrameTokenizer, frames: np.ndarray, device: torch.device) -> None:
+    """Per-channel mean and std of the raw bottleneck over training frames, stored as the tokenizer's stats."""
+    tokenizer.set_latent_stats(torch.zeros_like(tokenizer.latent_mean), torch.ones_like(tokenizer.latent_std))
+    raw = tokenizer.encode(torch.from_numpy(frames).to(device)).float()
+    tokenizer.set_latent_stats(raw.mean(dim=(0, 2, 3)), raw.std(dim=(0, 2, 3)).clamp_min(1e-3))
+
+
+def train_block_diffusion(settings: TrainSettings, device: torch.device, process: Process | None = None,
+                          log: Any = print) -> TrainOutcome:
+    """Steps 1-4 of the module docstring; rank 0 writes the folder."""
+    process = process or Process()
+    started = time.monotonic()
+    torch.manual_seed(settings.seed)
+    # 1. the data and the spec
+    data = TrainingData.build(settings.inputs, settings.options, settings.fps, settings.resolution, settings.window,
+                              settings.held_out, settings.seed)
+    spec = spec_for(settings, data)
+    config = spec.config
+    assert isinstance(config, BlockDiffusionConfig)
+    folder = settings.out
+    if process.leads:
+        (folder / "train").mkdir(parents=True, exist_ok=True)
+        data.save(folder)
+    log(f"train: {len(data.train)} training / {len(data.held_out)} held-out episodes, action_dim {data.action_dim}, "
+        f"{data.resolution[0]}x{data.resolution[1]} at {data.fps:g} fps, chunk {spec.chunk_size}")
+    held_out = _held_out_windows(data, settings.held_out_windows)
+    tokenizer = FrameTokenizer(config).to(device)
+    dynamics = ChunkDenoiser(config).to(device)
+    outcome = TrainOutcome(spec, folder)
+    budget = settings.time_budget_s
+
+    # 2. the tokenizer
+    stage_dir = folder / "train" / "tokenizer"
+    stage_dir.mkdir(parents=True, exist_ok=True)
+    loop = LoopConfig(steps=settings.tokenizer_steps, batch=settings.batch, lr=settings.lr, seed=settings.seed,
+                      time_budget_s=budget * settings.tokenizer_share, log_every=settings.log_every,
+                      eval_every=settings.eval_every, checkpoint_every=settings.eval_every)
+    resume = settings.resume and (stage_dir / "checkpoint.pt").is_file()
+    result = train(TokenizerStage(data, tokenizer, device, held_out), loop, stage_dir, device, resume, process, log,
+                   Progress(loop.steps))
+    _load_best(tokenizer, result, "tokenizer")
+    outcome.stages["tokenizer"] = result
+    stats_frames = _draw(data, np.random.default_rng([settings.seed, 7]), 64).frames
+    measure_latent_stats(tokenizer.eval(), stats_frames.reshape(-1, *stats_frames.shape[2:]), device)
+    for param in tokenizer.parameters():
+        param.requires_grad_(False)
+
+    # 3. the dynamics
+    stage_dir = folder / "train" / "dynamics"
+    stage_dir.mkdir(parents=True, exist_ok=True)
+    left = max(budget - (time.monotonic() - started), 1.0)
+    loop = dataclasses.replace(loop, steps=settings.dynamics_steps, time_budget_s=left)
+    resume = settings.resume and (stage_dir / "checkpoint.pt").is_file()
+    result = train(DynamicsStage(data, tokenizer, dynamics, spec, settings.chunks_per_window, device, held_out),
+                   loop, stage_dir, device, resume, process, log, Progress(loop.steps))
+    _load_best(dynamics, result, "dynamics")
+    outcome.stages["dynamics"] = result
+    outcome.seconds = time.monotonic() - started
+
+    # 4. the model folder, the spec file last
+    if process.leads:
+        save_module_weights(tokenizer, folder / WEIGHT_FILES["tokenizer"])
+        save_module_weights(dynamics, folder / WEIGHT_FILES["dynamics"])
+        facts = {"family": FAMILY, "seconds": round(outcome.seconds, 1), "processes": process.world,
+                 "device": str(device), "data": data.describe(),
+                 "stages": {name: {"steps_done": r.steps_done, "stopped_by": r.stopped_by, "best_step": r.best_step,
+                                   "held_out": r.evals[-1][1] if r.evals else None}
+                            for name, r in outcome.stages.items()},
+                 "settings": {key: (str(value) if isinstance(value, Path) else value)
+                              for key, value in dataclasses.asdict(settings).items() if key != "options"}}
+        write_report(folder, outcome.stages["dynamics"], facts)
+        _plot_stages(folder, outcome)
+        write_spec_file(spec, folder)
+        log(f"train: model folder {folder} ({outcome.seconds:.0f} s)")
+    return outcome
+
+
+def _plot_stages(folder: Path, outcome: TrainOutcome) -> None:
+    """One loss curve for both stages (the dynamics' steps follow the tokenizer's)."""
+    tokenizer, dynamics = outcome.stages["tokenizer"], outcome.stages["dynamics"]
+    offset = tokenizer.steps_done
+    merged = LoopResult(tokenizer.steps_done + dynamics.steps_done, dynamics.stopped_by,
+                        losses=tokenizer.losses + [(s + offset, v) for s, v in dynamics.losses],
+                        evals=tokenizer.evals + [(s + offset, f) for s, f in dynamics.evals])
+    plot_loss_curve(folder, merged, f"{folder.name}: tokenizer then dynamics (step {offset})")
+
