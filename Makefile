@@ -4,7 +4,7 @@ VENV ?= $(CURDIR)/.venv
 PY := $(VENV)/bin/python
 export DREAM_ENGINE_VENV := $(VENV)
 
-.PHONY: bootstrap demo demo-mpc test test-ros lint bench bench-ros bench-http bench-mpc bench-augment demo-augment train-contact train-contact-planner train-agent eval-physics eval-policy gate contact-sheet
+.PHONY: train-pusht-generic bootstrap demo demo-mpc test test-ros lint bench bench-ros bench-http bench-mpc bench-augment demo-augment train-contact train-contact-planner train-agent eval-physics eval-policy gate contact-sheet
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -92,3 +92,11 @@ gate: bootstrap
 # Truth above predictions, frames 0/6/12/24/36/48 (the picture in the README and docs/envs/pusht.md).
 contact-sheet: bootstrap
 	@SDL_VIDEODRIVER=dummy $(PY) scripts/contact_sheet.py --out docs/contact_sheet.png
+
+# The generic block-diffusion model of PushT from pixels and actions only (docs/training.md): 240 scripted gym-pusht
+# episodes recorded as rosbag2 MCAP, then the documented `dream-engine train` command (45-minute budget, 2 CPU cores).
+train-pusht-generic: bootstrap
+	@SDL_VIDEODRIVER=dummy $(PY) scripts/record_pusht_bags.py --episodes 240 --steps 64 --seed 0 --out data/pusht_bags
+	@SDL_VIDEODRIVER=dummy $(VENV)/bin/dream-engine train --input data/pusht_bags/teleop_* --camera-topic /camera/image_raw \
+		--action-topic /teleop/target --time-budget-min 45 --out runs/pusht-block
+

@@ -39,6 +39,11 @@ class FramelessRollout(Protocol):
         past_actions (n, D) and actions (K, T, D) in the spec's units -> (K, T, state_size)."""
         ...
 
+    def encode(self, images: np.ndarray) -> np.ndarray:
+        """Images (N, H, W, 3) uint8 at the spec's size -> their states (N, state_size): a goal image
+        in the space the rollout's states live in, so a goal cost can compare the two."""
+        ...
+
 
 class FamilyPipeline(Protocol):
     """A loaded model of one family: what `DreamEngine` delegates the model's work to."""

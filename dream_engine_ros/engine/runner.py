@@ -173,6 +173,20 @@ class DreamEngine:
             frames = [self._fit(f) for f in past] + frames
         return rollout(np.stack(frames), past_actions, actions)
 
+    def encode_frameless(self, images: np.ndarray) -> np.ndarray:
+        """Images (N, H, W, 3) (any size: fitted as start frames are) -> their states (N, S) in the
+        space `rollout_frameless` predicts: a goal image for a decode-free goal cost."""
+        rollout = self.pipeline.frameless
+        if rollout is None:
+            raise InputError("spec", self.spec.name, "cannot roll out decode-free (no frameless rollout)")
+        images = np.asarray(images)
+        if images.ndim == 3:
+            images = images[None]
+        validator = self.validator
+        for i, image in enumerate(images):
+            validator.frame(image, f"images[{i}]")
+        return rollout.encode(np.stack([self._fit(image) for image in images]))
+
     @torch.inference_mode()
     def frame_distance(self, frames: np.ndarray, goal: np.ndarray) -> np.ndarray:
         """Distance of each frame (N, H, W, 3) to a goal image in the model's own terms (latent

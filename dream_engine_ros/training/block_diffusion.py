@@ -69,6 +69,7 @@ class TrainSettings:
     log_every: int = 50
     eval_every: int = 500
     held_out_windows: int = 32
+    cache_episodes: int = 32  # decoded episodes kept (bounded memory: frames are streamed from the recordings)
 
     @property
     def window(self) -> int:
@@ -221,7 +222,7 @@ def train_block_diffusion(settings: TrainSettings, device: torch.device, process
     torch.manual_seed(settings.seed)
     # 1. the data and the spec
     data = TrainingData.build(settings.inputs, settings.options, settings.fps, settings.resolution, settings.window,
-                              settings.held_out, settings.seed)
+                              settings.held_out, settings.seed, cache_episodes=settings.cache_episodes)
     spec = spec_for(settings, data)
     config = spec.config
     assert isinstance(config, BlockDiffusionConfig)

@@ -101,6 +101,14 @@ class SceneStateRollout:
         self.contact = contact  # the planners' contact model (fine-tuned on their contacts where shipped)
         self._last: tuple[bytes, SceneState] | None = None
 
+    def encode(self, images: np.ndarray) -> np.ndarray:
+        """Each image's scene read as a robot at rest: [agent x, y, T centre x, y, angle] in pixels."""
+        rows = []
+        for image in images:
+            state = read_scene_state(image[None], np.zeros((0, 2)))
+            rows.append(np.concatenate([state.agent_now, state.pose]))
+        return np.stack(rows)
+
     def __call__(self, frames: np.ndarray, past_actions: np.ndarray, actions: np.ndarray) -> np.ndarray:
         past_targets = world_to_pixels(past_actions, self.spec.height)
         key = frames.tobytes() + np.ascontiguousarray(past_targets, dtype=np.float64).tobytes()

@@ -131,3 +131,15 @@ def test_scene_states_use_the_planner_contact_model_and_frames_do_not(causal: Dr
     assert not np.allclose(moved[..., 2:4], shipped[..., 2:4], atol=0.5)  # the T: the planner's model
     assert np.array_equal(drifted.predict(episode.frames[0], episode.actions, seed=1).frames,
                           causal.predict(episode.frames[0], episode.actions, seed=1).frames)  # frames: not
+
+
+def test_a_goal_image_is_encoded_as_the_scene_state_the_rollout_predicts() -> None:
+    """encode_frameless reads the goal's agent and T in the rollout's state layout (pixels, radians)."""
+    engine = DreamEngine.load("pusht-causal", device="cpu")
+    episode = generate("push", 1, 12, seed=5)[0]
+    encoded = engine.encode_frameless(episode.frames[-1])
+    assert encoded.shape == (1, 5)
+    truth = episode.states[-1]
+    np.testing.assert_allclose(encoded[0, :2], world_to_pixels(truth[:2], 96), atol=1.0)
+    turn = (encoded[0, 4] - truth[4] + np.pi) % (2 * np.pi) - np.pi
+    assert abs(turn) < 0.1

@@ -230,6 +230,13 @@ class BlockFramelessRollout:
     def state_size(self) -> int:
         return self.pipeline.state_size
 
+    @torch.inference_mode()
+    def encode(self, images: np.ndarray) -> np.ndarray:
+        """Images -> their latents, flattened as the rollout's states are."""
+        latents = self.pipeline.encode(images)  # one image at a time, as a rollout encodes its start
+        states: np.ndarray = latents.reshape(len(images), -1).cpu().numpy()
+        return states
+
     def __call__(self, frames: np.ndarray, past_actions: np.ndarray, actions: np.ndarray) -> np.ndarray:
         """frames (n + 1, H, W, 3): only the start frame (the last) is read (no history)."""
         pipeline = self.pipeline

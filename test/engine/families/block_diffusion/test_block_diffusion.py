@@ -316,3 +316,13 @@ def test_the_dynamics_loss_is_the_rollout_conditioning_and_back_propagates() -> 
         dynamics.commit(cache, latents[:, 1:3], actions[:, :2])
         expected = dynamics(noise[:, 2:4], torch.ones(2), actions[:, 2:4], cache)[0]
         assert torch.allclose(dynamics.denoise(cache, noise[:, 2:4], actions[:, 2:4], [1.0, 0.0], None), expected)
+
+
+def test_a_goal_image_is_encoded_into_the_decode_free_states(engine) -> None:  # type: ignore[no-untyped-def]
+    """The latent a rollout starts from is the start frame's encoding: the same numbers either way."""
+    frame = np.random.default_rng(3).integers(0, 256, size=(engine.spec.height, engine.spec.width, 3), dtype=np.uint8)
+    encoded = engine.encode_frameless(np.stack([frame, frame[::-1].copy()]))
+    assert encoded.shape == (2, engine.pipeline.state_size)
+    assert np.array_equal(encoded[0], engine.encode_frameless(frame)[0])
+    start = engine.pipeline.encode(frame[None]).detach().reshape(1, -1).cpu().numpy()
+    assert np.array_equal(encoded[:1], start) and not np.array_equal(encoded[0], encoded[1])
