@@ -20,6 +20,7 @@ Only frames and actions are read: the model learns nothing else.
 from __future__ import annotations
 
 import dataclasses
+import resource
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -270,8 +271,12 @@ def train_block_diffusion(settings: TrainSettings, device: torch.device, process
     if process.leads:
         save_module_weights(tokenizer, folder / WEIGHT_FILES["tokenizer"])
         save_module_weights(dynamics, folder / WEIGHT_FILES["dynamics"])
+        tokenizer_result, dynamics_result = outcome.stages["tokenizer"], outcome.stages["dynamics"]
+        frames_seen = settings.batch * (tokenizer_result.steps_done + dynamics_result.steps_done * settings.window)
         facts = {"family": FAMILY, "seconds": round(outcome.seconds, 1), "processes": process.world,
                  "device": str(device), "data": data.describe(),
+                 "throughput_frames_per_s": round(frames_seen / max(outcome.seconds, 1e-9), 1),
+                 "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
                  "stages": {name: {"steps_done": r.steps_done, "stopped_by": r.stopped_by, "best_step": r.best_step,
                                    "held_out": r.evals[-1][1] if r.evals else None}
                             for name, r in outcome.stages.items()},

@@ -58,6 +58,7 @@ def test_the_folder_is_a_model_with_its_record(trained: Path) -> None:
     assert list(spec.action_high) == pytest.approx(stats["high"])
     report = json.loads((trained / "report.json").read_text())
     assert report["stages"]["tokenizer"]["steps_done"] == 12 and report["data"]["action_dim"] == 2
+    assert report["throughput_frames_per_s"] > 0 and 0 < report["peak_rss_mib"] < 8 * 1024
     split = json.loads((trained / "split.json").read_text())
     assert len(split["train"]) == 3 and len(split["held_out"]) == 1
 
