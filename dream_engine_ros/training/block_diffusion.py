@@ -5,9 +5,10 @@
        model sees actions in [-1, 1] exactly as `ModelSpec.normalise_actions` maps them;
     2. stage "tokenizer": the per-frame autoencoder learns to reconstruct training frames; then
        its latent statistics are measured on training frames and stored in its weights;
-    3. stage "dynamics": the tokenizer frozen, the chunk denoiser learns to predict each chunk's
-       clean latents from noise, its actions and the true earlier chunks (teacher forcing through
-       the KV cache, `ChunkDenoiser.loss`), at flow times drawn per chunk;
+    3. stage "dynamics": the tokenizer frozen, every training frame is encoded once into an on-disk
+       latent store (`LatentStore`); the chunk denoiser learns to predict each chunk's clean latents
+       from noise, its actions and the true earlier chunks (teacher forcing through the KV cache,
+       `ChunkDenoiser.loss`), at flow times drawn per chunk;
     4. the folder gets the best held-out weights of each stage, the spec file LAST (a folder
        without `spec.json` is not a model: a crash never leaves one that looks finished), the
        split, the action statistics, `report.json` and `loss_curve.png`.
@@ -30,6 +31,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from dream_engine_ros.atomic_file import atomic_output
 from dream_engine_ros.augment.recording import RecordingOptions
 from dream_engine_ros.engine.families.block_diffusion.config import BlockDiffusionConfig
 from dream_engine_ros.engine.families.block_diffusion.dynamics import ChunkDenoiser
@@ -104,48 +106,89 @@ class TokenizerStage:
         return {"loss": float(self.tokenizer.loss(torch.from_numpy(frames).to(self.device)))}
 
 
+class LatentStore:
+    """The frozen tokenizer's latents of every training frame, encoded once and kept on disk.
+
+    Why: the dynamics stage reads each window's latents at every step; encoding its frames again
+    each time cost more than the denoiser itself. Each episode is encoded the first time a batch
+    needs it (its frames streamed from the recording, in fixed groups, so the numbers do not depend
+    on the batch) into `folder/<episode>.npy`, then read through a memory map: memory stays bounded
+    by the OS page cache, whatever the dataset's size."""
+
+    def __init__(self, data: TrainingData, tokenizer: FrameTokenizer, device: torch.device, folder: Path,
+                 group: int = 16) -> None:
+        self.data, self.tokenizer, self.device, self.folder, self.group = data, tokenizer, device, folder, group
+        folder.mkdir(parents=True, exist_ok=True)
+        self.maps: dict[int, np.ndarray] = {}
+
+    def _episode(self, episode: int) -> np.ndarray:
+        if episode in self.maps:
+            return self.maps[episode]
+        path = self.folder / f"{episode:06d}.npy"
+        if not path.is_file():
+            frames = self.data.episodes[episode].recording.frame_ok.size
+            wanted = sorted({k for s in self.data.episodes[episode].starts for k in range(s, s + self.data.window)})
+            config = self.tokenizer.config
+            height, width = self.data.resolution
+            out = np.zeros((frames, config.latent_channels, height // config.stride, width // config.stride),
+                           np.float32)
+            with torch.no_grad():
+                for lo in range(0, len(wanted), self.group):
+                    indices = wanted[lo:lo + self.group]
+                    fitted = self.data.load_fitted(episode, indices)
+                    pixels = torch.from_numpy(np.stack([fitted[k] for k in indices])).to(self.device)
+                    out[indices] = self.tokenizer.encode(pixels).float().cpu().numpy()
+            with atomic_output(path) as tmp:
+                with tmp.open("wb") as handle:
+                    np.save(handle, out)
+        self.maps[episode] = np.load(path, mmap_mode="r")
+        return self.maps[episode]
+
+    def window(self, episode: int, start: int) -> np.ndarray:
+        """(window, z, h, w) latents of one window."""
+        return np.asarray(self._episode(episode)[start:start + self.data.window])
+
+
 class DynamicsStage:
     """Stage 3: windows -> teacher-forced x0 loss over each chunk (the tokenizer frozen)."""
 
     def __init__(self, data: TrainingData, tokenizer: FrameTokenizer, dynamics: ChunkDenoiser, spec: ModelSpec,
-                 chunks: int, device: torch.device, held_out: Any) -> None:
+                 chunks: int, device: torch.device, held_out: Any, store: LatentStore) -> None:
         self.data, self.tokenizer, self.dynamics, self.spec = data, tokenizer, dynamics, spec
-        self.chunks, self.device, self.held_out = chunks, device, held_out
+        self.chunks, self.device, self.held_out, self.store = chunks, device, held_out, store
+        with torch.no_grad():  # the held-out windows' latents, once
+            frames = torch.from_numpy(held_out.frames).to(device)
+            self.held_latents = np.stack([tokenizer.encode(clip).float().cpu().numpy() for clip in frames])
 
     def modules(self) -> dict[str, nn.Module]:
         return {"dynamics": self.dynamics}
 
     def batch(self, rng: np.random.Generator, size: int) -> dict[str, np.ndarray]:
-        windows = _draw(self.data, rng, size)
-        return _clip(windows.frames, windows.actions, self.spec, self.chunks, rng)
+        episodes, starts = _pick(self.data, rng, size)
+        latents = np.stack([self.store.window(e, s) for e, s in zip(episodes, starts, strict=True)])
+        actions = np.stack([self.data.episodes[e].recording.actions[s:s + self.data.window - 1]
+                            for e, s in zip(episodes, starts, strict=True)]).astype(np.float32)
+        return _clip(latents, actions, self.spec, self.chunks, rng)
 
     def shard(self, batch: dict[str, np.ndarray], rank: int, world: int) -> dict[str, np.ndarray]:
-        per = len(batch["frames"]) // world
+        per = len(batch["latents"]) // world
         return {key: value[rank * per:(rank + 1) * per] for key, value in batch.items()}
 
     def loss(self, batch: dict[str, np.ndarray]) -> Tensor:
-        with torch.no_grad():
-            frames = torch.from_numpy(batch["frames"]).to(self.device)
-            latents = self.tokenizer.encode(frames.flatten(0, 1)).reshape(*frames.shape[:2], -1,
-                                                                         *self._latent_grid(frames))
+        latents = torch.from_numpy(batch["latents"]).to(self.device)
         actions = torch.from_numpy(batch["actions"]).to(self.device)
         times = torch.from_numpy(batch["times"]).to(self.device)
         noise = torch.from_numpy(batch["noise"]).to(self.device)
         return self.dynamics.loss(latents, actions, times, noise)
 
-    def _latent_grid(self, frames: Tensor) -> tuple[int, int]:
-        config = self.spec.config
-        assert isinstance(config, BlockDiffusionConfig)
-        return frames.shape[2] // config.stride, frames.shape[3] // config.stride
-
     def evaluate(self) -> dict[str, float]:
         rng = np.random.default_rng(12345)  # the same noise and times at every evaluation
-        clip = _clip(self.held_out.frames, self.held_out.actions, self.spec, self.chunks, rng)
+        clip = _clip(self.held_latents, self.held_out.actions, self.spec, self.chunks, rng)
         return {"loss": float(self.loss(clip))}
 
 
-def _draw(data: TrainingData, rng: np.random.Generator, size: int) -> Any:
-    """`size` training windows drawn uniformly with `rng`."""
+def _pick(data: TrainingData, rng: np.random.Generator, size: int) -> tuple[list[int], list[int]]:
+    """`size` training windows (episode, start) drawn uniformly with `rng`."""
     pool = data.pool("train")
     counts = np.array([len(data.episodes[i].starts) for i in pool])
     ends = np.cumsum(counts)
@@ -154,21 +197,24 @@ def _draw(data: TrainingData, rng: np.random.Generator, size: int) -> Any:
     episodes = [pool[slot] for slot in slots]
     starts = [data.episodes[e].starts[int(p - (ends[s] - counts[s]))] for e, p, s in zip(episodes, picks, slots,
                                                                                        strict=True)]
+    return episodes, starts
+
+
+def _draw(data: TrainingData, rng: np.random.Generator, size: int) -> Any:
+    """`size` training windows drawn uniformly with `rng`, their frames decoded."""
+    episodes, starts = _pick(data, rng, size)
     return data.batch(episodes, starts)
 
 
-def _clip(frames: np.ndarray, actions: np.ndarray, spec: ModelSpec, chunks: int,
+def _clip(latents: np.ndarray, actions: np.ndarray, spec: ModelSpec, chunks: int,
           rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """A dynamics batch: frames, actions normalised by the spec's bounds, per-chunk flow times in
-    (0, 1] and the noise, all drawn from `rng` (so every process draws the same)."""
-    config = spec.config
-    assert isinstance(config, BlockDiffusionConfig)
-    size = len(frames)
-    h, w = spec.height // config.stride, spec.width // config.stride
+    """A dynamics batch: window latents (B, window, z, h, w), actions normalised by the spec's bounds,
+    per-chunk flow times in (0, 1] and the noise, drawn from `rng` (so every process draws the same)."""
+    size = len(latents)
     steps = actions.shape[1]
     times = 1.0 - rng.random((size, chunks))  # (0, 1]: every chunk learns every noise level
-    noise = rng.standard_normal((size, steps, config.latent_channels, h, w))
-    return {"frames": frames, "actions": spec.normalise_actions(actions).astype(np.float32),
+    noise = rng.standard_normal((size, steps, *latents.shape[2:]))
+    return {"latents": latents.astype(np.float32), "actions": spec.normalise_actions(actions).astype(np.float32),
             "times": times.astype(np.float32), "noise": noise.astype(np.float32)}
 
 
@@ -261,7 +307,8 @@ def train_block_diffusion(settings: TrainSettings, device: torch.device, process
     left = max(budget - (time.monotonic() - started), 1.0)
     loop = dataclasses.replace(loop, steps=settings.dynamics_steps, time_budget_s=left)
     resume = settings.resume and (stage_dir / "checkpoint.pt").is_file()
-    result = train(DynamicsStage(data, tokenizer, dynamics, spec, settings.chunks_per_window, device, held_out),
+    store = LatentStore(data, tokenizer, device, stage_dir / f"latents-rank{process.rank}")
+    result = train(DynamicsStage(data, tokenizer, dynamics, spec, settings.chunks_per_window, device, held_out, store),
                    loop, stage_dir, device, resume, process, log, Progress(loop.steps))
     _load_best(dynamics, result, "dynamics")
     outcome.stages["dynamics"] = result
