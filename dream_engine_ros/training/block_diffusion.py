@@ -337,11 +337,6 @@ def train_block_diffusion(settings: TrainSettings, device: torch.device, process
 
 
 def _plot_stages(folder: Path, outcome: TrainOutcome) -> None:
-    """One loss curve for both stages (the dynamics' steps follow the tokenizer's)."""
-    tokenizer, dynamics = outcome.stages["tokenizer"], outcome.stages["dynamics"]
-    offset = tokenizer.steps_done
-    merged = LoopResult(tokenizer.steps_done + dynamics.steps_done, dynamics.stopped_by,
-                        losses=tokenizer.losses + [(s + offset, v) for s, v in dynamics.losses],
-                        evals=tokenizer.evals + [(s + offset, f) for s, f in dynamics.evals])
-    plot_loss_curve(folder, merged, f"{folder.name}: tokenizer then dynamics (step {offset})")
+    """One picture for both stages (the dynamics' steps follow the tokenizer's)."""
+    plot_loss_curve(folder, outcome.stages, f"{folder.name}: tokenizer, then dynamics")
 

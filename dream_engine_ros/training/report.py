@@ -30,8 +30,9 @@ def write_report(folder: str | os.PathLike[str], result: LoopResult, facts: dict
     return target
 
 
-def plot_loss_curve(folder: str | os.PathLike[str], result: LoopResult, title: str) -> Path:
-    """`loss_curve.png`: training loss and held-out loss against the step, log scale."""
+def plot_loss_curve(folder: str | os.PathLike[str], result: LoopResult | dict[str, LoopResult], title: str) -> Path:
+    """`loss_curve.png`: training and held-out loss against the step, log scale; with several named
+    stages, each stage's curves follow the previous stage's steps and are labelled by stage."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -39,13 +40,19 @@ def plot_loss_curve(folder: str | os.PathLike[str], result: LoopResult, title: s
 
     target = Path(folder) / LOSS_CURVE
     figure, axis = plt.subplots(figsize=(6.4, 3.6), dpi=100)
-    if result.losses:
-        steps, values = zip(*result.losses, strict=True)
-        axis.plot(steps, values, label="training", linewidth=1.0)
-    held = [(step, figures["loss"]) for step, figures in result.evals if "loss" in figures]
-    if held:
-        steps, values = zip(*held, strict=True)
-        axis.plot(steps, values, "o-", label="held-out", linewidth=1.0, markersize=3)
+    stages = result if isinstance(result, dict) else {"": result}
+    offset = 0
+    for name, stage in stages.items():
+        prefix = f"{name}: " if name else ""
+        if stage.losses:
+            steps, values = zip(*stage.losses, strict=True)
+            axis.plot([s + offset for s in steps], values, label=f"{prefix}training", linewidth=1.0)
+        held = [(step, figures["loss"]) for step, figures in stage.evals if "loss" in figures]
+        if held:
+            steps, values = zip(*held, strict=True)
+            axis.plot([s + offset for s in steps], values, "o-", label=f"{prefix}held-out", linewidth=1.0,
+                      markersize=3)
+        offset += stage.steps_done
     axis.set_yscale("log")
     axis.set_xlabel("step")
     axis.set_ylabel("loss")
