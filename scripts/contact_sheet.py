@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
-from dream_engine_ros.evaluation import pusht_episodes  # noqa: E402
+from dream_engine_ros.envs.pusht.evaluation import episodes as pusht_episodes  # noqa: E402
 
 COLUMNS = (0, 6, 12, 24, 36, 48)
 SCALE = 2

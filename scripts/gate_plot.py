@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dream_engine_ros.cli import main as cli_main  # noqa: E402
-from dream_engine_ros.evaluation import gate_pusht  # noqa: E402
+from dream_engine_ros.envs.pusht.evaluation import gate_set as gate_pusht  # noqa: E402
 
 
 def markdown(report: dict) -> str:
