@@ -81,7 +81,9 @@ def test_node_command_serves_goals_with_the_params_file(ros_context, tmp_path, d
         deadline = time.monotonic() + 60
         result = None
         while time.monotonic() < deadline:  # the camera subscription may take a moment to match
-            camera.publish(rgb_to_image_msg(sample_frame(), client.node.get_clock().now().to_msg(), "front"))
+            # a small frame (one datagram): in two clean-clone CI rehearsals a 57 kB frame published
+            # here never reached the node late in the suite, while the goals did
+            camera.publish(rgb_to_image_msg(sample_frame(24, 32), client.node.get_clock().now().to_msg(), "front"))
             time.sleep(0.2)
             result = client.run(make_goal(pusht_actions(spec.chunk_size))).wait()
             if result.error_code != Rollout.Result.NO_START_FRAME:
