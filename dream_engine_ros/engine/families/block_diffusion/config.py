@@ -6,6 +6,12 @@ Tokenizer: a per-frame convolutional autoencoder, one stride-2 level per entry o
 denoises one chunk of `chunk_size` frames (`ModelSpec.chunk_size`) at a time, attending to the
 start frame and the last `context_chunks` chunks through a KV cache. The number of denoising
 steps is the spec's `num_steps` (1-4 is what this family is meant for: it predicts x0).
+
+Two inductive biases, neither about a scene (`dynamics.py` says how): `reference` (predict what
+changes from the last clean frame, as video models that concatenate the previous frame do, so an
+untrained model already copies the scene) and `action_at_token` (an action joined with each
+token's position, so "the action points here" is one small MLP away, as CoordConv does for
+convolutions).
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ class BlockDiffusionConfig:
     channels: tuple[int, ...] = (32, 64)  # conv width per level; each level halves the resolution
     latent_channels: int = 8
     # dynamics
-    patch: int = 2  # patch size on the latent grid: one token per patch x patch latent cells
+    patch: int = 4  # patch size on the latent grid: one token per patch x patch latent cells (16 px at stride 4)
     width: int = 128
     depth: int = 4
     heads: int = 4
@@ -28,6 +34,8 @@ class BlockDiffusionConfig:
     context_chunks: int = 1  # earlier chunks kept in the KV cache (the start frame is always kept)
     action_embed: int = 64  # hidden size of the per-frame action embedding
     rope_base: float = 10000.0  # temporal rotary embedding of a frame's slot in the attention window
+    reference: bool = True  # each token also sees the last clean frame's latents there; x0 = that frame + a change
+    action_at_token: bool = True  # each token gets an embedding of (its frame's action, its grid position)
 
     @property
     def stride(self) -> int:

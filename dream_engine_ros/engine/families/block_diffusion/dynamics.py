@@ -16,6 +16,15 @@ window slides, and a rollout of any length sees positions the model was trained 
 
 Output: the clean latents (x0 prediction), so one step already gives the conditional mean; more
 steps walk the rectified-flow path x_t = (1 - t) x0 + t noise from t ~ 1 to 0 (`denoise`).
+
+With `config.reference`, each token of a chunk also embeds the latents, at its own place, of the
+last clean frame before the chunk (the cache keeps it: the start frame, then each committed
+chunk's last frame), and the output is that frame plus a predicted change (the head starts at
+zero, so an untrained model copies the scene and training learns only what moves). Attention
+alone would have to learn to copy every static cell from the cache, which a small model on a
+small budget does not. With `config.action_at_token`, each token also gets an embedding of its
+frame's action joined with the token's grid position in [-1, 1]. The per-frame conditioning
+(time, action) modulates the blocks once per frame and is broadcast over the frame's tokens.
 """
 
 from __future__ import annotations
@@ -43,17 +52,24 @@ class KVCache:
     anchor: list[LayerKV] | None = None  # the start frame's, per layer
     chunks: list[list[LayerKV]] = field(default_factory=list)  # oldest first, per layer
     chunk_frames: list[int] = field(default_factory=list)
+    last: Tensor | None = None  # latents (1 or B, z, h, w) of the last clean frame: the next chunk's reference
 
     @property
     def cached_frames(self) -> int:
         return sum(self.chunk_frames)
 
-    def append(self, entry: list[LayerKV], frames: int) -> None:
-        """Keep a finished chunk's keys and values; drop the oldest beyond `context_chunks`."""
+    def append(self, entry: list[LayerKV], frames: int, last: Tensor) -> None:
+        """Keep a finished chunk's keys and values (drop the oldest beyond `context_chunks`) and its
+        last frame's latents (the next chunk's reference)."""
+        self.last = last
         if self.context_chunks == 0:
             return
         self.chunks = (self.chunks + [entry])[-self.context_chunks:]
         self.chunk_frames = (self.chunk_frames + [frames])[-self.context_chunks:]
+
+    def reference(self, rows: int) -> Tensor | None:
+        """The last clean frame's latents broadcast to `rows` (None before the start frame)."""
+        return None if self.last is None else self.last.expand(rows, -1, -1, -1)
 
     def window(self, layer: int, rows: int) -> LayerKV | None:
         """Cached keys and values of one layer in window order (start frame first), broadcast to `rows`."""
@@ -116,11 +132,12 @@ class Block(nn.Module):
         nn.init.zeros_(self.modulation.weight)
         nn.init.zeros_(self.modulation.bias)
 
-    def forward(self, x: Tensor, cond: Tensor, cached: LayerKV | None, q_pos: Tensor,
+    def forward(self, x: Tensor, cond: Tensor, per_frame: int, cached: LayerKV | None, q_pos: Tensor,
                 k_pos: Tensor) -> tuple[Tensor, LayerKV]:
-        """x (B, L, W), cond (B, L, W) per token -> (x, this block's keys and values of x)."""
+        """x (B, F * per_frame, W), cond (B, F, W) per frame -> (x, this block's keys and values of x)."""
         b, n, w = x.shape
-        shift1, scale1, gate1, shift2, scale2, gate2 = self.modulation(F.silu(cond)).chunk(6, dim=-1)
+        modulation = self.modulation(F.silu(cond)).repeat_interleave(per_frame, dim=1)  # once per frame
+        shift1, scale1, gate1, shift2, scale2, gate2 = modulation.chunk(6, dim=-1)
         h = self.norm1(x) * (1.0 + scale1) + shift1
         q, k, v = self.qkv(h).view(b, n, 3, self.heads, w // self.heads).permute(2, 0, 3, 1, 4).unbind(0)
         keys, values = (k, v)
@@ -145,6 +162,9 @@ class ChunkDenoiser(nn.Module):
         self.action = nn.Sequential(nn.Linear(config.action_dim, config.action_embed), nn.SiLU(),
                                     nn.Linear(config.action_embed, w))
         self.start_embed = nn.Parameter(torch.zeros(w))  # stands in for the action of the start frame
+        self.reference_embed = nn.Linear(cell, w) if config.reference else None
+        self.action_at_token = nn.Sequential(nn.Linear(config.action_dim + 2, config.action_embed), nn.SiLU(),
+                                             nn.Linear(config.action_embed, w)) if config.action_at_token else None
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.depth))
         self.norm = nn.LayerNorm(w, elementwise_affine=False, eps=1e-6)
         self.final_modulation = nn.Linear(w, 2 * w)
@@ -175,16 +195,21 @@ class ChunkDenoiser(nn.Module):
         (None: x is the start frame, F = 1, and the cache is empty) -> (x0 prediction (B, F, z, h, w),
         per layer the keys and values of x's tokens, for the cache once x is clean)."""
         b, frames, _, h, w = x.shape
-        per_frame = (h // self.config.patch) * (w // self.config.patch)
+        rows, cols = h // self.config.patch, w // self.config.patch
+        per_frame = rows * cols
         tokens = self.embed(self.patchify(x))
-        tokens = tokens + sincos_2d(h // self.config.patch, w // self.config.patch,
-                                    self.config.width).to(tokens).repeat(frames, 1)[None]
+        tokens = tokens + sincos_2d(rows, cols, self.config.width).to(tokens).repeat(frames, 1)[None]
+        reference = self.reference_of(x, actions, cache)
+        if self.reference_embed is not None and reference is not None:
+            tokens = tokens + self.reference_embed(self.patchify(reference[:, None])).repeat(1, frames, 1)
         cond = self.time(timestep_embedding(t, self.config.width).to(tokens))[:, None]  # (B, 1, W)
         if actions is None:
             cond = cond + self.start_embed.to(tokens)
         else:
             cond = cond + self.action(actions.to(tokens))  # (B, F, W)
-        cond = cond.expand(b, frames, -1).repeat_interleave(per_frame, dim=1)  # per token
+            if self.action_at_token is not None:
+                tokens = tokens + self.action_at_token(self.with_positions(actions.to(tokens), rows, cols))
+        cond = cond.expand(b, frames, -1)
         cached_frames = cache.cached_frames if cache.anchor is not None else -1
         frame_slots = torch.arange(frames, device=x.device) + (cached_frames + 1)  # start frame: slot 0
         q_pos = frame_slots.repeat_interleave(per_frame)
@@ -192,11 +217,30 @@ class ChunkDenoiser(nn.Module):
             if cache.anchor is not None else q_pos
         entries: list[LayerKV] = []
         for i, block in enumerate(self.blocks):
-            tokens, kv = block(tokens, cond, cache.window(i, b), q_pos, k_pos)
+            tokens, kv = block(tokens, cond, per_frame, cache.window(i, b), q_pos, k_pos)
             entries.append(kv)
-        shift, scale = self.final_modulation(F.silu(cond)).chunk(2, dim=-1)
-        out = self.head(self.norm(tokens) * (1.0 + scale) + shift)
-        return self.unpatchify(out, frames, h, w), entries
+        shift, scale = self.final_modulation(F.silu(cond)).repeat_interleave(per_frame, dim=1).chunk(2, dim=-1)
+        out = self.unpatchify(self.head(self.norm(tokens) * (1.0 + scale) + shift), frames, h, w)
+        if self.config.reference and reference is not None:
+            out = out + reference[:, None].to(out)
+        return out, entries
+
+    def reference_of(self, x: Tensor, actions: Tensor | None, cache: KVCache) -> Tensor | None:
+        """The frame a chunk predicts its change from: the cache's last clean frame; the start frame
+        (actions None) is its own."""
+        if not self.config.reference:
+            return None
+        return x[:, 0] if actions is None else cache.reference(x.shape[0])
+
+    @staticmethod
+    def with_positions(actions: Tensor, rows: int, cols: int) -> Tensor:
+        """(B, F, D) -> (B, F * rows * cols, D + 2): each token's frame action and its (y, x) in [-1, 1]."""
+        b, frames, d = actions.shape
+        ys = torch.linspace(-1.0, 1.0, rows, device=actions.device, dtype=actions.dtype)
+        xs = torch.linspace(-1.0, 1.0, cols, device=actions.device, dtype=actions.dtype)
+        grid = torch.stack(torch.meshgrid(ys, xs, indexing="ij"), dim=-1).reshape(1, 1, rows * cols, 2)
+        per_token = actions[:, :, None, :].expand(b, frames, rows * cols, d)
+        return torch.cat([per_token, grid.expand(b, frames, -1, -1)], dim=-1).reshape(b, frames * rows * cols, d + 2)
 
     # ------------------------------------------------------------------ rollout pieces
 
@@ -205,13 +249,14 @@ class ChunkDenoiser(nn.Module):
         cache = KVCache(self.config.context_chunks)
         zero = torch.zeros(start.shape[0], device=start.device)
         _, cache.anchor = self(start[:, None], zero, None, cache)
+        cache.last = start
         return cache
 
     def commit(self, cache: KVCache, clean: Tensor, actions: Tensor) -> None:
         """Add a finished chunk (clean latents (B, F, z, h, w), its actions (B, F, D)) to the cache."""
         zero = torch.zeros(clean.shape[0], device=clean.device)
         _, entry = self(clean, zero, actions, cache)
-        cache.append(entry, clean.shape[1])
+        cache.append(entry, clean.shape[1], clean[:, -1])
 
     def denoise(self, cache: KVCache, noise: Tensor, actions: Tensor, times: list[float],
                 should_cancel: Callable[[], bool] | None) -> Tensor:

@@ -111,10 +111,10 @@ class BlockDiffusionPipeline:
         return torch.cat([seeded_noise(chunk_seed(s, chunk), shape) for s in seeds]).to(self.device)
 
     def open_caches(self, start_latent: Tensor, groups: list[list[int]]) -> list[KVCache]:
-        """One cache per group of candidates, each holding the start frame's keys and values
+        """One cache per group of candidates, each holding the start frame's keys, values and latents
         (computed once, with one row, and broadcast)."""
         first = self.model.dynamics.begin(start_latent.to(self.dtype))
-        return [KVCache(self.config.context_chunks, anchor=first.anchor) for _ in groups]
+        return [KVCache(self.config.context_chunks, anchor=first.anchor, last=first.last) for _ in groups]
 
     def denoise(self, caches: list[KVCache], groups: list[list[int]], noise: Tensor, actions: Tensor,
                 num_steps: int, should_cancel: CancelCheck | None) -> Tensor:

@@ -326,3 +326,33 @@ def test_a_goal_image_is_encoded_into_the_decode_free_states(engine) -> None:  #
     assert np.array_equal(encoded[0], engine.encode_frameless(frame)[0])
     start = engine.pipeline.encode(frame[None]).detach().reshape(1, -1).cpu().numpy()
     assert np.array_equal(encoded[:1], start) and not np.array_equal(encoded[0], encoded[1])
+
+
+def test_an_untrained_model_copies_the_last_clean_frame_and_learns_only_changes() -> None:
+    """`reference`: the head starts at zero, so x0 = the reference; the cache's reference moves
+    to each committed chunk's last frame."""
+    torch.manual_seed(0)
+    dynamics = ChunkDenoiser(CONFIG)
+    latents = torch.randn(2, 1 + 2 * 2, 4, 8, 8)
+    actions = torch.rand(2, 4, 2) * 2 - 1
+    cache = dynamics.begin(latents[:, 0])
+    first = dynamics.denoise(cache, torch.randn(2, 2, 4, 8, 8), actions[:, :2], [1.0, 0.5, 0.0], None)
+    assert torch.equal(first, latents[:, :1].expand(-1, 2, -1, -1, -1))
+    dynamics.commit(cache, latents[:, 1:3], actions[:, :2])
+    assert cache.last is not None and torch.equal(cache.last, latents[:, 2])
+    second = dynamics.denoise(cache, torch.randn(2, 2, 4, 8, 8), actions[:, 2:4], [1.0, 0.0], None)
+    assert torch.equal(second, latents[:, 2:3].expand(-1, 2, -1, -1, -1))
+    plain = ChunkDenoiser(dataclasses.replace(CONFIG, reference=False))
+    assert not torch.equal(plain.denoise(plain.begin(latents[:, 0]), torch.randn(2, 2, 4, 8, 8), actions[:, :2],
+                                         [1.0, 0.0], None), latents[:, :1].expand(-1, 2, -1, -1, -1))
+
+
+def test_each_token_is_told_its_frame_action_and_its_own_grid_position() -> None:
+    actions = torch.tensor([[[0.5, -0.5], [0.25, 0.75]]])  # one row, two frames
+    joined = ChunkDenoiser.with_positions(actions, 2, 3)
+    assert joined.shape == (1, 2 * 2 * 3, 4)
+    assert torch.equal(joined[0, :6, :2], actions[0, :1].expand(6, -1))
+    assert torch.equal(joined[0, 6:, :2], actions[0, 1:].expand(6, -1))
+    assert torch.equal(joined[0, :6, 2:], joined[0, 6:, 2:])  # the same grid in every frame
+    assert joined[0, 0, 2:].tolist() == [-1.0, -1.0] and joined[0, 5, 2:].tolist() == [1.0, 1.0]
+    assert joined[0, 1, 2:].tolist() == [-1.0, 0.0]  # (y, x) of the token in row 0, column 1
