@@ -218,6 +218,13 @@ def _clip(latents: np.ndarray, actions: np.ndarray, spec: ModelSpec, chunks: int
             "times": times.astype(np.float32), "noise": noise.astype(np.float32)}
 
 
+def _inputs_summary(inputs: tuple[str, ...]) -> str:
+    """The inputs as a spec's description names them: all of a few, the first and a count of many."""
+    if len(inputs) <= 3:
+        return ", ".join(inputs)
+    return f"{len(inputs)} inputs ({inputs[0]}, ..., {inputs[-1]})"
+
+
 def spec_for(settings: TrainSettings, data: TrainingData) -> ModelSpec:
     """The trained model's spec: geometry and action interface from the data, bounds from its statistics."""
     config = settings.config or BlockDiffusionConfig(action_dim=data.action_dim)
@@ -225,7 +232,7 @@ def spec_for(settings: TrainSettings, data: TrainingData) -> ModelSpec:
     return ModelSpec(
         name=settings.out.name, family=FAMILY,
         description=(f"Block-diffusion world model trained by `dream-engine train` on {len(data.episodes)} episodes "
-                     f"({', '.join(settings.inputs)}); frames and actions only."),
+                     f"from {_inputs_summary(settings.inputs)}; frames and actions only."),
         height=height, width=width, chunk_size=settings.chunk_size, action_dim=data.action_dim, fps=data.fps,
         num_steps=settings.num_steps, guidance=0.0, shift=1.0, solver="euler", dtype="float32", threading="latent",
         uncond="null-action", tokenizer=None, backbone=None, weights=WeightsLocation(files=dict(WEIGHT_FILES)),
