@@ -86,3 +86,41 @@ def model_folder(tmp_path: Path):
         return folder
 
     return make
+
+
+@pytest.fixture()
+def block_model_folder(tmp_path: Path):
+    """Factory: a tiny block-diffusion model folder (32 x 32, chunk 2, actions in [0, 10]^2) with
+    random weights, laid out as `dream-engine train` leaves one (spec.json beside the weights)."""
+    import torch
+
+    from dream_engine_ros.engine.families.block_diffusion.config import BlockDiffusionConfig
+    from dream_engine_ros.engine.families.block_diffusion.dynamics import ChunkDenoiser
+    from dream_engine_ros.engine.families.block_diffusion.tokenizer import FrameTokenizer
+    from dream_engine_ros.engine.model_dir import write_spec_file
+    from dream_engine_ros.engine.spec import ModelSpec, WeightsLocation
+    from dream_engine_ros.engine.weights import save_module_weights
+
+    def make(name: str = "my-block-model") -> Path:
+        config = BlockDiffusionConfig(action_dim=2, channels=(8, 16), latent_channels=4, patch=2, width=32, depth=2,
+                                      heads=2, action_embed=16)
+        folder = tmp_path / name
+        folder.mkdir()
+        torch.manual_seed(0)
+        dynamics = ChunkDenoiser(config)
+        with torch.no_grad():  # the zero-initialised head and gates get values, so actions change the frames
+            for parameter in dynamics.parameters():
+                if not parameter.abs().sum():
+                    parameter.normal_(0.0, 0.1)
+        files = {"tokenizer": "tokenizer.safetensors", "dynamics": "dynamics.safetensors"}
+        save_module_weights(FrameTokenizer(config), folder / files["tokenizer"])
+        save_module_weights(dynamics, folder / files["dynamics"])
+        spec = ModelSpec(name=name, family="block-diffusion", description="tiny block-diffusion folder (tests)",
+                         height=32, width=32, chunk_size=2, action_dim=2, fps=10.0, num_steps=2, guidance=0.0,
+                         shift=1.0, solver="euler", dtype="float32", threading="latent", uncond="null-action",
+                         tokenizer=None, backbone=None, weights=WeightsLocation(files=files),
+                         action_low=(0.0, 0.0), action_high=(10.0, 10.0), config=config)
+        write_spec_file(spec, folder)
+        return folder
+
+    return make
