@@ -7,8 +7,8 @@ which environment they read. They look a cost up by name and ask it what it need
   no candidate frame is drawn; it needs a model that can roll out that way;
 - `check_goal`: the goal image's own rules (size, what must be in sight), checked before any work.
 
-Generic costs live here ("last-frame"); an environment registers its own (e.g. a PushT pose cost
-read from the frames by its reader) from its plug-in.
+Generic costs live here ("last-frame", "latent-goal"); an environment registers its own (e.g. a
+PushT pose cost read from the frames by its reader) from its plug-in.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from dream_engine_ros.engine.registry import Registry
 from dream_engine_ros.engine.spec import ModelSpec
 
 DEFAULT_COST = "last-frame"
+LATENT_GOAL = "latent-goal"
 
 
 class GoalCost(Protocol):
@@ -98,6 +99,50 @@ class LastFrameCost(FrameCost):
         return np.asarray(engine.frame_distance(frames[:, -1], goal), dtype=np.float64).reshape(-1)
 
 
+class LatentGoalCost:
+    """Any spec that rolls out decode-free: the distance of each predicted state to the goal image's
+    state (`engine.encode_frameless`), d_t = mean squared difference per step, shaped as
+    min_t d + mean_weight * mean_t d.
+
+    Why this shaping: the minimum rewards a plan that passes through the goal at any step (the
+    horizon need not end there), the mean rewards getting close early and staying; on PushT's
+    structured planner the last step alone reached far fewer goals than min + mean
+    (docs/planning.md). No frame is drawn and nothing about a scene is read: the state is
+    whatever the model predicts in (a learned model's latents)."""
+
+    name = LATENT_GOAL
+    frameless = True
+
+    def __init__(self, mean_weight: float = 1.0) -> None:
+        self.mean_weight = mean_weight
+
+    def check_goal(self, goal: np.ndarray, spec: ModelSpec) -> None:
+        """The goal is an image (H, W, 3) uint8 of any size (fitted as start frames are)."""
+        goal = np.asarray(goal)
+        if goal.ndim != 3 or goal.shape[-1] != 3 or goal.dtype != np.uint8:
+            raise InputError("goal", f"{goal.dtype} {goal.shape}", "goal image must be (H, W, 3) uint8")
+
+    def per_step(self, states: np.ndarray, goal_state: np.ndarray) -> np.ndarray:
+        """(K, T, S) predicted states and (S,) the goal's -> (K, T) mean squared distances."""
+        diff = np.asarray(states, dtype=np.float64) - np.asarray(goal_state, dtype=np.float64).reshape(1, 1, -1)
+        distances: np.ndarray = np.mean(diff * diff, axis=-1)
+        return distances
+
+    def score_frames(self, engine: Any, frames: np.ndarray, goal: np.ndarray) -> np.ndarray:
+        raise InputError("cost", self.name, f"cost {self.name!r} scores decode-free rollouts, not frames")
+
+    def score_frameless(self, engine: Any, frame: np.ndarray, actions: np.ndarray, goal: np.ndarray,
+                        history: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        if not engine.can_roll_out_frameless:
+            raise InputError("cost", self.name, f"spec {engine.spec.name!r} cannot roll out decode-free")
+        self.check_goal(goal, engine.spec)
+        goal_state = engine.encode_frameless(goal)[0]
+        past_frames, past_actions = history if history is not None else (None, None)
+        d = self.per_step(engine.rollout_frameless(frame, actions, past_frames, past_actions), goal_state)
+        cost: np.ndarray = d.min(axis=1) + self.mean_weight * d.mean(axis=1)
+        return cost
+
+
 def score_rollouts(engine: Any, name: str, frames: np.ndarray, goal: np.ndarray) -> np.ndarray:
     """(K, T + 1, H, W, 3) predicted frames -> (K,) costs of the named cost, lower = closer to `goal`."""
     cost = get_cost(name)
@@ -107,3 +152,4 @@ def score_rollouts(engine: Any, name: str, frames: np.ndarray, goal: np.ndarray)
 
 
 GOAL_COSTS.register(DEFAULT_COST, LastFrameCost())
+GOAL_COSTS.register(LATENT_GOAL, LatentGoalCost())
