@@ -9,7 +9,7 @@ export DREAM_ENGINE_VENV := $(VENV)
 bootstrap:
 	@bash scripts/bootstrap.sh
 
-# Start the engine node on the default spec (pusht-causal), feed its demo scene's frame, run a goal; last line = mp4 path.
+# Start the engine node on the default spec (pusht-structured), feed its demo scene's frame, run a goal; last line = mp4 path.
 demo: bootstrap
 	@SDL_VIDEODRIVER=dummy $(VENV)/bin/dream-engine demo
 

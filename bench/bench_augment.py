@@ -40,8 +40,9 @@ from dream_engine_ros.envs.pusht.augment.tracking import evaluate_output  # noqa
 
 
 def run(bags: list[Path], out: Path, workers: int, per_start: int) -> dict[str, Any]:
-    settings = AugmentSettings("pusht-causal", DEFAULT_PERTURB, per_start, recording=RecordingOptions(CAMERA, ACTION))
-    engine = EngineSettings("pusht-causal", device="cpu", torch_threads=1)
+    settings = AugmentSettings("pusht-structured", DEFAULT_PERTURB, per_start,
+                               recording=RecordingOptions(CAMERA, ACTION))
+    engine = EngineSettings("pusht-structured", device="cpu", torch_threads=1)
     executor = LocalExecutor(engine) if workers == 0 else RayExecutor(engine, workers)
     return run_augment([str(b) for b in bags], settings, out, executor)
 
@@ -78,9 +79,9 @@ def main() -> None:
     if 1 in by_workers and 2 in by_workers:
         efficiency = by_workers[2]["steady_samples_per_s"] / (2 * by_workers[1]["steady_samples_per_s"])
 
-    settings = AugmentSettings("pusht-causal", DEFAULT_PERTURB, 2)
+    settings = AugmentSettings("pusht-structured", DEFAULT_PERTURB, 2)
     run_augment([str(root / "recordings" / "episodes.npz")], settings, root / "out_npz",
-                LocalExecutor(EngineSettings("pusht-causal", device="cpu")))
+                LocalExecutor(EngineSettings("pusht-structured", device="cpu")))
     tracking = evaluate_output(root / "out_npz", root / "recordings" / "episodes.npz")
 
     machine = platform.processor() or platform.machine()

@@ -107,7 +107,7 @@ def client_loop(url: str, files: dict[str, tuple[str, bytes, str]], frames: int,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--spec", default="pusht-causal")
+    parser.add_argument("--spec", default="pusht-structured")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=10.0)

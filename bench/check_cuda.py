@@ -10,7 +10,7 @@ CI has no GPU, so this is run by hand where one exists (`device: auto` picks it)
      (pixels that differ, largest difference), and the rollout time on each device;
   3. planning throughput: K=64 candidates x 24 steps, fused, on the GPU.
 
-Usage: python bench/check_cuda.py [--specs pusht-causal pusht-tiny] [--json-out F]
+Usage: python bench/check_cuda.py [--specs pusht-structured pusht-tiny] [--json-out F]
 """
 
 from __future__ import annotations
@@ -159,7 +159,7 @@ def planning_throughput(name: str, gpu: torch.device, candidates: int, horizon: 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--specs", nargs="+", default=["pusht-causal", "pusht-tiny"])
+    parser.add_argument("--specs", nargs="+", default=["pusht-structured", "pusht-tiny"])
     parser.add_argument("--horizon", type=int, default=48)
     parser.add_argument("--json-out", type=Path)
     parser.add_argument("--start-frame", type=Path, help="a rendered PushT frame (.npy) to start from")
@@ -179,7 +179,7 @@ def main() -> int:
     report["reference_fixtures_engine_kernels"] = reference_fixtures(gpu)
     report["batch_rows_by_stage"] = batch_rows_by_stage("pusht-tiny", gpu)
     report["specs"] = [spec_checks(name, gpu, args.horizon) for name in args.specs]
-    report["planning"] = planning_throughput("pusht-causal", gpu, 64, 24)
+    report["planning"] = planning_throughput("pusht-structured", gpu, 64, 24)
     if gpu.type == "cuda":
         report["peak_cuda_mib"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
     text = json.dumps(report, indent=1)

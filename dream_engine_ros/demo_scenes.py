@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dream_engine_ros.engine.registry import Registry
+from dream_engine_ros.engine.spec import canonical_spec_name
 
 
 @dataclass(frozen=True)
@@ -28,5 +29,6 @@ DEMO_SCENES: Registry[DemoScene] = Registry("demo scene")
 
 
 def demo_start(spec: str, seed: int) -> DemoStart:
-    """The registered scene of `spec`, drawn with `seed`; the error names the specs that have one."""
-    return DEMO_SCENES.get(spec)(seed)
+    """The registered scene of `spec` (a spec's name or alias), drawn with `seed`; the error names the specs
+    that have one."""
+    return DEMO_SCENES.get(canonical_spec_name(spec))(seed)

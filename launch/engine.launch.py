@@ -19,7 +19,7 @@ def generate_launch_description() -> LaunchDescription:
     default_params = os.path.join(get_package_share_directory("dream_engine_ros"), "config", "engine.yaml")
     arguments = [
         DeclareLaunchArgument("params_file", default_value=default_params, description="parameter YAML"),
-        DeclareLaunchArgument("spec", default_value="pusht-causal", description="model spec name"),
+        DeclareLaunchArgument("spec", default_value="pusht-structured", description="model spec name"),
         DeclareLaunchArgument("weights", default_value="", description="weights path ('' = spec default)"),
         DeclareLaunchArgument("device", default_value="auto", description="auto | cpu | cuda[:N]"),
         DeclareLaunchArgument("camera_topic", default_value="image", description="sensor_msgs/Image topic"),

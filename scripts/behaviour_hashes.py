@@ -38,22 +38,23 @@ def _causal(hashes: dict[str, Any]) -> None:
     from dream_engine_ros.engine.runner import DreamEngine
     from dream_engine_ros.envs.pusht.evaluation.episodes import generate
 
-    engine = DreamEngine.load("pusht-causal", device="cpu")
+    engine = DreamEngine.load("pusht-structured", device="cpu")
     episodes = generate("push", 2, 48, seed=99)
     for i, episode in enumerate(episodes):
         result = engine.predict(episode.frames[0], episode.actions, seed=7)
-        hashes[f"pusht-causal/predict/{i}"] = _sha(result.frames)
-        hashes[f"pusht-causal/mp4/{i}"] = _mp4_sha(result.frames, engine.spec.fps)
+        hashes[f"pusht-structured/predict/{i}"] = _sha(result.frames)
+        hashes[f"pusht-structured/mp4/{i}"] = _mp4_sha(result.frames, engine.spec.fps)
     start, actions = episodes[0].frames[3], episodes[0].actions[3:27]
     candidates = np.stack([actions, episodes[1].actions[:24], actions[::-1].copy()])
     history = (episodes[0].frames[:3], episodes[0].actions[:3])
-    hashes["pusht-causal/batch"] = _sha(engine.predict_batch(start, candidates, seeds=[1, 2, 3]).frames)
-    hashes["pusht-causal/batch-fused"] = _sha(engine.predict_batch(start, candidates, seeds=5, fused=True).frames)
-    hashes["pusht-causal/batch-history"] = _sha(
+    hashes["pusht-structured/batch"] = _sha(engine.predict_batch(start, candidates, seeds=[1, 2, 3]).frames)
+    hashes["pusht-structured/batch-fused"] = _sha(engine.predict_batch(start, candidates, seeds=5, fused=True).frames)
+    hashes["pusht-structured/batch-history"] = _sha(
         engine.predict_batch(start, candidates, seeds=5, history_frames=history[0], history_actions=history[1]).frames)
-    hashes["pusht-causal/frameless"] = _sha(engine.rollout_frameless(start, candidates, *history))
-    hashes["pusht-causal/frameless-at-rest"] = _sha(engine.rollout_frameless(start, candidates))
-    hashes["pusht-causal/frame-distance"] = _sha(engine.frame_distance(episodes[0].frames[:5], episodes[1].frames[0]))
+    hashes["pusht-structured/frameless"] = _sha(engine.rollout_frameless(start, candidates, *history))
+    hashes["pusht-structured/frameless-at-rest"] = _sha(engine.rollout_frameless(start, candidates))
+    hashes["pusht-structured/frame-distance"] = _sha(
+        engine.frame_distance(episodes[0].frames[:5], episodes[1].frames[0]))
 
 
 def _tiny(hashes: dict[str, Any]) -> None:

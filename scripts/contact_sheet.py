@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Contact sheet of held-out PushT rollouts: per episode the simulator's frames above each model's.
 
-    .venv/bin/python scripts/contact_sheet.py --specs pusht-causal,pusht-tiny --out docs/contact_sheet.png
+    .venv/bin/python scripts/contact_sheet.py --specs pusht-structured,pusht-tiny --out docs/contact_sheet.png
 
 Columns are frames 0, 6, 12, 24, 36, 48; one block of rows per episode (truth, then each spec),
 episodes taken from the physics evaluation's kinds (`--kinds`), same seeds as its default.
@@ -28,7 +28,7 @@ GAP = 4
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--specs", default="pusht-causal,pusht-tiny")
+    parser.add_argument("--specs", default="pusht-structured,pusht-tiny")
     parser.add_argument("--kinds", default="push,push,push,sweep,walk")
     parser.add_argument("--seed", type=int, default=777)
     parser.add_argument("--out", type=Path, default=Path("docs/contact_sheet.png"))

@@ -100,7 +100,7 @@ def cmd_predict(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_specs(args: argparse.Namespace) -> list[dict[str, Any]]:
     from dream_engine_ros.engine.loading import weights_status
     from dream_engine_ros.engine.registry import plugin_errors
-    from dream_engine_ros.engine.spec import list_specs
+    from dream_engine_ros.engine.spec import list_specs, spec_aliases
 
     for plugin, why in plugin_errors().items():
         print(f"warning: plug-in {plugin} failed to load: {why}", file=sys.stderr)
@@ -109,6 +109,7 @@ def cmd_specs(args: argparse.Namespace) -> list[dict[str, Any]]:
     for spec in specs:
         row = spec.summary()
         row["weights"] = weights_status(spec)
+        row["aliases"] = spec_aliases(spec.name)  # former names, still accepted (deprecated); not models
         rows.append(row)
     return rows
 

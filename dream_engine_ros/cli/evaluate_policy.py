@@ -63,7 +63,7 @@ def cmd_evaluate_policy(args: argparse.Namespace) -> int:
         raise CliError(f"--spec: {exc.args[0]}", EXIT_BAD_INPUT) from None
     if spec.frame_model is None:  # the frame-by-frame rollout is the causal-video family's
         raise CliError(f"--spec: {spec.name} ({spec.family}) has no frame-by-frame rollout; use a causal-video "
-                       "spec such as pusht-causal", EXIT_BAD_INPUT)
+                       "spec such as pusht-structured", EXIT_BAD_INPUT)
     if args.horizon % spec.chunk_size:
         raise CliError(f"--horizon: {args.horizon} is not a multiple of the chunk size {spec.chunk_size}",
                        EXIT_BAD_INPUT)

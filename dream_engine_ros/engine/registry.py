@@ -77,6 +77,15 @@ class Registry(Generic[T]):
         load_plugins()
         return list(self._items)
 
+    def registered(self, name: str) -> bool:
+        """Whether `name` is registered now, without loading the plug-ins (for a plug-in's own checks
+        while it registers)."""
+        return name in self._items
+
+    def registered_names(self) -> list[str]:
+        """The names registered now, without loading the plug-ins."""
+        return list(self._items)
+
     def values(self) -> list[T]:
         load_plugins()
         return list(self._items.values())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -332,11 +333,30 @@ SpecSource = Callable[[str], "ModelSpec | None"]
 SPEC_SOURCES: Registry[SpecSource] = Registry("spec source")
 
 
+# A former name of a spec, still accepted (deprecated): alias -> the spec's name. Registered by the
+# plug-in that renamed its spec (`register_spec_alias`); `get_spec` resolves it, `dream-engine specs`
+# lists it under the spec it names, never as a model of its own.
+SPEC_ALIASES: Registry[str] = Registry("spec alias")
+
+
+def canonical_spec_name(name: str) -> str:
+    """The spec name an alias stands for; any other name (a spec's, a model folder's path) unchanged."""
+    return SPEC_ALIASES.get(name) if name not in SPECS and name in SPEC_ALIASES else name
+
+
 def get_spec(name: str) -> ModelSpec:
-    """Look a spec up by name (or anything a spec source recognises, e.g. a model folder's path);
-    the error lists what exists."""
+    """Look a spec up by name, by a former name (an alias, deprecated), or by anything a spec source
+    recognises (e.g. a model folder's path); the error lists what exists."""
     if name in SPECS:
         return SPECS.get(name)
+    if name in SPEC_ALIASES:
+        target = SPEC_ALIASES.get(name)
+        warnings.warn(f"spec name {name!r} is deprecated: it is an alias of {target!r}", DeprecationWarning,
+                      stacklevel=2)
+        if target not in SPECS:
+            raise KeyError(f"spec alias {name!r} names spec {target!r}, which is not registered; "
+                           f"known: {', '.join(SPECS.names()) or 'none'}")
+        return SPECS.get(target)
     for source in SPEC_SOURCES.values():
         found = source(name)
         if found is not None:
@@ -344,8 +364,29 @@ def get_spec(name: str) -> ModelSpec:
     return SPECS.get(name)
 
 
+def register_spec_alias(alias: str, name: str) -> None:
+    """Keep a renamed spec's former name working: `get_spec(alias)` returns the spec `name`.
+
+    `name` must already be registered (register the spec first) and `alias` must not be a spec's
+    name; either mistake is refused with a ValueError that names it. Does not load plug-ins, so a
+    plug-in may call it while it registers its specs."""
+    if not SPECS.registered(name):
+        raise ValueError(f"spec alias {alias!r} names spec {name!r}, which is not registered; "
+                         f"known: {', '.join(SPECS.registered_names()) or 'none'}")
+    if SPECS.registered(alias):
+        raise ValueError(f"spec alias {alias!r} is already the name of a spec")
+    SPEC_ALIASES.register(alias, name)
+
+
+def spec_aliases(name: str) -> list[str]:
+    """The aliases (former, deprecated names) of the spec `name`, in registration order."""
+    return [alias for alias in SPEC_ALIASES.names() if SPEC_ALIASES.get(alias) == name]
+
+
 def register_spec(spec: ModelSpec, *, replace: bool = False) -> None:
-    """Add a spec (e.g. a fine-tuned variant) to the catalog."""
+    """Add a spec (e.g. a fine-tuned variant) to the catalog; a name that is an alias is refused."""
+    if SPEC_ALIASES.registered(spec.name):
+        raise ValueError(f"spec {spec.name!r}: that name is an alias of spec {SPEC_ALIASES.get(spec.name)!r}")
     SPECS.register(spec.name, spec, replace=replace)
 
 

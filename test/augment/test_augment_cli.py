@@ -31,7 +31,7 @@ def augment(inputs: list[Path], out: Path, *extra: str) -> int:
 
 
 def local() -> LocalExecutor:
-    return LocalExecutor(EngineSettings("pusht-causal", device="cpu"))
+    return LocalExecutor(EngineSettings("pusht-structured", device="cpu"))
 
 
 def index_of(out: Path) -> dict[str, Any]:
@@ -69,7 +69,7 @@ def test_every_sample_bag_holds_frames_stamps_actions_and_metadata(augmented: Pa
         assert not np.array_equal(bag["actions"], bag["recorded_actions"])
         assert bag["metadata"] == [entry]
         assert entry["perturbation"]["drawn"] == json.loads(json.dumps(drawn))
-        assert entry["spec"] == "pusht-causal" and entry["horizon"] == 12
+        assert entry["spec"] == "pusht-structured" and entry["horizon"] == 12
         assert bag["types"]["/augment/camera/image_raw"] == "sensor_msgs/msg/Image"
         assert bag["types"]["/augment/action"] == "std_msgs/msg/Float32MultiArray"
         assert bag["frame_ids"] == ({"pusht_camera"} if "#" not in entry["source"] else {"camera"})
@@ -119,7 +119,7 @@ def test_a_rerun_skips_finished_samples_and_drops_partial_ones(recordings: Recor
     leftover = out / ".partial" / "deadbeef" / victim
     leftover.mkdir(parents=True)
     (leftover / "metadata.yaml").write_text("half written")
-    settings = AugmentSettings("pusht-causal", DEFAULT_PERTURB, 1, recording=BAG_OPTIONS)
+    settings = AugmentSettings("pusht-structured", DEFAULT_PERTURB, 1, recording=BAG_OPTIONS)
     summary = run_augment([str(recordings.npz)], settings, out, local())
     assert summary["written"] == 1 and summary["skipped"] == 3
     assert not (out / ".partial").exists() or not any((out / ".partial").iterdir())
@@ -131,7 +131,7 @@ class CrashAfter(LocalExecutor):
     """The in-process executor, killed after `count` samples."""
 
     def __init__(self, count: int) -> None:
-        super().__init__(EngineSettings("pusht-causal", device="cpu"))
+        super().__init__(EngineSettings("pusht-structured", device="cpu"))
         self.count = count
 
     def run(self, tasks: Any, on_outcome: Any) -> None:
@@ -149,7 +149,7 @@ class CrashAfter(LocalExecutor):
 def test_a_crash_leaves_only_complete_samples_and_an_incomplete_index(recordings: Recordings, tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "out"
-    settings = AugmentSettings("pusht-causal", DEFAULT_PERTURB, 1)
+    settings = AugmentSettings("pusht-structured", DEFAULT_PERTURB, 1)
     with pytest.raises(KeyboardInterrupt):
         run_augment([str(recordings.npz)], settings, out, CrashAfter(2))
     index = index_of(out)
@@ -170,13 +170,14 @@ def test_a_crash_leaves_only_complete_samples_and_an_incomplete_index(recordings
 
     monkeypatch.setattr(Writer, "write", failing_write)
     with pytest.raises(OSError, match="disk full"):
-        run_augment([str(recordings.npz)], settings, out, LocalExecutor(EngineSettings("pusht-causal", device="cpu")))
+        run_augment([str(recordings.npz)], settings, out,
+                    LocalExecutor(EngineSettings("pusht-structured", device="cpu")))
     assert len(list((out / "samples").iterdir())) == 2
     assert not [p for p in (out / ".partial").rglob("*") if p.is_file()]  # the failed bag was removed
     assert index_of(out)["complete"] is False
     monkeypatch.setattr(Writer, "write", original)
 
-    summary = run_augment([str(recordings.npz)], settings, out, LocalExecutor(EngineSettings("pusht-causal",
+    summary = run_augment([str(recordings.npz)], settings, out, LocalExecutor(EngineSettings("pusht-structured",
                                                                                              device="cpu")))
     assert summary["written"] == 2 and summary["skipped"] == 2 and index_of(out)["complete"] is True
 
@@ -205,10 +206,10 @@ def test_progress_bar_shows_rate_and_eta_on_a_terminal_only() -> None:
 
 
 def test_start_times_and_options_reach_the_recording(recordings: Recordings, tmp_path: Path) -> None:
-    settings = AugmentSettings("pusht-causal", "none", 1, start_times=[1.0],
+    settings = AugmentSettings("pusht-structured", "none", 1, start_times=[1.0],
                                recording=RecordingOptions(CAMERA, ACTION, "point.x,point.y"))
     summary = run_augment([str(recordings.sqlite)], settings, tmp_path / "out",
-                          LocalExecutor(EngineSettings("pusht-causal", device="cpu")))
+                          LocalExecutor(EngineSettings("pusht-structured", device="cpu")))
     (entry,) = index_of(tmp_path / "out")["samples"]
     assert summary["written"] == 1 and entry["start_index"] == 10
     bag = read_sample_bag(tmp_path / "out" / entry["path"])

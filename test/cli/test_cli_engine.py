@@ -80,6 +80,9 @@ def test_specs_lists_catalog_with_weight_status() -> None:
     assert proc.returncode == 0, proc.stderr
     rows = {row["name"]: row for row in json.loads(proc.stdout)}
     assert rows["pusht-tiny"]["weights"]["installed"] is True
+    # a former name is listed under the spec it names, not as a model of its own
+    assert "pusht-causal" not in rows and rows["pusht-structured"]["aliases"] == ["pusht-causal"]
+    assert rows["pusht-tiny"]["aliases"] == []
     assert rows["dreamdojo-gr1-2b"]["action_dim"] == 384
     from dream_engine_ros.engine.loading import weights_status
     from dream_engine_ros.envs.gr1.specs import DREAMDOJO_GR1_2B

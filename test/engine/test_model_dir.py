@@ -25,7 +25,7 @@ def test_every_catalog_spec_survives_its_spec_file(tmp_path: Path) -> None:
         assert rebuilt == expected, spec.name
 
 
-@pytest.mark.parametrize("catalog_name", ["pusht-tiny", "pusht-causal"])
+@pytest.mark.parametrize("catalog_name", ["pusht-tiny", "pusht-structured"])
 def test_a_folder_loads_by_path_and_predicts_as_the_catalog_spec(model_folder, catalog_name: str,
                                                                  pusht_start: tuple[np.ndarray, np.ndarray]) -> None:
     folder = model_folder(catalog_name)

@@ -1,21 +1,32 @@
-"""The spec catalog: contents, JSON summary, and rejection of inconsistent specs."""
+"""The spec catalog: contents, JSON summary, rejection of inconsistent specs, and former names (aliases)."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 
+import numpy as np
 import pytest
 
 from dream_engine_ros.defaults import DEFAULT_SPEC
-from dream_engine_ros.engine.spec import get_spec, list_specs, spec_problems
+from dream_engine_ros.engine.spec import (
+    SPEC_ALIASES,
+    canonical_spec_name,
+    get_spec,
+    list_specs,
+    register_spec,
+    register_spec_alias,
+    spec_aliases,
+    spec_problems,
+    unregister_spec,
+)
 from dream_engine_ros.envs.gr1.specs import DREAMDOJO_GR1_2B, DREAMDOJO_GR1_14B
-from dream_engine_ros.envs.pusht.specs import PUSHT_TINY
+from dream_engine_ros.envs.pusht.specs import PUSHT_STRUCTURED, PUSHT_TINY
 
 
 def test_catalog_lists_the_default_and_real_models() -> None:
     names = [spec.name for spec in list_specs()]
-    assert DEFAULT_SPEC == "pusht-causal" and DEFAULT_SPEC in names
+    assert DEFAULT_SPEC == "pusht-structured" and DEFAULT_SPEC in names
     assert {"pusht-tiny", "dreamdojo-gr1-2b", "dreamdojo-gr1-14b"} <= set(names)
 
 
@@ -77,3 +88,46 @@ def test_action_normalisation_maps_bounds_to_unit_range() -> None:
     np.testing.assert_array_equal(DREAMDOJO_GR1_2B.normalise_actions(gr1), gr1)  # no bounds: as given
     np.testing.assert_array_equal(PUSHT_TINY.denormalise_actions(PUSHT_TINY.normalise_actions(raw)), raw)
     np.testing.assert_array_equal(DREAMDOJO_GR1_2B.denormalise_actions(gr1), gr1)
+
+
+def test_a_former_name_resolves_to_the_renamed_spec_and_is_no_model_of_its_own() -> None:
+    with pytest.warns(DeprecationWarning, match="'pusht-causal' is deprecated: it is an alias of 'pusht-structured'"):
+        spec = get_spec("pusht-causal")
+    assert spec is PUSHT_STRUCTURED and spec.name == "pusht-structured"
+    assert "pusht-causal" not in [spec.name for spec in list_specs()]  # listed as an alias, not a second model
+    assert spec_aliases("pusht-structured") == ["pusht-causal"] and spec_aliases("pusht-tiny") == []
+    assert canonical_spec_name("pusht-causal") == "pusht-structured"
+    assert canonical_spec_name("pusht-tiny") == "pusht-tiny" and canonical_spec_name("./a/folder") == "./a/folder"
+
+
+def test_the_demo_scene_of_a_former_name_is_the_renamed_specs() -> None:
+    from dream_engine_ros.demo_scenes import demo_start
+
+    assert np.array_equal(demo_start("pusht-causal", 3).rgb, demo_start("pusht-structured", 3).rgb)
+
+
+def test_an_alias_must_name_a_registered_spec_and_no_spec_may_take_its_name() -> None:
+    with pytest.raises(ValueError, match="alias 'old-name' names spec 'no-such-spec', which is not registered"):
+        register_spec_alias("old-name", "no-such-spec")
+    assert "old-name" not in SPEC_ALIASES
+    with pytest.raises(ValueError, match="alias 'pusht-tiny' is already the name of a spec"):
+        register_spec_alias("pusht-tiny", "pusht-structured")
+    with pytest.raises(ValueError, match="'pusht-causal': that name is an alias of spec 'pusht-structured'"):
+        register_spec(dataclasses.replace(PUSHT_TINY, name="pusht-causal"))
+    with pytest.raises(ValueError, match="spec alias 'pusht-causal' already registered"):
+        register_spec_alias("pusht-causal", "pusht-tiny")
+
+
+def test_an_alias_whose_spec_was_taken_out_is_named_in_the_error() -> None:
+    register_spec(dataclasses.replace(PUSHT_TINY, name="alias-test-spec"))
+    try:
+        register_spec_alias("alias-test-old", "alias-test-spec")
+        with pytest.warns(DeprecationWarning):
+            assert get_spec("alias-test-old").name == "alias-test-spec"
+        unregister_spec("alias-test-spec")
+        with pytest.warns(DeprecationWarning), pytest.raises(
+                KeyError, match="alias 'alias-test-old' names spec 'alias-test-spec', which is not registered"):
+            get_spec("alias-test-old")
+    finally:
+        unregister_spec("alias-test-spec")
+        SPEC_ALIASES.unregister("alias-test-old")

@@ -1,4 +1,4 @@
-"""A real uvicorn server on a free local port with the real pusht-causal engine, shared by the
+"""A real uvicorn server on a free local port with the real pusht-structured engine, shared by the
 HTTP tests of one session, and the request inputs they send."""
 
 from __future__ import annotations

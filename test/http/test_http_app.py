@@ -1,4 +1,4 @@
-"""The wire shape of the HTTP API against a real uvicorn server with the real pusht-causal engine."""
+"""The wire shape of the HTTP API against a real uvicorn server with the real pusht-structured engine."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from dream_engine_ros.http.server import BackgroundServer
 from dream_engine_ros.http.sse import parse_events, png_frames
 
 REPO = Path(__file__).resolve().parents[2]
-SPEC = get_spec("pusht-causal")
+SPEC = get_spec("pusht-structured")
 
 
 def test_model_describes_the_spec_the_sdk_validates_against(http: httpx.Client) -> None:

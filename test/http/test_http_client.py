@@ -16,7 +16,7 @@ from dream_engine_ros.http.client import DreamEngineClient, DreamEngineHTTPError
 from dream_engine_ros.http.server import BackgroundServer
 from dream_engine_ros.planning.costs import score_rollouts
 
-SPEC = get_spec("pusht-causal")
+SPEC = get_spec("pusht-structured")
 
 
 @pytest.fixture()

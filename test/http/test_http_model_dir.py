@@ -15,7 +15,7 @@ from dream_engine_ros.video import read_mp4
 
 
 def test_a_model_folder_is_served_by_path(inputs: Inputs, model_folder, tmp_path: Path) -> None:
-    folder = model_folder("pusht-causal", "my-causal")
+    folder = model_folder("pusht-structured", "my-causal")
     config = ServerConfig(spec=str(folder), device="cpu", max_queue=2, tmp_dir=str(tmp_path), torch_threads=1)
     with BackgroundServer(create_app(config)) as server:
         wait_ready(server.url)
@@ -26,7 +26,7 @@ def test_a_model_folder_is_served_by_path(inputs: Inputs, model_folder, tmp_path
             assert response.status_code == 200, response.text
     (tmp_path / "served.mp4").write_bytes(response.content)
     served, _ = read_mp4(tmp_path / "served.mp4")
-    direct = DreamEngine.load("pusht-causal", device="cpu").predict(inputs.frame, inputs.actions, seed=7).frames
+    direct = DreamEngine.load("pusht-structured", device="cpu").predict(inputs.frame, inputs.actions, seed=7).frames
     assert served.shape == direct.shape
 
 

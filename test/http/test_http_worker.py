@@ -22,7 +22,7 @@ from dream_engine_ros.http.worker import EngineWorker, Job, QueueFull
 
 @pytest.fixture(scope="module")
 def engine() -> DreamEngine:
-    return DreamEngine.load("pusht-causal", device="cpu")
+    return DreamEngine.load("pusht-structured", device="cpu")
 
 
 class Gate:

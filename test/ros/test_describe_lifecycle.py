@@ -52,6 +52,18 @@ def test_describe_returns_the_spec(shared_engine):
     assert (response.max_candidates, response.max_horizon, response.max_num_steps) == (64, 480, 100)
 
 
+@pytest.mark.filterwarnings("ignore:spec name 'pusht-causal' is deprecated:DeprecationWarning")
+def test_a_former_spec_name_loads_the_renamed_spec(make_engine):
+    """spec:=pusht-causal (the deprecated alias) describes and loads pusht-structured."""
+    engine = make_engine(spec="pusht-causal", autostart=False)
+    described = engine.client.describe()
+    assert described.loaded is False and described.spec.name == "pusht-structured"
+    life = Lifecycle(engine)
+    assert life.transition(Transition.TRANSITION_CONFIGURE)
+    assert engine.node.engine is not None and engine.node.engine.spec.name == "pusht-structured"
+    assert engine.client.describe().spec.name == "pusht-structured"
+
+
 def test_lifecycle_transitions(make_engine):
     engine = make_engine(autostart=False)
     client, life = engine.client, Lifecycle(engine)

@@ -88,7 +88,7 @@ def test_planning_mode_matches_the_engine_in_process(make_engine):
     """What the MPC planner asks over ROS equals the in-process fused rollout + PushT cost."""
     from dream_engine_ros.envs.pusht.planning.goal import SceneGoal, rollout_costs
 
-    engine = make_engine(spec="pusht-causal")
+    engine = make_engine(spec="pusht-structured")
     frames, pushed, goal_rgb, candidates = moving_robot(4, seed=0)
     goal = planning_goal(frames, candidates, goal_rgb)
     goal.history_actions = pushed.reshape(-1).tolist()
@@ -110,7 +110,7 @@ def test_scene_state_scoring_matches_the_engine_in_process(make_engine):
     rollout's, and the best candidate's frames equal its full-model rollout (same seed, history)."""
     from dream_engine_ros.planning.costs import get_cost
 
-    engine = make_engine(spec="pusht-causal")
+    engine = make_engine(spec="pusht-structured")
     frames, pushed, goal_rgb, candidates = moving_robot(16, seed=1)
     goal = planning_goal(frames, candidates, goal_rgb)
     goal.cost = "pusht-state"
@@ -148,7 +148,7 @@ def test_search_mode_plans_as_the_planner_in_process(make_engine):
     from dream_engine_ros.planning.cem import CEMConfig, CrossEntropyPlanner
     from dream_engine_ros.planning.costs import get_cost
 
-    engine = make_engine(spec="pusht-causal")
+    engine = make_engine(spec="pusht-structured")
     frames, pushed, goal_rgb, candidates = moving_robot(1, seed=2)
     config = CEMConfig(horizon=12, hold=3, samples=16, elites=4, iterations=3)  # the candidates' 12 steps
     planner = CrossEntropyPlanner(config, np.zeros(2), np.full(2, 512.0))
@@ -173,7 +173,7 @@ def test_search_mode_plans_as_the_planner_in_process(make_engine):
 def test_search_mode_errors_name_the_field(make_engine):
     from dream_engine_ros.planning.cem import CEMConfig, CrossEntropyPlanner
 
-    engine = make_engine(spec="pusht-causal")
+    engine = make_engine(spec="pusht-structured")
     frames, pushed, goal_rgb, candidates = moving_robot(2, seed=3)
     config = CEMConfig(horizon=12, hold=3, samples=8, elites=2, iterations=2)
     planner = CrossEntropyPlanner(config, np.zeros(2), np.full(2, 512.0))
@@ -204,7 +204,7 @@ def test_search_mode_errors_name_the_field(make_engine):
 
 
 def test_planning_goal_errors_name_the_field(make_engine, shared_engine):
-    engine = make_engine(spec="pusht-causal")
+    engine = make_engine(spec="pusht-structured")
     frames = [sample_frame(96, 96)] * 3
     candidates = np.stack([pusht_actions(12, seed=k) for k in range(2)])
     cases = []

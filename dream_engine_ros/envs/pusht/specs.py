@@ -1,8 +1,17 @@
-"""PushT's specs: the structured causal-video model and the small latent model, both trained on gym-pusht."""
+"""PushT's specs: the structured causal-video model (`pusht-structured`, formerly `pusht-causal`, still
+accepted as a deprecated alias) and the small latent model, both trained on gym-pusht."""
 
 from __future__ import annotations
 
-from dream_engine_ros.engine.spec import DitConfig, FrameNetConfig, ModelSpec, VaeConfig, WeightsLocation, register_spec
+from dream_engine_ros.engine.spec import (
+    DitConfig,
+    FrameNetConfig,
+    ModelSpec,
+    VaeConfig,
+    WeightsLocation,
+    register_spec,
+    register_spec_alias,
+)
 
 # Per-channel statistics of the pusht-tiny VAE's latents over the training windows, printed by
 # `train_pusht export` and also stored in the shipped weights' metadata (which the loader uses).
@@ -13,7 +22,7 @@ PUSHT_TINY = ModelSpec(
     name="pusht-tiny",
     family="rectified-flow",
     description=(
-        "Latent PushT model (the default until pusht-causal): 96x96 RGB at 10 Hz, action = absolute target (x, y) "
+        "Latent PushT model (the default until pusht-structured): 96x96 RGB at 10 Hz, action = absolute target (x, y) "
         "in env units [0, 512]. Same classes as DreamDojo, scaled down, trained on CPU."
     ),
     height=96,
@@ -70,14 +79,17 @@ PUSHT_TINY = ModelSpec(
 )
 
 
-PUSHT_CAUSAL = ModelSpec(
-    name="pusht-causal",
+PUSHT_STRUCTURED = ModelSpec(
+    name="pusht-structured",
     family="causal-video",
     description=(
-        "Embedded default: PushT (gym-pusht) 96x96 RGB at 10 Hz, action = absolute target (x, y) in env "
-        "units [0, 512]. Frame-autoregressive pixel-space denoiser: sees the last 3 frames and actions, "
-        "predicts the next frame in one rectified-flow step as a displacement of the last frame's pixels plus a "
-        "residual change; no VAE, so small objects keep their pixels."
+        "Embedded default: a structured, simulator-like model of PushT (gym-pusht), not a learned video world "
+        "model from frames and actions only. 96x96 RGB at 10 Hz, action = absolute target (x, y) in env units "
+        "[0, 512]. Known by hand: gym-pusht's render colours (each frame is cut into floor, T and agent layers "
+        "by them and re-drawn from those layers), the T's geometry (two boxes, its pose fitted to its outline), "
+        "the walls and world size; the T's motion comes from an MLP over PushT's state (agent centres, T pose "
+        "and motion; the planners' version also the walls), and planners search that state space. A "
+        "frame-autoregressive pixel denoiser (last 3 frames and actions, one rectified-flow step) places the agent."
     ),
     height=96,
     width=96,
@@ -117,5 +129,8 @@ PUSHT_CAUSAL = ModelSpec(
 
 # Registered on import (the built-in plug-in imports this module): a spec constructed here may
 # itself trigger the plug-ins' loading, which then finds this module half-imported.
-for _spec in (PUSHT_CAUSAL, PUSHT_TINY):
+for _spec in (PUSHT_STRUCTURED, PUSHT_TINY):
     register_spec(_spec)
+# Its name until 2026-12 (the weight files and their env var keep it): still accepted, deprecated.
+register_spec_alias("pusht-causal", PUSHT_STRUCTURED.name)
+PUSHT_CAUSAL = PUSHT_STRUCTURED  # deprecated Python name of the same spec

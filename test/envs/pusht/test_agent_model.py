@@ -40,7 +40,7 @@ def test_shipped_agent_model_follows_the_simulator() -> None:
     from dream_engine_ros.envs.pusht.training.train_agent import agent_pixels, held_out_report
     from dream_engine_ros.envs.pusht.training.train_contact import simulate_transitions
 
-    path = weight_paths(get_spec("pusht-causal"))["agent"]
+    path = weight_paths(get_spec("pusht-structured"))["agent"]
     model = AgentModel.from_state(read_state_file(path), source=str(path))
     report = held_out_report(model, *agent_pixels(*simulate_transitions(6, 48, seed=8080)))
     assert report["open_loop_px_max"] < 0.01, report

@@ -10,13 +10,13 @@ from dream_engine_ros.engine.errors import WeightsError
 from dream_engine_ros.engine.loading import weight_paths
 from dream_engine_ros.engine.weights import read_state_file
 from dream_engine_ros.envs.pusht import contact_model as cm
-from dream_engine_ros.envs.pusht.specs import PUSHT_CAUSAL
+from dream_engine_ros.envs.pusht.specs import PUSHT_STRUCTURED
 from dream_engine_ros.envs.pusht.training import train_contact
 
 
 @pytest.fixture(scope="module")
 def shipped() -> cm.ContactModel:
-    return cm.ContactModel.from_state(read_state_file(weight_paths(PUSHT_CAUSAL)["contact"]))
+    return cm.ContactModel.from_state(read_state_file(weight_paths(PUSHT_STRUCTURED)["contact"]))
 
 
 def test_engine_features_equal_the_training_features() -> None:
@@ -71,7 +71,7 @@ def test_engine_forward_equals_the_training_network() -> None:
 
 @pytest.mark.parametrize("file", ["contact", "planner_contact"])
 def test_a_batch_row_has_the_bits_of_its_single_row(file: str) -> None:
-    model = cm.ContactModel.from_state(read_state_file(weight_paths(PUSHT_CAUSAL)[file]))
+    model = cm.ContactModel.from_state(read_state_file(weight_paths(PUSHT_STRUCTURED)[file]))
     assert model.sees_walls == (file == "planner_contact")  # the frames' model has no walls (README)
     x = np.random.default_rng(1).normal(size=(9, model.weights[0].shape[1]))
     batch = model.forward(x)

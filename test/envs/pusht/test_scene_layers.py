@@ -12,7 +12,7 @@ import torch
 from dream_engine_ros.engine.spec import spec_problems
 from dream_engine_ros.envs.pusht import scene_layers as sl
 from dream_engine_ros.envs.pusht.evaluation import reader as reader
-from dream_engine_ros.envs.pusht.specs import PUSHT_CAUSAL
+from dream_engine_ros.envs.pusht.specs import PUSHT_STRUCTURED
 
 
 def colours(frame: np.ndarray) -> torch.Tensor:
@@ -96,21 +96,21 @@ def test_rows_of_a_batch_equal_single_rows_and_select_concat_round_trip(start: n
 
 
 def test_the_spec_checks_its_layers_setting() -> None:
-    assert PUSHT_CAUSAL.frame_model is not None and PUSHT_CAUSAL.frame_model.layers == "pusht-contact"
-    assert spec_problems(PUSHT_CAUSAL) == []
-    no_warp = dataclasses.replace(PUSHT_CAUSAL.frame_model, warp=False)
-    unknown = dataclasses.replace(PUSHT_CAUSAL.frame_model, layers="cubes")
+    assert PUSHT_STRUCTURED.frame_model is not None and PUSHT_STRUCTURED.frame_model.layers == "pusht-contact"
+    assert spec_problems(PUSHT_STRUCTURED) == []
+    no_warp = dataclasses.replace(PUSHT_STRUCTURED.frame_model, warp=False)
+    unknown = dataclasses.replace(PUSHT_STRUCTURED.frame_model, layers="cubes")
     assert any("needs warp=True" in p for p in spec_problems(_with(frame_model=no_warp)))
     assert any("'cubes'" in p for p in spec_problems(_with(frame_model=unknown)))
-    no_contact_file = dataclasses.replace(PUSHT_CAUSAL.weights, files={"frame_model": "pusht-causal.safetensors"})
+    no_contact_file = dataclasses.replace(PUSHT_STRUCTURED.weights, files={"frame_model": "pusht-causal.safetensors"})
     assert any("'contact' weights file" in p for p in spec_problems(_with(weights=no_contact_file)))
     assert any("action_low" in p for p in spec_problems(_with(action_low=(), action_high=())))
 
 
 def _with(**changes):
-    spec = object.__new__(type(PUSHT_CAUSAL))
-    for f in dataclasses.fields(PUSHT_CAUSAL):
-        object.__setattr__(spec, f.name, changes.get(f.name, getattr(PUSHT_CAUSAL, f.name)))
+    spec = object.__new__(type(PUSHT_STRUCTURED))
+    for f in dataclasses.fields(PUSHT_STRUCTURED):
+        object.__setattr__(spec, f.name, changes.get(f.name, getattr(PUSHT_STRUCTURED, f.name)))
     return spec
 
 
@@ -121,7 +121,7 @@ def test_the_shipped_model_gives_the_same_frames_with_one_or_two_torch_threads()
     from dream_engine_ros.engine.runner import DreamEngine
     from dream_engine_ros.envs.pusht.evaluation import episodes as pusht_episodes
 
-    engine = DreamEngine.load("pusht-causal", device="cpu")
+    engine = DreamEngine.load("pusht-structured", device="cpu")
     episode = pusht_episodes.generate("push", 1, 24, seed=99)[0]
     before = torch.get_num_threads()
     try:

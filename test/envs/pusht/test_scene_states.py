@@ -20,7 +20,7 @@ PIXELS = 96
 
 @pytest.fixture(scope="module")
 def causal() -> DreamEngine:
-    return DreamEngine.load("pusht-causal", device="cpu")
+    return DreamEngine.load("pusht-structured", device="cpu")
 
 
 def _truth_pixels(states: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -122,7 +122,7 @@ def test_scene_states_use_the_planner_contact_model_and_frames_do_not(causal: Dr
     last = max(int(key.split(".")[1]) for key in drifting)
     drifting[f"layers.{last}.bias"] = drifting[f"layers.{last}.bias"] + torch.tensor([1.0, 0.0, 0.0])
     save_file(drifting, str(tmp_path / paths["planner_contact"].name))
-    drifted = DreamEngine.load("pusht-causal", weights=tmp_path, device="cpu")
+    drifted = DreamEngine.load("pusht-structured", weights=tmp_path, device="cpu")
 
     episode = generate("push", 1, 12, seed=5151)[0]
     shipped = causal.rollout_frameless(episode.frames[0], episode.actions[None])
@@ -135,7 +135,7 @@ def test_scene_states_use_the_planner_contact_model_and_frames_do_not(causal: Dr
 
 def test_a_goal_image_is_encoded_as_the_scene_state_the_rollout_predicts() -> None:
     """encode_frameless reads the goal's agent and T in the rollout's state layout (pixels, radians)."""
-    engine = DreamEngine.load("pusht-causal", device="cpu")
+    engine = DreamEngine.load("pusht-structured", device="cpu")
     episode = generate("push", 1, 12, seed=5)[0]
     encoded = engine.encode_frameless(episode.frames[-1])
     assert encoded.shape == (1, 5)

@@ -106,17 +106,18 @@ def test_drawing_the_moved_t_is_a_spec_option_off_by_default_and_checked() -> No
 
     from dream_engine_ros.engine.spec import spec_problems
     from dream_engine_ros.envs.pusht.layers_plugin import DRAW_MOVED_T
-    from dream_engine_ros.envs.pusht.specs import PUSHT_CAUSAL
+    from dream_engine_ros.envs.pusht.specs import PUSHT_STRUCTURED
 
-    assert PUSHT_CAUSAL.frame_model is not None and DRAW_MOVED_T not in PUSHT_CAUSAL.frame_model.layer_options
-    drawn = dataclasses.replace(PUSHT_CAUSAL.frame_model, layer_options=(DRAW_MOVED_T,))
-    assert spec_problems(dataclasses.replace(PUSHT_CAUSAL, frame_model=drawn)) == []
+    assert PUSHT_STRUCTURED.frame_model is not None and DRAW_MOVED_T not in PUSHT_STRUCTURED.frame_model.layer_options
+    drawn = dataclasses.replace(PUSHT_STRUCTURED.frame_model, layer_options=(DRAW_MOVED_T,))
+    assert spec_problems(dataclasses.replace(PUSHT_STRUCTURED, frame_model=drawn)) == []
     flow_fitted = dataclasses.replace(drawn, layers="pusht")
     with pytest.raises(ValueError, match="not options of layers 'pusht'"):
-        dataclasses.replace(PUSHT_CAUSAL, frame_model=flow_fitted,
-                            weights=dataclasses.replace(PUSHT_CAUSAL.weights, files={"frame_model": "f.safetensors"}))
+        dataclasses.replace(PUSHT_STRUCTURED, frame_model=flow_fitted,
+                            weights=dataclasses.replace(PUSHT_STRUCTURED.weights,
+                                                        files={"frame_model": "f.safetensors"}))
     with pytest.raises(ValueError, match="not options of layers 'pusht-contact'"):
-        dataclasses.replace(PUSHT_CAUSAL, frame_model=dataclasses.replace(drawn, layer_options=("draw-moved-x",)))
+        dataclasses.replace(PUSHT_STRUCTURED, frame_model=dataclasses.replace(drawn, layer_options=("draw-moved-x",)))
 
 
 def test_the_physics_evaluation_runs_the_option_and_it_changes_pushed_t_frames(
@@ -126,14 +127,15 @@ def test_the_physics_evaluation_runs_the_option_and_it_changes_pushed_t_frames(
     from dream_engine_ros.engine.runner import DreamEngine
     from dream_engine_ros.envs.pusht.evaluation import evaluate_physics
     from dream_engine_ros.envs.pusht.evaluation.episodes import generate
-    from dream_engine_ros.envs.pusht.specs import PUSHT_CAUSAL
+    from dream_engine_ros.envs.pusht.specs import PUSHT_STRUCTURED
 
     assert evaluate_physics.main(["--draw-moved-t", "--kinds", "push", "--episodes", "1", "--steps", "12"]) == 0
-    assert "| push | pusht-causal (T drawn) |" in capsys.readouterr().out
-    assert PUSHT_CAUSAL.frame_model is not None
-    drawn_spec = dataclasses.replace(PUSHT_CAUSAL, frame_model=dataclasses.replace(PUSHT_CAUSAL.frame_model,
-                                                                                   layer_options=("draw-moved-t",)))
+    assert "| push | pusht-structured (T drawn) |" in capsys.readouterr().out
+    assert PUSHT_STRUCTURED.frame_model is not None
+    drawn_spec = dataclasses.replace(PUSHT_STRUCTURED, frame_model=dataclasses.replace(
+        PUSHT_STRUCTURED.frame_model, layer_options=("draw-moved-t",)))
     episode = generate("push", 1, 12, 2468)[0]
-    default = DreamEngine.load(PUSHT_CAUSAL, device="cpu").predict(episode.frames[0], episode.actions, seed=0).frames
+    default = DreamEngine.load(PUSHT_STRUCTURED, device="cpu").predict(episode.frames[0], episode.actions,
+                                                                       seed=0).frames
     drawn = DreamEngine.load(drawn_spec, device="cpu").predict(episode.frames[0], episode.actions, seed=0).frames
     assert np.array_equal(default[0], drawn[0]) and not np.array_equal(default[-1], drawn[-1])

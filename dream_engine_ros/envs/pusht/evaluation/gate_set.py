@@ -2,7 +2,7 @@
 
 The held-out set is `pusht_episodes` (push, walk, sweep, still; seeds no training run uses),
 rolled out open loop from each episode's start frame with its actions; the truth is the
-simulator's frames. `DEFAULT_THRESHOLDS` sit a margin outside what the shipped `pusht-causal`
+simulator's frames. `DEFAULT_THRESHOLDS` sit a margin outside what the shipped `pusht-structured`
 measured on `HELD_OUT` (see docs/QUALITY_GATE.md), so a silent regression fails CI.
 """
 
@@ -28,7 +28,7 @@ class HeldOut:
 
 
 HELD_OUT = HeldOut(per_kind=2, steps=48, seed=4711)  # 8 rollouts; seed 4711 is used nowhere else
-# Recorded from pusht-causal on HELD_OUT with margins well inside what a slight blur of the same
+# Recorded from pusht-structured on HELD_OUT with margins well inside what a slight blur of the same
 # predictions costs: the measured figures and margins are in docs/QUALITY_GATE.md.
 DEFAULT_THRESHOLDS = Thresholds(min_psnr=36.2, min_ssim=0.978, max_lpips=0.0176)
 

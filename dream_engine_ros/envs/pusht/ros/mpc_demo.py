@@ -3,7 +3,7 @@
 Three nodes on one executor thread each, talking over real DDS in an isolated namespace:
 
     pusht_sim (the robot: camera, state, goal image)  <─cmd_target─  mpc_planner
-    dream_engine (pusht-causal)  <─rollout_batch (K fused candidates, scored)─  mpc_planner
+    dream_engine (pusht-structured)  <─rollout_batch (K fused candidates, scored)─  mpc_planner
 
     1. start the engine (loads the default spec), the simulator and the planner;
     2. pick a held-out PushT task (start state, goal = the state 25 steps later on a held-out

@@ -60,5 +60,5 @@ def demo_start(seed: int) -> DemoStart:
 
 
 def register() -> None:
-    for spec in ("pusht-causal", "pusht-tiny"):
+    for spec in ("pusht-structured", "pusht-tiny"):
         DEMO_SCENES.register(spec, demo_start)

@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks", type=int, default=150)
     parser.add_argument("--seed", type=int, default=777, help="task set (not 4242 or 1234: those are held out)")
     parser.add_argument("--steps", type=int, default=50)
-    parser.add_argument("--spec", default="pusht-causal")
+    parser.add_argument("--spec", default="pusht-structured")
     parser.add_argument("--weights", default=None, help="weights folder (the contact model the planner uses)")
     args = parser.parse_args(argv)
     if args.seed in HELD_OUT_TASK_SEEDS:

@@ -1,4 +1,4 @@
-"""Train the frame-autoregressive PushT model (`pusht-causal`, family causal-video).
+"""Train the frame-autoregressive PushT model (`pusht-structured`, family causal-video).
 
     python -m dream_engine_ros.envs.pusht.training.causal_data \
         --episodes 800 --steps 64 --seed 0 --out data/causal_train.npz
@@ -18,7 +18,7 @@ The shipped network is a warp model (`FrameNetConfig.warp`): it also predicts wh
 comes from in the last frame. That displacement is supervised with the simulator's own rigid
 motions of the T and the agent (`pusht_flow`), and the pixel loss trains only the residual.
 
-Seeded; checkpoints every 100 steps (atomically) and resumes from `runs/pusht-causal/ckpt.pt`.
+Seeded; checkpoints every 100 steps (atomically) and resumes from `runs/pusht-structured/ckpt.pt`.
 """
 
 from __future__ import annotations
@@ -239,9 +239,9 @@ def export(spec: ModelSpec, run: Path, out_dir: Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("stage", choices=["train", "export"])
-    parser.add_argument("--spec", default="pusht-causal")
+    parser.add_argument("--spec", default="pusht-structured")
     parser.add_argument("--data", type=Path, default=Path("data/causal_train.npz"))
-    parser.add_argument("--run", type=Path, default=Path("runs/pusht-causal"))
+    parser.add_argument("--run", type=Path, default=Path("runs/pusht-structured"))
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "weights")
     parser.add_argument("--steps", type=int, default=20000)
     parser.add_argument("--batch", type=int, default=16)

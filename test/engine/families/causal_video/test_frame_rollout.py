@@ -1,4 +1,4 @@
-"""The causal-video family (pusht-causal): contract, streaming, determinism, batching, cancel.
+"""The causal-video family (pusht-structured): contract, streaming, determinism, batching, cancel.
 
 Plumbing is checked on a randomly initialised network written to a temporary weights folder,
 so these tests do not depend on the shipped weights' quality (test_physics_gate.py does).
@@ -22,13 +22,13 @@ from dream_engine_ros.engine.preprocess import fit_frame
 from dream_engine_ros.engine.runner import ChunkEvent, DreamEngine
 from dream_engine_ros.engine.spec import spec_problems
 from dream_engine_ros.engine.weights import save_module_weights
-from dream_engine_ros.envs.pusht.specs import PUSHT_CAUSAL
+from dream_engine_ros.envs.pusht.specs import PUSHT_STRUCTURED
 
 
 def _random_net(zero_head: bool) -> FrameDenoiser:
-    assert PUSHT_CAUSAL.frame_model is not None
+    assert PUSHT_STRUCTURED.frame_model is not None
     torch.manual_seed(0)
-    net = FrameDenoiser(PUSHT_CAUSAL.frame_model)
+    net = FrameDenoiser(PUSHT_STRUCTURED.frame_model)
     if not zero_head:  # the head starts at zero (no change); give it something to say
         with torch.no_grad():
             for p in net.parameters():
@@ -40,10 +40,10 @@ def _random_net(zero_head: bool) -> FrameDenoiser:
 @pytest.fixture(scope="module")
 def causal(tmp_path_factory) -> DreamEngine:
     folder = tmp_path_factory.mktemp("causal")
-    save_module_weights(_random_net(zero_head=False), folder / PUSHT_CAUSAL.weights.files["frame_model"])
+    save_module_weights(_random_net(zero_head=False), folder / PUSHT_STRUCTURED.weights.files["frame_model"])
     for part in ("contact", "agent", "planner_contact"):
-        shutil.copy(weight_paths(PUSHT_CAUSAL)[part], folder)
-    return DreamEngine.load("pusht-causal", weights=folder, device="cpu")
+        shutil.copy(weight_paths(PUSHT_STRUCTURED)[part], folder)
+    return DreamEngine.load("pusht-structured", weights=folder, device="cpu")
 
 
 def plan(rng: np.random.Generator, horizon: int = 24) -> np.ndarray:
@@ -51,12 +51,12 @@ def plan(rng: np.random.Generator, horizon: int = 24) -> np.ndarray:
 
 
 def test_spec_is_a_pixel_space_causal_video_model() -> None:
-    assert PUSHT_CAUSAL.family == "causal-video" and not PUSHT_CAUSAL.is_latent
-    assert PUSHT_CAUSAL.tokenizer is None and PUSHT_CAUSAL.backbone is None
-    summary = PUSHT_CAUSAL.summary()
+    assert PUSHT_STRUCTURED.family == "causal-video" and not PUSHT_STRUCTURED.is_latent
+    assert PUSHT_STRUCTURED.tokenizer is None and PUSHT_STRUCTURED.backbone is None
+    summary = PUSHT_STRUCTURED.summary()
     assert summary["latent_shape"] is None and summary["frame_model"]["context_frames"] == 3
     with pytest.raises(AttributeError, match="no VAE"):
-        _ = PUSHT_CAUSAL.latent_channels
+        _ = PUSHT_STRUCTURED.latent_channels
 
 
 def test_inconsistent_causal_specs_are_refused() -> None:
@@ -64,14 +64,14 @@ def test_inconsistent_causal_specs_are_refused() -> None:
     assert any("guidance must be 0" in p for p in spec_problems(_unchecked(guidance=1.0)))
     assert any("multiple of 16" in p for p in spec_problems(_unchecked(height=100)))
     with pytest.raises(ValueError, match="inconsistent"):
-        dataclasses.replace(PUSHT_CAUSAL, guidance=2.0)
+        dataclasses.replace(PUSHT_STRUCTURED, guidance=2.0)
 
 
 def _unchecked(**changes):
-    """A copy of PUSHT_CAUSAL with fields changed, built without running the consistency check."""
-    spec = object.__new__(type(PUSHT_CAUSAL))
-    for f in dataclasses.fields(PUSHT_CAUSAL):
-        object.__setattr__(spec, f.name, changes.get(f.name, getattr(PUSHT_CAUSAL, f.name)))
+    """A copy of PUSHT_STRUCTURED with fields changed, built without running the consistency check."""
+    spec = object.__new__(type(PUSHT_STRUCTURED))
+    for f in dataclasses.fields(PUSHT_STRUCTURED):
+        object.__setattr__(spec, f.name, changes.get(f.name, getattr(PUSHT_STRUCTURED, f.name)))
     return spec
 
 
@@ -133,10 +133,10 @@ def test_guidance_is_refused_because_there_is_no_unconditional_branch(causal: Dr
 
 
 def test_a_network_that_predicts_no_change_reproduces_the_start_frame(tmp_path: Path, pusht_start, rng) -> None:
-    save_module_weights(_random_net(zero_head=True), tmp_path / PUSHT_CAUSAL.weights.files["frame_model"])
+    save_module_weights(_random_net(zero_head=True), tmp_path / PUSHT_STRUCTURED.weights.files["frame_model"])
     for part in ("contact", "agent", "planner_contact"):
-        shutil.copy(weight_paths(PUSHT_CAUSAL)[part], tmp_path)
-    engine = DreamEngine.load("pusht-causal", weights=tmp_path, device="cpu")
+        shutil.copy(weight_paths(PUSHT_STRUCTURED)[part], tmp_path)
+    engine = DreamEngine.load("pusht-structured", weights=tmp_path, device="cpu")
     frame, _ = pusht_start
     result = engine.predict(frame, plan(rng, 24), seed=9, num_steps=3)
     for k in range(25):
@@ -152,10 +152,10 @@ def test_goal_distance_is_zero_for_the_goal_itself(causal: DreamEngine, pusht_st
 
 def test_missing_weights_name_the_file(tmp_path: Path) -> None:
     with pytest.raises(WeightsError, match="frame_model weights not found"):
-        DreamEngine.load("pusht-causal", weights=tmp_path, device="cpu")
-    save_module_weights(_random_net(zero_head=True), tmp_path / PUSHT_CAUSAL.weights.files["frame_model"])
+        DreamEngine.load("pusht-structured", weights=tmp_path, device="cpu")
+    save_module_weights(_random_net(zero_head=True), tmp_path / PUSHT_STRUCTURED.weights.files["frame_model"])
     with pytest.raises(WeightsError, match="contact weights not found"):
-        DreamEngine.load("pusht-causal", weights=tmp_path, device="cpu")
+        DreamEngine.load("pusht-structured", weights=tmp_path, device="cpu")
 
 
 def test_gate_keeps_large_changes_and_zeroes_sub_floor_jitter() -> None:

@@ -8,12 +8,12 @@ import torch
 
 from dream_engine_ros.engine.families.causal_video.frame_unet import FrameDenoiser, warp
 from dream_engine_ros.engine.spec import FrameNetConfig
-from dream_engine_ros.envs.pusht.specs import PUSHT_CAUSAL
+from dream_engine_ros.envs.pusht.specs import PUSHT_STRUCTURED
 
 
 def _config(use_warp: bool) -> FrameNetConfig:
-    assert PUSHT_CAUSAL.frame_model is not None
-    return dataclasses.replace(PUSHT_CAUSAL.frame_model, warp=use_warp)
+    assert PUSHT_STRUCTURED.frame_model is not None
+    return dataclasses.replace(PUSHT_STRUCTURED.frame_model, warp=use_warp)
 
 
 def _inputs() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -1,6 +1,6 @@
 """The quality gate on the shipped default model: held-out PushT rollouts against the simulator.
 
-`DEFAULT_THRESHOLDS` were recorded from today's pusht-causal on exactly this set (figures in
+`DEFAULT_THRESHOLDS` were recorded from today's pusht-structured on exactly this set (figures in
 dream_engine_ros/envs/pusht/evaluation/gate_set.py and docs/QUALITY_GATE.md): a retrained or broken
 default that gets worse on any of the three metrics fails here. The same predictions made
 worse three ways (blurred, shifted, frozen) must fail the same gate; those runs use the first

@@ -20,7 +20,7 @@ from dream_engine_ros.envs.pusht.evaluation.policies import POLICIES
 def engine() -> Iterator[DreamEngine]:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the test machine's cores are shared; one thread is fastest there
-    yield DreamEngine.load("pusht-causal", device="cpu")
+    yield DreamEngine.load("pusht-structured", device="cpu")
     torch.set_num_threads(threads)
 
 

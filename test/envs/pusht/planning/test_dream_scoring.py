@@ -17,7 +17,7 @@ from dream_engine_ros.envs.pusht.planning.tasks import reach_tasks
 
 @pytest.fixture(scope="module")
 def engine() -> DreamEngine:
-    return DreamEngine.load("pusht-causal", device="cpu")
+    return DreamEngine.load("pusht-structured", device="cpu")
 
 
 def candidates(start: np.ndarray, count: int, seed: int) -> np.ndarray:

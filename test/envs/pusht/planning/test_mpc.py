@@ -84,7 +84,7 @@ def test_cem_over_the_shipped_models_scene_states_reaches_the_goal_deterministic
     from dream_engine_ros.engine.runner import DreamEngine
     from dream_engine_ros.envs.pusht.planning.scorers import SceneStateScorer
 
-    engine = DreamEngine.load("pusht-causal", device="cpu")
+    engine = DreamEngine.load("pusht-structured", device="cpu")
 
     def controller() -> PlanningController:
         return PlanningController("cem-state", CrossEntropyPlanner(CEMConfig(samples=32, elites=5, iterations=3),

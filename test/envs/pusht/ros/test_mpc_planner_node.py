@@ -1,5 +1,5 @@
 """``mpc_planner``: a short closed loop over real DDS — the simulated robot, the engine node
-(pusht-causal, search mode) and the planner — ends with a result; bad planner goals get
+(pusht-structured, search mode) and the planner — ends with a result; bad planner goals get
 clear error codes and the planner keeps serving."""
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class Loop:
     """Engine + simulator + planner in one namespace, and a client node that drives them."""
 
     def __init__(self, context: Any, output_dir: str) -> None:
-        self.engine = EngineUnderTest.start(context, output_dir=output_dir, spec="pusht-causal")
+        self.engine = EngineUnderTest.start(context, output_dir=output_dir, spec="pusht-structured")
         ns = self.engine.namespace
         self.sim = PushTSimNode(namespace=ns, context=context)
         self.planner = MpcPlannerNode(namespace=ns, context=context, parameter_overrides=[

@@ -18,7 +18,7 @@ from dream_engine_ros.planning.cem import CEMConfig, CrossEntropyPlanner
 
 
 def test_drive_records_the_simulator_under_the_planner() -> None:
-    engine = DreamEngine.load("pusht-causal", device="cpu")
+    engine = DreamEngine.load("pusht-structured", device="cpu")
     task = reach_tasks(1, seed=99)[0]
     robot = PushTRobot()
     planner = CrossEntropyPlanner(CEMConfig(samples=8, elites=2, iterations=1), np.zeros(2), np.full(2, 512.0))
