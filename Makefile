@@ -4,7 +4,7 @@ VENV ?= $(CURDIR)/.venv
 PY := $(VENV)/bin/python
 export DREAM_ENGINE_VENV := $(VENV)
 
-.PHONY: train-pusht-generic bootstrap demo demo-mpc test test-ros lint bench bench-ros bench-http bench-mpc bench-augment demo-augment train-contact train-contact-planner train-agent eval-physics eval-policy gate contact-sheet
+.PHONY: train-pusht-generic train-panda-generic bootstrap demo demo-mpc test test-ros lint bench bench-ros bench-http bench-mpc bench-augment demo-augment train-contact train-contact-planner train-agent eval-physics eval-policy gate contact-sheet
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -100,3 +100,11 @@ train-pusht-generic: bootstrap
 	@SDL_VIDEODRIVER=dummy $(VENV)/bin/dream-engine train --input data/pusht_bags/teleop_* --camera-topic /camera/image_raw \
 		--action-topic /teleop/target --time-budget-min 45 --out runs/pusht-block
 
+# The same generic model and the same `dream-engine train` command on a second, 3-D scene (docs/envs/panda_push.md):
+# 200 scripted Panda pushing episodes (PyBullet, CPU renderer) recorded as rosbag2 MCAP with Twist commands on
+# /cmd_vel, then training from pixels and commands only. Evaluate with
+# `$(PY) -m dream_engine_ros.envs.panda_push.evaluate --spec runs/panda-block --episodes 10 --seed 777`.
+train-panda-generic: bootstrap
+	@$(PY) scripts/record_panda_bags.py --episodes 200 --steps 64 --seed 0 --out data/panda_bags
+	@$(VENV)/bin/dream-engine train --input data/panda_bags/episode_* --camera-topic /camera/image_raw \
+		--action-topic /cmd_vel --action-fields linear.x,linear.y --time-budget-min 45 --out runs/panda-block

@@ -35,7 +35,9 @@ setup(
                     "http": ["starlette", "uvicorn", "python-multipart", "httpx"],
                     # `dream-engine augment`: rosbag2 MCAP/sqlite3 without ROS, Ray for more than one worker,
                     # pyarrow for LeRobotDataset v3 folders (augment and training data)
-                    "augment": ["rosbags>=0.11.9,<0.12", "ray>=2.60", "pyarrow>=15"]},
+                    "augment": ["rosbags>=0.11.9,<0.12", "ray>=2.60", "pyarrow>=15"],
+                    # the Panda pushing scene (envs/panda_push): PyBullet and panda-gym's robot, pinned
+                    "panda": ["pybullet==3.2.7", "panda-gym==3.0.7"]},
     zip_safe=False,
     entry_points={
         # Plug-ins (engine/registry.py): a callable run once that registers families, frame decoders,

@@ -3,8 +3,9 @@
 #   1. the venv (python3 -m venv) at $DREAM_ENGINE_VENV (default: <repo>/.venv)
 #   2. torch==2.13.0 FIRST; every later pip call is constrained to it, so nothing can
 #      pull another torch
-#   3. Python dependencies, then ROS 2 Kilted runtime + interface-build wheels (PyPI), then the
-#      lint and type tools (ruff, mypy; pinned) that `make lint` runs
+#   3. Python dependencies, then ROS 2 Kilted runtime + interface-build wheels (PyPI), the extras
+#      (HTTP, augment, evaluation, the Panda scene's simulator), then the lint and type tools
+#      (ruff, mypy; pinned) that `make lint` runs
 #   4. the msg/ package (dream_engine_msgs) built with plain CMake and installed into the
 #      venv (no sourcing needed afterwards)
 #   5. `pip install -e .` of this repository (no build isolation, no dependencies)
@@ -38,6 +39,9 @@ HTTP_DEPS=("starlette" "uvicorn" "python-multipart" "httpx")
 # scale-out; pyarrow reads LeRobotDataset v3 parquet files, for augment and training data); `mcap` is the
 # reference MCAP reader the tests open the output with. test/augment and test/training need them.
 AUGMENT_DEPS=("rosbags==0.11.9" "ray==2.60.0" "mcap==1.6.0" "pyarrow==26.0.1")
+# The Panda pushing scene (envs/panda_push, docs/envs/panda_push.md): PyBullet and panda-gym's robot model.
+# Pinned: the scene's physics and frames are those of these versions. test/envs/panda_push needs them.
+SIM_DEPS=("pybullet==3.2.7" "panda-gym==3.0.7")
 # `make lint` (CI runs it before the tests). Pinned: a new ruff or mypy release may find new things.
 LINT_DEPS=("ruff==0.17.6" "mypy==2.4.1")
 ROS_RUNTIME_WHEELS=(
@@ -137,6 +141,20 @@ else
     || die "torch changed version during the evaluation install; refusing to continue"
   "$PY" -c "import matplotlib, scipy, tqdm" || die "the evaluation dependencies do not import"
   stamp_set eval "$eval_hash"
+fi
+
+# ---------------------------------------------------------------- 3a. (cont.) the Panda pushing scene
+sim_hash="$(inputs_hash "${SIM_DEPS[@]}" "$TORCH_VERSION")"
+# (importing pybullet prints its build time: the presence check discards that line)
+if stamp_ok sim "$sim_hash" && "$PY" -c "import pybullet, panda_gym" >/dev/null 2>&1; then
+  say "Panda scene dependencies present"
+else
+  say "installing the Panda scene dependencies (${SIM_DEPS[*]})"
+  pip_install "${SIM_DEPS[@]}"
+  "$PY" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$TORCH_VERSION')" \
+    || die "torch changed version during the Panda scene install; refusing to continue"
+  "$PY" -c "import pybullet, panda_gym" >/dev/null || die "pybullet or panda_gym does not import"
+  stamp_set sim "$sim_hash"
 fi
 
 # ---------------------------------------------------------------- 3b. lint + type tools

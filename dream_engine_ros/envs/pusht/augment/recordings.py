@@ -3,7 +3,8 @@ tests, `make demo-augment` and `bench/bench_augment.py`.
 
 A recording holds a camera topic (sensor_msgs/Image rgb8, or CompressedImage PNG) and an action topic
 (Float32MultiArray, PointStamped or JointState) the way a teleop stack records them: frame k at
-t0 + k / fps with +-1 ms jitter, action k published a few ms after frame k.
+t0 + k / fps with +-1 ms jitter, action k published a few ms after frame k. The bag itself is written by
+the generic `dream_engine_ros.augment.teleop_bag`; this module adds PushT's topics and action messages.
 """
 
 from __future__ import annotations
@@ -13,35 +14,23 @@ from typing import Any
 
 import numpy as np
 
+from dream_engine_ros.augment import teleop_bag
 from dream_engine_ros.augment.typestore import ros2_typestore
 
 TYPESTORE = ros2_typestore()
 T = TYPESTORE.types
 CAMERA = "/camera/image_raw"
 ACTION = "/teleop/target"
-T0_NS = 1_700_000_000_123_000_000
+T0_NS = teleop_bag.T0_NS
+FRAME_ID = "pusht_camera"
 
 
-def _time(ns: int) -> Any:
-    return T["builtin_interfaces/msg/Time"](sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
-
-
-def _header(ns: int, frame_id: str = "pusht_camera") -> Any:
-    return T["std_msgs/msg/Header"](stamp=_time(ns), frame_id=frame_id)
+def _header(ns: int) -> Any:
+    return teleop_bag.header_msg(ns, FRAME_ID)
 
 
 def image_msg(rgb: np.ndarray, ns: int, compressed: bool) -> tuple[str, Any]:
-    if compressed:
-        import cv2
-
-        ok, png = cv2.imencode(".png", np.ascontiguousarray(rgb[:, :, ::-1]))
-        assert ok
-        return "sensor_msgs/msg/CompressedImage", T["sensor_msgs/msg/CompressedImage"](
-            header=_header(ns), format="png", data=png.reshape(-1))
-    h, w = rgb.shape[:2]
-    return "sensor_msgs/msg/Image", T["sensor_msgs/msg/Image"](
-        header=_header(ns), height=h, width=w, encoding="rgb8", is_bigendian=0, step=w * 3,
-        data=np.ascontiguousarray(rgb).reshape(-1))
+    return teleop_bag.image_message(rgb, ns, compressed, FRAME_ID)
 
 
 def action_msg(values: np.ndarray, ns: int, kind: str) -> tuple[str, Any]:
@@ -66,27 +55,10 @@ def write_bag(path: Path, frames: np.ndarray, actions: np.ndarray, *, storage: s
               t0_ns: int = T0_NS) -> Path:
     """A teleop-like recording: frame k at t0 + k/fps (+-jitter), action k published `action_latency_ns` after
     frame k (so it belongs to frame k only through the zero-order-hold rule). Log time = header stamp."""
-    from rosbags.rosbag2 import StoragePlugin, Writer
-
-    plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
-    period = round(1e9 / fps)
-    with Writer(path, version=9, storage_plugin=plugin) as writer:
-        connections: dict[str, Any] = {}
-
-        def write(topic: str, msgtype: str, msg: Any, ns: int) -> None:
-            if topic not in connections:
-                connections[topic] = writer.add_connection(topic, msgtype, typestore=TYPESTORE)
-            writer.write(connections[topic], ns, TYPESTORE.serialize_cdr(msg, msgtype))
-
-        for k, frame in enumerate(frames):
-            ns = t0_ns + k * period + (camera_jitter_ns if k % 2 else -camera_jitter_ns)
-            msgtype, msg = image_msg(frame, ns, compressed)
-            write(CAMERA, msgtype, msg, ns)
-            if k < len(actions):
-                a_ns = t0_ns + k * period + action_latency_ns
-                msgtype, msg = action_msg(actions[k], a_ns, action_kind)
-                write(ACTION, msgtype, msg, a_ns)
-    return path
+    return teleop_bag.write_teleop_bag(
+        path, frames, actions, lambda values, ns: action_msg(values, ns, action_kind), camera_topic=CAMERA,
+        action_topic=ACTION, frame_id=FRAME_ID, storage=storage, compressed=compressed, fps=fps,
+        action_latency_ns=action_latency_ns, camera_jitter_ns=camera_jitter_ns, t0_ns=t0_ns)
 
 
 def make_pusht_recordings(root: Path, count: int, steps: int, seed: int, storage: str = "mcap") -> list[Path]:
