@@ -15,19 +15,14 @@ import dataclasses
 import json
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from dream_engine_ros.envs.pusht.evaluation import episodes as pusht_episodes
 from dream_engine_ros.envs.pusht.evaluation import physics as pusht_physics
-
-if TYPE_CHECKING:  # the engine (torch) is imported only when a model is evaluated
-    from dream_engine_ros.engine.runner import DreamEngine
-
-Predictor = Callable[[np.ndarray, np.ndarray, int], np.ndarray]  # (start, actions, seed) -> (T+1, H, W, 3)
+from dream_engine_ros.evaluation.predictors import Predictor, copy_first_frame, engine_predictor
 
 HORIZONS: tuple[int, ...] = (12, 24, 48)
 COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -43,14 +38,6 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("psnr", "PSNR", "{:.2f}"),
     ("ssim", "SSIM", "{:.3f}"),
 )
-
-
-def copy_first_frame(start: np.ndarray, actions: np.ndarray, seed: int) -> np.ndarray:
-    return np.repeat(start[None], len(actions) + 1, axis=0)
-
-
-def engine_predictor(engine: DreamEngine, num_steps: int | None = None) -> Predictor:
-    return lambda start, actions, seed: engine.predict(start, actions, seed=seed, num_steps=num_steps).frames
 
 
 def evaluate(predictors: dict[str, Predictor], episodes: dict[str, list[pusht_episodes.Episode]],
