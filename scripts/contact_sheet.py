@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""Contact sheet of held-out PushT rollouts: per episode the simulator's frames above each model's.
+"""Contact sheet of held-out rollouts: per episode the simulator's frames above each model's.
 
     .venv/bin/python scripts/contact_sheet.py --specs pusht-structured,pusht-tiny --out docs/contact_sheet.png
+    .venv/bin/python scripts/contact_sheet.py --scene panda --specs runs/panda-block --episodes 4 \
+        --out docs/contact_sheet_panda.png
 
 Columns are frames 0, 6, 12, 24, 36, 48; one block of rows per episode (truth, then each spec),
-episodes taken from the physics evaluation's kinds (`--kinds`), same seeds as its default.
+PushT episodes taken from the physics evaluation's kinds (`--kinds`), Panda episodes from its
+held-out rule (`--episodes`); same seeds as each evaluation's default.
 """
 
 from __future__ import annotations
@@ -29,31 +32,53 @@ GAP = 4
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--specs", default="pusht-structured,pusht-tiny")
-    parser.add_argument("--kinds", default="push,push,push,sweep,walk")
+    parser.add_argument("--scene", choices=("pusht", "panda"), default="pusht")
+    parser.add_argument("--kinds", default="push,push,push,sweep,walk", help="PushT episode kinds, one per block")
+    parser.add_argument("--episodes", type=int, default=4, help="Panda held-out episodes")
     parser.add_argument("--seed", type=int, default=777)
     parser.add_argument("--out", type=Path, default=Path("docs/contact_sheet.png"))
     args = parser.parse_args(argv)
     from dream_engine_ros.engine.runner import DreamEngine
 
     engines = {name: DreamEngine.load(name, device="cpu") for name in args.specs.split(",")}
-    kinds = args.kinds.split(",")
+    rows: list[tuple[str, np.ndarray]] = []
+    for label, frames, actions, seed in _episodes(args.scene, args.kinds.split(","), args.episodes, args.seed):
+        rows.append((f"{label}: truth", frames[list(COLUMNS)]))
+        for name, engine in engines.items():
+            pred = engine.predict(frames[0], actions, seed=seed).frames
+            rows.append((name, pred[list(COLUMNS)]))
+    _draw(rows, args.out)
+    print(args.out)
+    return 0
+
+
+def _episodes(scene: str, kinds: list[str], count: int,
+              seed: int) -> list[tuple[str, np.ndarray, np.ndarray, int]]:
+    """(label, true frames, actions, rollout seed) per episode, as each scene's evaluation draws them."""
+    if scene == "panda":
+        from dream_engine_ros.envs.panda_push.episodes import generate
+
+        return [(f"held-out #{i}", ep.frames, ep.actions, i)
+                for i, ep in enumerate(generate("held_out", count, max(COLUMNS), seed))]
     wanted: dict[str, int] = {}
     for kind in kinds:
         wanted[kind] = wanted.get(kind, 0) + 1
-    pools = {kind: pusht_episodes.generate(kind, n, max(COLUMNS), args.seed) for kind, n in wanted.items()}
-    rows: list[tuple[str, np.ndarray]] = []
+    pools = {kind: pusht_episodes.generate(kind, n, max(COLUMNS), seed) for kind, n in wanted.items()}
     used: dict[str, int] = {}
+    out = []
     for kind in kinds:
         i = used.get(kind, 0)
         used[kind] = i + 1
         ep = pools[kind][i]
-        rows.append((f"{kind} #{i}: truth", ep.frames[list(COLUMNS)]))
-        for name, engine in engines.items():
-            pred = engine.predict(ep.frames[0], ep.actions, seed=i).frames
-            rows.append((name, pred[list(COLUMNS)]))
+        out.append((f"{kind} #{i}", ep.frames, ep.actions, i))
+    return out
+
+
+def _draw(rows: list[tuple[str, np.ndarray]], out: Path) -> None:
+    blocks = sum(label.endswith("truth") for label, _ in rows)
     size = 96 * SCALE
     width = LABEL_W + len(COLUMNS) * (size + GAP)
-    height = 20 + len(rows) * (size + GAP) + GAP * len(kinds) * 2
+    height = 20 + len(rows) * (size + GAP) + GAP * blocks * 2
     sheet = Image.new("RGB", (width, height), (40, 40, 40))
     draw = ImageDraw.Draw(sheet)
     for c, frame_index in enumerate(COLUMNS):
@@ -67,10 +92,8 @@ def main(argv: list[str] | None = None) -> int:
             tile = Image.fromarray(frame).resize((size, size), Image.NEAREST)
             sheet.paste(tile, (LABEL_W + c * (size + GAP), y))
         y += size + GAP
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    sheet.crop((0, 0, width, y)).save(args.out)
-    print(args.out)
-    return 0
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sheet.crop((0, 0, width, y)).save(out)
 
 
 if __name__ == "__main__":
