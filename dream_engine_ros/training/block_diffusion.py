@@ -21,7 +21,9 @@ Only frames and actions are read: the model learns nothing else.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import resource
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -147,6 +149,27 @@ class LatentStore:
     def window(self, episode: int, start: int) -> np.ndarray:
         """(window, z, h, w) latents of one window."""
         return np.asarray(self._episode(episode)[start:start + self.data.window])
+
+
+def tokenizer_fingerprint(tokenizer: FrameTokenizer) -> str:
+    """A short hash of the tokenizer's weights and latent statistics (every tensor, in key order)."""
+    digest = hashlib.sha256()
+    for key, tensor in sorted(tokenizer.state_dict().items()):
+        digest.update(key.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def latent_store_folder(stage_dir: Path, tokenizer: FrameTokenizer, rank: int) -> Path:
+    """This process's latent store for this tokenizer; stores of other tokenizers are removed.
+
+    Why the fingerprint: `--resume` may continue a tokenizer stage the time budget had stopped, and
+    latents encoded by the earlier weights must then not be read back as the new ones'."""
+    folder = stage_dir / f"latents-{tokenizer_fingerprint(tokenizer)}-rank{rank}"
+    for stale in stage_dir.glob(f"latents-*rank{rank}"):
+        if stale != folder and stale.is_dir():
+            shutil.rmtree(stale)
+    return folder
 
 
 class DynamicsStage:
@@ -314,7 +337,7 @@ def train_block_diffusion(settings: TrainSettings, device: torch.device, process
     left = max(budget - (time.monotonic() - started), 1.0)
     loop = dataclasses.replace(loop, steps=settings.dynamics_steps, time_budget_s=left)
     resume = settings.resume and (stage_dir / "checkpoint.pt").is_file()
-    store = LatentStore(data, tokenizer, device, stage_dir / f"latents-rank{process.rank}")
+    store = LatentStore(data, tokenizer, device, latent_store_folder(stage_dir, tokenizer, process.rank))
     result = train(DynamicsStage(data, tokenizer, dynamics, spec, settings.chunks_per_window, device, held_out, store),
                    loop, stage_dir, device, resume, process, log, Progress(loop.steps))
     _load_best(dynamics, result, "dynamics")
