@@ -28,6 +28,6 @@ def fit_frame(image: np.ndarray, height: int, width: int) -> np.ndarray:
     cropped = center_crop_to_aspect(image, height, width)
     if cropped.shape[:2] == (height, width):
         return np.ascontiguousarray(cropped)
-    tensor = torch.from_numpy(np.ascontiguousarray(cropped)).permute(2, 0, 1)[None].float()
+    tensor = torch.from_numpy(np.array(cropped)).permute(2, 0, 1)[None].float()  # a copy: the input may be read-only
     resized = F.interpolate(tensor, size=(height, width), mode="bilinear", align_corners=False, antialias=True)
     return resized[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8).numpy()

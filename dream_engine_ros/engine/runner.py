@@ -99,7 +99,8 @@ class DreamEngine:
 
     @property
     def validator(self) -> RequestValidator:
-        return RequestValidator(self.spec, has_negative_context=self.pipeline.has_negative_context)
+        return RequestValidator(self.spec, has_negative_context=self.pipeline.has_negative_context,
+                                decode_free=self.can_roll_out_frameless)
 
     # ------------------------------------------------------------------ public API
 

@@ -33,11 +33,14 @@ class RequestValidator:
     """Checks frames, action arrays, steps, guidance and seeds for one spec."""
 
     def __init__(self, spec: ModelSpec, has_negative_context: bool = False, has_guidance: bool | None = None,
-                 reads_history: bool | None = None) -> None:
+                 reads_history: bool | None = None, decode_free: bool = False) -> None:
         """`has_guidance` / `reads_history`: what the spec's family can do; None asks the family registry
-        (a remote client passes what the server said, for a family it may not have installed)."""
+        (a remote client passes what the server said, for a family it may not have installed).
+        `decode_free`: the loaded model rolls out without drawing frames (a request's default cost
+        depends on it)."""
         self.spec = spec
         self.has_negative_context = has_negative_context
+        self.decode_free = decode_free
         self.has_guidance = family_of(spec).has_guidance if has_guidance is None else has_guidance
         self.reads_history = family_of(spec).reads_history if reads_history is None else reads_history
         if spec.action_low and spec.action_high:

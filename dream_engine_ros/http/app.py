@@ -41,6 +41,7 @@ from dream_engine_ros.http.multipart import Part, multipart_boundary, parse_mult
 from dream_engine_ros.http.results import ResultStore
 from dream_engine_ros.http.sse import chunk_payload, format_event
 from dream_engine_ros.http.worker import EngineWorker, Job, NotReady, QueueFull
+from dream_engine_ros.planning.costs import default_cost_name
 
 
 @dataclass
@@ -224,6 +225,7 @@ def capabilities(spec: ModelSpec) -> dict[str, bool]:
 def model_info(spec: ModelSpec, config: ServerConfig, worker: EngineWorker) -> dict[str, Any]:
     """What a client needs to build a valid request (and the SDK validates against)."""
     arch = {key: value for key, value in spec.summary().items() if key not in ("weights", "description", "name")}
+    decode_free = bool(worker.engine is not None and worker.engine.can_roll_out_frameless)
     return {
         "name": spec.name,
         "family": spec.family,
@@ -237,7 +239,8 @@ def model_info(spec: ModelSpec, config: ServerConfig, worker: EngineWorker) -> d
         "action_high": list(spec.action_high) or None,
         "fps": spec.fps,
         "defaults": {"num_steps": spec.num_steps, "guidance": spec.guidance},
-        "capabilities": capabilities(spec),
+        "capabilities": dict(capabilities(spec), decode_free=decode_free),
+        "default_cost": default_cost_name(decode_free, needs_frames=False),
         "spec": {"name": spec.name, "arch": arch},
         "limits": config.limits(),
         "state": worker.state,

@@ -237,7 +237,7 @@ class DreamEngineClient:
                              str(info["spec"]["arch"].get("uncond", "")))
         can = info["capabilities"]
         return RequestValidator(cast(ModelSpec, remote), has_guidance=bool(can["guidance"]),
-                                reads_history=bool(can["history"]))
+                                reads_history=bool(can["history"]), decode_free=bool(can.get("decode_free", False)))
 
     def validate(self, frame: np.ndarray, actions: np.ndarray, batched: bool = False,
                  goal: np.ndarray | None = None) -> np.ndarray:

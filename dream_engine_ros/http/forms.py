@@ -17,7 +17,7 @@ from dream_engine_ros.http.config import ServerConfig
 from dream_engine_ros.http.decode import decode_npy, decode_png, parse_int, sampling_overrides, text_field
 from dream_engine_ros.http.errors import ApiError
 from dream_engine_ros.http.multipart import Part
-from dream_engine_ros.planning.costs import get_cost
+from dream_engine_ros.planning.costs import resolve_cost
 
 PREDICT_FIELDS = ("frame", "actions", "seed", "num_steps", "guidance")
 BATCH_FIELDS = (*PREDICT_FIELDS, "seeds", "goal", "cost", "videos", "fused")
@@ -91,8 +91,10 @@ def _seed_list(parts: dict[str, Part], seed: int, count: int) -> list[int]:
     return [parse_int(item.strip(), "seeds") for item in text.split(",")]
 
 
-def _videos(text: str | None, has_goal: bool, count: int) -> tuple[list[int], bool]:
-    choice = text or ("best" if has_goal else "all")
+def _videos(text: str | None, has_goal: bool, count: int, decode_free: bool) -> tuple[list[int], bool]:
+    """The candidates whose mp4 is returned. Default: all without a goal; the best with a goal
+    scored on drawn frames; none with a decode-free cost (nothing is drawn unless asked)."""
+    choice = text or ("all" if not has_goal else "none" if decode_free else "best")
     if choice == "none":
         return [], False
     if choice == "all":
@@ -122,15 +124,18 @@ def parse_batch(parts: dict[str, Part], config: ServerConfig, validator: Request
     try:
         valid = validator.request(frame, actions, num_steps, guidance, seeds, batched=True)
         cost = None
+        decode_free = False
         if goal is not None:
             validator.frame(goal, "goal")
-            chosen = get_cost(cost_text or "")
-            if not chosen.frameless:  # a frameless cost is refused by name when the batch is scored
-                chosen.check_goal(goal, validator.spec)
-            cost = chosen.name
+            chosen = resolve_cost(cost_text or "", validator.decode_free, needs_frames=False)
+            if chosen.frameless and not validator.decode_free:
+                raise InputError("cost", chosen.name, f"cost {chosen.name!r} needs a model that rolls out "
+                                 f"decode-free; {validator.spec.name!r} cannot (cost 'last-frame' scores frames)")
+            chosen.check_goal(goal, validator.spec)
+            cost, decode_free = chosen.name, chosen.frameless
         elif cost_text:
             raise InputError("cost", cost_text, "a cost needs a goal image (form field 'goal')")
     except InputError as exc:
         raise ApiError.from_input_error(exc) from None
-    videos, best = _videos(_text(parts, "videos"), goal is not None, count)
+    videos, best = _videos(_text(parts, "videos"), goal is not None, count, decode_free)
     return BatchRequest(frame, valid, seeds, num_steps, guidance, goal, cost, videos, best, fused_text in ("true", "1"))

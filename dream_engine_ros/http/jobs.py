@@ -20,7 +20,7 @@ from dream_engine_ros.engine.spec import ModelSpec
 from dream_engine_ros.http.forms import BatchRequest, PredictRequest
 from dream_engine_ros.http.mp4 import encode_mp4
 from dream_engine_ros.http.worker import CancelCheck
-from dream_engine_ros.planning.costs import score_rollouts
+from dream_engine_ros.planning.costs import get_cost, score_rollouts
 
 
 @dataclass
@@ -67,9 +67,12 @@ def _finite(values: np.ndarray) -> list[float | None]:
 
 def batch_job(request: BatchRequest, spec: ModelSpec, tmp_dir: str | None) -> Callable[[Any, CancelCheck],
                                                                                          BatchOutcome]:
-    """engine.predict_batch (one fused pass), goal costs, and the requested candidates' mp4s."""
+    """engine.predict_batch (one fused pass), goal costs, and the requested candidates' mp4s; with a
+    decode-free cost, the costs without drawing any candidate, then only the requested ones drawn."""
 
     def run(engine: Any, should_cancel: CancelCheck) -> BatchOutcome:
+        if request.goal is not None and get_cost(request.cost or "").frameless:
+            return _decode_free_batch(engine, request, spec, tmp_dir, should_cancel)
         result = engine.predict_batch(request.frame, request.actions, seeds=request.seeds,
                                       num_steps=request.num_steps, guidance=request.guidance,
                                       should_cancel=should_cancel, fused=request.fused)
@@ -90,6 +93,34 @@ def batch_job(request: BatchRequest, spec: ModelSpec, tmp_dir: str | None) -> Ca
                             costs, best, videos, timings)
 
     return run
+
+
+def _decode_free_batch(engine: Any, request: BatchRequest, spec: ModelSpec, tmp_dir: str | None,
+                       should_cancel: CancelCheck) -> BatchOutcome:
+    """Costs from the decode-free rollout of every candidate; the candidates asked for (videos) are
+    then drawn one by one with their own seeds, so each mp4 is that candidate's single prediction."""
+    assert request.goal is not None
+    tic = time.perf_counter()
+    raw = np.asarray(get_cost(request.cost or "").score_frameless(engine, request.frame, request.actions,
+                                                                  request.goal), dtype=np.float64)
+    costs = _finite(raw)
+    best = int(np.argmin(np.where(np.isfinite(raw), raw, np.inf)))
+    timings = {"cost_s": round(time.perf_counter() - tic, 6)}
+    indices = [best] if request.videos_best else request.videos
+    num_steps = request.num_steps if request.num_steps is not None else spec.num_steps
+    guidance = request.guidance if request.guidance is not None else spec.guidance
+    videos: dict[int, bytes] = {}
+    if indices:
+        drawn = engine.predict_batch(request.frame, request.actions[indices], seeds=[request.seeds[k] for k in indices],
+                                     num_steps=request.num_steps, guidance=request.guidance,
+                                     should_cancel=should_cancel, fused=False)
+        num_steps, guidance = drawn.num_steps, drawn.guidance
+        timings.update({key: round(value, 6) for key, value in drawn.timings.items()})
+        tic = time.perf_counter()
+        videos = {k: encode_mp4(drawn.frames[row], spec.fps, tmp_dir) for row, k in enumerate(indices)}
+        timings["mp4_s"] = round(time.perf_counter() - tic, 6)
+    return BatchOutcome(list(request.seeds), int(request.actions.shape[1]) + 1, num_steps, guidance, costs, best,
+                        videos, timings)
 
 
 def predict_headers(spec: ModelSpec, device: str, outcome: PredictOutcome, request_id: str,

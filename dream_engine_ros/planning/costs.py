@@ -9,6 +9,10 @@ which environment they read. They look a cost up by name and ask it what it need
 
 Generic costs live here ("last-frame", "latent-goal"); an environment registers its own (e.g. a
 PushT pose cost read from the frames by its reader) from its plug-in.
+
+The default (a request's cost "") depends on the model and the request (`resolve_cost`): where the
+model rolls out decode-free and nothing asks for the candidates' frames, "latent-goal" (no frame
+drawn: what a planner that sends frame, candidates and goal image needs); otherwise "last-frame".
 """
 
 from __future__ import annotations
@@ -54,12 +58,24 @@ GOAL_COSTS: Registry[GoalCost] = Registry("goal cost")
 
 
 def get_cost(name: str) -> GoalCost:
-    """'' means the default ('last-frame'); anything unknown is a named input error."""
+    """'' means 'last-frame' (see `resolve_cost` for a request's default); anything unknown is a named input error."""
     resolved = name or DEFAULT_COST
     if resolved not in GOAL_COSTS:
         raise InputError("cost", name, f"cost {name!r} is not one of {', '.join(GOAL_COSTS.names())} "
-                         f"('' = {DEFAULT_COST})")
+                         f"('' = the model's default: {LATENT_GOAL} where it rolls out decode-free, else "
+                         f"{DEFAULT_COST})")
     return GOAL_COSTS.get(resolved)
+
+
+def default_cost_name(decode_free: bool, needs_frames: bool) -> str:
+    """The cost a request that names none gets: decode-free scoring where the model can and the
+    request does not ask for the candidates' frames (videos), the last frame's distance otherwise."""
+    return LATENT_GOAL if decode_free and not needs_frames else DEFAULT_COST
+
+
+def resolve_cost(name: str, decode_free: bool, needs_frames: bool) -> GoalCost:
+    """A request's cost: its name, or '' -> `default_cost_name`."""
+    return get_cost(name or default_cost_name(decode_free, needs_frames))
 
 
 def frame_cost_names() -> list[str]:

@@ -15,7 +15,7 @@ from sensor_msgs.msg import CompressedImage, Image
 from dream_engine_msgs.action import Rollout, RolloutBatch
 from dream_engine_ros.engine.errors import InputError
 from dream_engine_ros.engine.validation import RequestValidator
-from dream_engine_ros.planning.costs import frame_cost_names, get_cost
+from dream_engine_ros.planning.costs import frame_cost_names, resolve_cost
 from dream_engine_ros.ros.camera_cache import LatestFrameCache, NoFrameError, StaleFrameError
 from dream_engine_ros.ros.engine_planning import plan_search
 from dream_engine_ros.ros.engine_protocol import WorldModelEngine
@@ -81,7 +81,7 @@ class GoalIntake:
             except ImageConversionError as error:
                 raise GoalFailure(ErrorCode.INVALID_GOAL, str(error)) from error
         try:
-            chosen = get_cost(str(goal.cost))
+            chosen = resolve_cost(str(goal.cost), self._engine.can_roll_out_frameless, bool(goal.write_video))
             if goal_rgb is not None:
                 chosen.check_goal(goal_rgb, spec)
         except InputError as error:

@@ -67,6 +67,9 @@ class TrainSettings:
     dynamics_steps: int = 20000
     batch: int = 16
     lr: float = 1e-3
+    change_weight: float = 9.0  # dynamics loss: a latent cell that changed weighs 1 + this (`change_weights`)
+    ema: float = 0.999  # both stages keep (and are judged and saved by) this moving average of their weights
+    context_noise: float = 0.0  # dynamics: the conditioning latents get Gaussian noise of std up to this
     held_out: float = 0.1
     seed: int = 0
     resume: bool = False
@@ -176,9 +179,11 @@ class DynamicsStage:
     """Stage 3: windows -> teacher-forced x0 loss over each chunk (the tokenizer frozen)."""
 
     def __init__(self, data: TrainingData, tokenizer: FrameTokenizer, dynamics: ChunkDenoiser, spec: ModelSpec,
-                 chunks: int, device: torch.device, held_out: Any, store: LatentStore) -> None:
+                 chunks: int, device: torch.device, held_out: Any, store: LatentStore, change_weight: float = 0.0,
+                 context_noise: float = 0.0) -> None:
         self.data, self.tokenizer, self.dynamics, self.spec = data, tokenizer, dynamics, spec
         self.chunks, self.device, self.held_out, self.store = chunks, device, held_out, store
+        self.change_weight, self.context_noise = change_weight, context_noise
         with torch.no_grad():  # the held-out windows' latents, once
             frames = torch.from_numpy(held_out.frames).to(device)
             self.held_latents = np.stack([tokenizer.encode(clip).float().cpu().numpy() for clip in frames])
@@ -191,23 +196,30 @@ class DynamicsStage:
         latents = np.stack([self.store.window(e, s) for e, s in zip(episodes, starts, strict=True)])
         actions = np.stack([self.data.episodes[e].recording.actions[s:s + self.data.window - 1]
                             for e, s in zip(episodes, starts, strict=True)]).astype(np.float32)
-        return _clip(latents, actions, self.spec, self.chunks, rng)
+        return _clip(latents, actions, self.spec, self.chunks, rng, self.context_noise)
 
     def shard(self, batch: dict[str, np.ndarray], rank: int, world: int) -> dict[str, np.ndarray]:
         per = len(batch["latents"]) // world
         return {key: value[rank * per:(rank + 1) * per] for key, value in batch.items()}
 
     def loss(self, batch: dict[str, np.ndarray]) -> Tensor:
-        latents = torch.from_numpy(batch["latents"]).to(self.device)
-        actions = torch.from_numpy(batch["actions"]).to(self.device)
-        times = torch.from_numpy(batch["times"]).to(self.device)
-        noise = torch.from_numpy(batch["noise"]).to(self.device)
-        return self.dynamics.loss(latents, actions, times, noise)
+        return self._loss(batch, self.change_weight)
+
+    def _loss(self, batch: dict[str, np.ndarray], change_weight: float) -> Tensor:
+        latents, actions, times, noise = (torch.from_numpy(batch[key]).to(self.device)
+                                          for key in ("latents", "actions", "times", "noise"))
+        context = torch.from_numpy(batch["context"]).to(self.device) if "context" in batch else None
+        return self.dynamics.loss(latents, actions, times, noise, context, change_weight)
 
     def evaluate(self) -> dict[str, float]:
+        """Held-out x0 MSE, unweighted and from clean context (comparable across settings), and the
+        change-weighted one (what the moving cells alone would say)."""
         rng = np.random.default_rng(12345)  # the same noise and times at every evaluation
         clip = _clip(self.held_latents, self.held_out.actions, self.spec, self.chunks, rng)
-        return {"loss": float(self.loss(clip))}
+        figures = {"loss": float(self._loss(clip, 0.0))}
+        if self.change_weight > 0:
+            figures["weighted_loss"] = float(self._loss(clip, self.change_weight))
+        return figures
 
 
 def _pick(data: TrainingData, rng: np.random.Generator, size: int) -> tuple[list[int], list[int]]:
@@ -230,15 +242,21 @@ def _draw(data: TrainingData, rng: np.random.Generator, size: int) -> Any:
 
 
 def _clip(latents: np.ndarray, actions: np.ndarray, spec: ModelSpec, chunks: int,
-          rng: np.random.Generator) -> dict[str, np.ndarray]:
+          rng: np.random.Generator, context_noise: float = 0.0) -> dict[str, np.ndarray]:
     """A dynamics batch: window latents (B, window, z, h, w), actions normalised by the spec's bounds,
-    per-chunk flow times in (0, 1] and the noise, drawn from `rng` (so every process draws the same)."""
+    per-chunk flow times in (0, 1] and the noise, drawn from `rng` (so every process draws the same);
+    with `context_noise`, a corrupted copy of the latents to condition on (per row a noise std
+    drawn uniformly up to it)."""
     size = len(latents)
     steps = actions.shape[1]
     times = 1.0 - rng.random((size, chunks))  # (0, 1]: every chunk learns every noise level
     noise = rng.standard_normal((size, steps, *latents.shape[2:]))
-    return {"latents": latents.astype(np.float32), "actions": spec.normalise_actions(actions).astype(np.float32),
-            "times": times.astype(np.float32), "noise": noise.astype(np.float32)}
+    batch = {"latents": latents.astype(np.float32), "actions": spec.normalise_actions(actions).astype(np.float32),
+             "times": times.astype(np.float32), "noise": noise.astype(np.float32)}
+    if context_noise > 0:
+        levels = context_noise * rng.random((size, 1, 1, 1, 1))
+        batch["context"] = (latents + levels * rng.standard_normal(latents.shape)).astype(np.float32)
+    return batch
 
 
 def _inputs_summary(inputs: tuple[str, ...]) -> str:
@@ -320,7 +338,7 @@ def train_block_diffusion(settings: TrainSettings, device: torch.device, process
     stage_dir.mkdir(parents=True, exist_ok=True)
     loop = LoopConfig(steps=settings.tokenizer_steps, batch=settings.batch, lr=settings.lr, seed=settings.seed,
                       time_budget_s=budget * settings.tokenizer_share, log_every=settings.log_every,
-                      eval_every=settings.eval_every, checkpoint_every=settings.eval_every)
+                      eval_every=settings.eval_every, checkpoint_every=settings.eval_every, ema=settings.ema)
     resume = settings.resume and (stage_dir / "checkpoint.pt").is_file()
     result = train(TokenizerStage(data, tokenizer, device, held_out), loop, stage_dir, device, resume, process, log,
                    Progress(loop.steps))
@@ -338,8 +356,9 @@ def train_block_diffusion(settings: TrainSettings, device: torch.device, process
     loop = dataclasses.replace(loop, steps=settings.dynamics_steps, time_budget_s=left)
     resume = settings.resume and (stage_dir / "checkpoint.pt").is_file()
     store = LatentStore(data, tokenizer, device, latent_store_folder(stage_dir, tokenizer, process.rank))
-    result = train(DynamicsStage(data, tokenizer, dynamics, spec, settings.chunks_per_window, device, held_out, store),
-                   loop, stage_dir, device, resume, process, log, Progress(loop.steps))
+    stage = DynamicsStage(data, tokenizer, dynamics, spec, settings.chunks_per_window, device, held_out, store,
+                          settings.change_weight, settings.context_noise)
+    result = train(stage, loop, stage_dir, device, resume, process, log, Progress(loop.steps))
     _load_best(dynamics, result, "dynamics")
     outcome.stages["dynamics"] = result
     outcome.seconds = time.monotonic() - started

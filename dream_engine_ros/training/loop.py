@@ -11,8 +11,9 @@ batch, held-out figures); the loop owns everything else:
        sees the same batch and takes its own slice; loss, backward (gradients averaged across
        processes), clip, optimiser step;
     4. every `log_every` steps a log line (a progress line with ETA on a terminal); every
-       `eval_every` the held-out figures; every `checkpoint_every` and at the end a checkpoint,
-       written atomically (a crash leaves the last complete one);
+       `eval_every` the held-out figures (of the weights' moving average when `ema` > 0);
+       every `checkpoint_every` and at the end a checkpoint, written atomically (a crash
+       leaves the last complete one);
     5. stop at `steps` or when the time budget is spent, keeping the best held-out state.
 
 One process and N processes follow the same loss curve up to the order of float sums: the
@@ -25,8 +26,8 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -78,6 +79,7 @@ class LoopConfig:
     eval_every: int = 250
     checkpoint_every: int = 250
     bf16: bool = True  # autocast on CUDA only; CPU runs stay float32
+    ema: float = 0.0  # > 0: held-out figures, the best state and the result use an exponential moving average
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch", "log_every", "eval_every", "checkpoint_every"):
@@ -163,15 +165,63 @@ class Progress:
             self.stream.flush()
 
 
+class WeightAverage:
+    """An exponential moving average of the modules' parameters (buffers are taken as they are).
+
+    Why: a time-boxed run stops at a constant learning rate, where the weights still jitter
+    around their minimum; their moving average sits nearer it (as diffusion models are evaluated).
+    The decay ramps up as min(decay, (1 + step) / (10 + step)), so early averages are not
+    dominated by the random initialisation."""
+
+    def __init__(self, modules: Mapping[str, nn.Module], decay: float) -> None:
+        self.modules, self.decay = modules, decay
+        self.averages = {name: {k: p.detach().float().clone() for k, p in module.named_parameters()}
+                         for name, module in modules.items()}
+
+    def load(self, averages: dict[str, dict[str, Tensor]]) -> None:
+        """Averages from a checkpoint (read on the CPU), moved to each parameter's device."""
+        for name, module in self.modules.items():
+            for key, param in module.named_parameters():
+                self.averages[name][key] = averages[name][key].to(param.device, torch.float32)
+
+    @torch.no_grad()
+    def update(self, step: int) -> None:
+        decay = min(self.decay, (1.0 + step) / (10.0 + step))
+        for name, module in self.modules.items():
+            for key, param in module.named_parameters():
+                self.averages[name][key].lerp_(param.detach().float(), 1.0 - decay)
+
+    def state(self) -> dict[str, dict[str, Tensor]]:
+        """Each module's state dict with its parameters replaced by their averages."""
+        states = _state(self.modules)
+        for name, averages in self.averages.items():
+            for key, value in averages.items():
+                states[name][key] = value.to(states[name][key].dtype).clone()
+        return states
+
+    @contextmanager
+    def applied(self) -> Iterator[None]:
+        """The averages in the modules for the block's duration, the live weights restored after."""
+        live = _state(self.modules)
+        for name, module in self.modules.items():
+            module.load_state_dict(self.state()[name])
+        try:
+            yield
+        finally:
+            for name, module in self.modules.items():
+                module.load_state_dict(live[name])
+
+
 def save_checkpoint(folder: Path, step: int, modules: Mapping[str, nn.Module], optimiser: torch.optim.Optimizer,
                     config: LoopConfig, best: tuple[int | None, float, dict[str, dict[str, Tensor]] | None],
-                    history: LoopResult) -> Path:
+                    history: LoopResult, average: WeightAverage | None = None) -> Path:
     """`folder/checkpoint.pt`, atomically: a crash mid-write leaves the previous one whole."""
     target = folder / CHECKPOINT
     payload = {
         "step": step, "modules": _state(modules), "optimiser": optimiser.state_dict(), "config": asdict(config),
         "best_step": best[0], "best_loss": best[1], "best_state": best[2],
         "losses": history.losses, "evals": history.evals,
+        "averages": average.averages if average is not None else None,
     }
     with atomic_output(target) as tmp:
         torch.save(payload, tmp)
@@ -201,8 +251,10 @@ def train(trainable: Trainable, config: LoopConfig, folder: Path, device: torch.
     result = LoopResult(0, "steps")
     best: tuple[int | None, float, dict[str, dict[str, Tensor]] | None] = (None, math.inf, None)
     first = 0
+    saved_averages = None
     if resume:
         payload = load_checkpoint(folder)
+        saved_averages = payload.get("averages")
         for name, module in modules.items():
             module.load_state_dict(payload["modules"][name])
         optimiser.load_state_dict(payload["optimiser"])
@@ -210,6 +262,9 @@ def train(trainable: Trainable, config: LoopConfig, folder: Path, device: torch.
         best = (payload["best_step"], float(payload["best_loss"]), payload["best_state"])
         result.losses = [(int(s), float(v)) for s, v in payload["losses"]]
         result.evals = [(int(s), dict(figures)) for s, figures in payload["evals"]]
+    average = WeightAverage(modules, config.ema) if config.ema > 0 else None
+    if average is not None and saved_averages is not None:
+        average.load(saved_averages)
     started = time.monotonic()
     autocast: Callable[[], AbstractContextManager[Any]] = (
         (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if config.bf16 and device.type == "cuda"
@@ -229,6 +284,8 @@ def train(trainable: Trainable, config: LoopConfig, folder: Path, device: torch.
         if config.clip > 0:
             torch.nn.utils.clip_grad_norm_(params, config.clip)
         optimiser.step()
+        if average is not None:
+            average.update(step)
         value = float(loss.detach())
         if process.world > 1:
             reduced = torch.tensor([value], dtype=torch.float64)
@@ -250,15 +307,15 @@ def train(trainable: Trainable, config: LoopConfig, folder: Path, device: torch.
         if step % config.eval_every == 0 or last:
             for module in modules.values():
                 module.eval()
-            with torch.no_grad():
+            with torch.no_grad(), (average.applied() if average is not None else nullcontext()):
                 figures = trainable.evaluate()
             result.evals.append((step, figures))
             if figures.get("loss", math.inf) < best[1]:
-                best = (step, figures["loss"], _state(modules))
+                best = (step, figures["loss"], average.state() if average is not None else _state(modules))
             if log is not None and process.leads:
                 log(f"step {step}: " + ", ".join(f"{k} {v:.5f}" for k, v in figures.items()))
         if process.leads and (step % config.checkpoint_every == 0 or last):
-            save_checkpoint(folder, step, modules, optimiser, config, best, result)
+            save_checkpoint(folder, step, modules, optimiser, config, best, result, average)
         if out_of_time:
             result.stopped_by = "time budget"
             break

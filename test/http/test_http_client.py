@@ -46,7 +46,7 @@ def test_predict_batch_with_goal_ranks_candidates(client: DreamEngineClient, inp
     rng = np.random.default_rng(3)
     candidates = np.clip(inputs.actions[None] + rng.normal(0, 30, (3, *inputs.actions.shape)), 0, 512)
     goal = inputs.frame[::-1].copy()
-    batch = client.predict_batch(inputs.frame, candidates.astype(np.float32), seed=11, goal=goal)
+    batch = client.predict_batch(inputs.frame, candidates.astype(np.float32), seed=11, goal=goal, cost="last-frame")
     engine = DreamEngine.load(SPEC, device="cpu")
     direct = engine.predict_batch(inputs.frame, candidates.astype(np.float32), seeds=11)
     expected = score_rollouts(engine, "last-frame", direct.frames, goal)
@@ -58,6 +58,29 @@ def test_predict_batch_with_goal_ranks_candidates(client: DreamEngineClient, inp
     plain = client.predict_batch(inputs.frame, candidates[:2].astype(np.float32), seeds=[5, 9], videos=[1])
     assert plain.costs is None and plain.best_index is None and sorted(plain.videos) == [1]
     assert plain.videos[1] == client.predict(inputs.frame, candidates[1].astype(np.float32), seed=9).mp4
+
+
+def test_predict_batch_default_cost_is_decode_free(client: DreamEngineClient, inputs: Inputs) -> None:
+    """Frame, candidates and a goal image only: a model that rolls out decode-free scores them with
+    'latent-goal' without drawing any candidate (no video unless asked); the best one, when asked
+    for, is drawn as its own single prediction."""
+    from dream_engine_ros.planning.costs import get_cost
+
+    rng = np.random.default_rng(4)
+    noise = rng.normal(0, 30, (3, *inputs.actions.shape))
+    candidates = np.clip(inputs.actions[None] + noise, 0, 512).astype(np.float32)
+    goal = inputs.frame[::-1].copy()
+    assert client.model()["capabilities"]["decode_free"] and client.model()["default_cost"] == "latent-goal"
+    batch = client.predict_batch(inputs.frame, candidates, seed=11, goal=goal)
+    engine = DreamEngine.load(SPEC, device="cpu")
+    expected = get_cost("latent-goal").score_frameless(engine, inputs.frame, candidates, goal)
+    assert batch.body["cost"] == "latent-goal" and batch.videos == {}
+    assert batch.costs is not None and np.allclose(batch.costs, expected, rtol=1e-6)
+    assert batch.best_index == int(np.argmin(expected)) and "denoise_s" not in batch.body["timings"]
+    drawn = client.predict_batch(inputs.frame, candidates, seed=11, goal=goal, videos="best")
+    best = drawn.best_index
+    assert best == batch.best_index and sorted(drawn.videos) == [best]
+    assert drawn.videos[best] == client.predict(inputs.frame, candidates[best], seed=11 + best).mp4
 
 
 def test_server_errors_raise_with_field_and_rule(client: DreamEngineClient, inputs: Inputs) -> None:

@@ -58,3 +58,16 @@ def test_bad_goals_and_specs_get_named_errors(block_model_folder, engine: DreamE
     with pytest.raises(InputError, match="cannot roll out decode-free"):
         cost.score_frameless(engine, np.zeros((96, 96, 3), np.uint8), np.full((1, 4, 2), 100.0, np.float32),
                              np.zeros((96, 96, 3), np.uint8))
+
+
+def test_a_request_without_a_cost_gets_the_models_default() -> None:
+    """'' is decode-free 'latent-goal' where the model can and no frames are asked for, else 'last-frame'."""
+    from dream_engine_ros.planning.costs import DEFAULT_COST, default_cost_name, resolve_cost
+
+    assert default_cost_name(decode_free=True, needs_frames=False) == LATENT_GOAL
+    assert default_cost_name(decode_free=True, needs_frames=True) == DEFAULT_COST
+    assert default_cost_name(decode_free=False, needs_frames=False) == DEFAULT_COST
+    assert resolve_cost("", decode_free=True, needs_frames=False).name == LATENT_GOAL
+    assert resolve_cost("last-frame", decode_free=True, needs_frames=False).name == DEFAULT_COST  # a name wins
+    with pytest.raises(InputError, match="is not one of"):
+        resolve_cost("psnr", decode_free=True, needs_frames=False)

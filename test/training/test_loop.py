@@ -14,7 +14,7 @@ import pytest
 import torch
 from toy_trainable import Toy, run
 
-from dream_engine_ros.training.loop import CHECKPOINT, LoopConfig, load_checkpoint, train
+from dream_engine_ros.training.loop import CHECKPOINT, LoopConfig, LoopResult, load_checkpoint, train
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -44,6 +44,33 @@ def test_the_time_budget_stops_the_run_with_a_checkpoint(tmp_path: Path) -> None
     result = train(Toy(), config, tmp_path, torch.device("cpu"))
     assert result.stopped_by == "time budget" and result.steps_done < 10_000
     assert load_checkpoint(tmp_path)["step"] == result.steps_done and result.best_state is not None
+
+
+def _ema_run(folder: Path, steps: int, resume: bool) -> tuple[LoopResult, Toy]:
+    toy = Toy()
+    config = LoopConfig(steps=steps, batch=8, lr=1e-2, seed=3, log_every=1, eval_every=5, checkpoint_every=5, ema=0.9)
+    return train(toy, config, folder, torch.device("cpu"), resume=resume), toy
+
+
+def test_the_moving_average_is_what_is_judged_kept_and_resumed(tmp_path: Path) -> None:
+    """ema > 0: the held-out figures and the best state are the averaged weights' (not the live
+    ones, which the module keeps for training), and a resumed run continues the same average."""
+    import numpy as np
+
+    (tmp_path / "straight").mkdir()
+    (tmp_path / "resumed").mkdir()
+    straight, toy = _ema_run(tmp_path / "straight", 20, False)
+    assert straight.best_state is not None and straight.best_state["net"]["0.weight"] is not None
+    averages = load_checkpoint(tmp_path / "straight")["averages"]["net"]
+    live = toy.net.state_dict()
+    assert not torch.equal(averages["0.weight"], live["0.weight"])  # the average lags the live weights
+    toy.net.load_state_dict({**live, **averages})
+    with torch.no_grad():
+        assert np.isclose(toy.evaluate()["loss"], straight.evals[-1][1]["loss"], rtol=1e-6)
+    _ema_run(tmp_path / "resumed", 10, False)
+    resumed, _ = _ema_run(tmp_path / "resumed", 20, True)
+    assert resumed.evals == straight.evals
+    assert torch.equal(load_checkpoint(tmp_path / "resumed")["averages"]["net"]["0.weight"], averages["0.weight"])
 
 
 def test_a_broken_checkpoint_is_named(tmp_path: Path) -> None:

@@ -273,15 +273,24 @@ class ChunkDenoiser(nn.Module):
             x = (1.0 - t_next) * x0 + t_next * eps
         return x0
 
-    def loss(self, latents: Tensor, actions: Tensor, times: Tensor, noise: Tensor) -> Tensor:
+    def loss(self, latents: Tensor, actions: Tensor, times: Tensor, noise: Tensor, context: Tensor | None = None,
+             change_weight: float = 0.0) -> Tensor:
         """Teacher-forced training loss of a clip, exactly as a rollout conditions each chunk.
 
         latents (B, 1 + L * C, z, h, w): the clip's clean latents, the start frame first; actions
         (B, L * C, D) normalised; times (B, L) flow times in (0, 1]; noise (B, L * C, z, h, w).
-        Each chunk is noised to its time, its x0 predicted over the cache of the true earlier
-        chunks, and the cache then takes the true chunk: mean squared x0 error over all chunks."""
+        Each chunk is noised to its time, its x0 predicted over the cache of the earlier chunks,
+        and the cache then takes that chunk: mean squared x0 error over all chunks.
+
+        `context` (same shape as latents, None: the latents themselves) is what the cache and the
+        reference are built from: a trainer passes a corrupted copy so that the model learns to
+        continue from imperfect frames, as it must from its own predictions in a rollout.
+        `change_weight` > 0 weighs the latent cells that changed from the chunk's reference
+        `change_weight` times more (`change_weights`): the few cells that move carry the dynamics,
+        and an unweighted mean lets the static majority, which the reference already copies, drown them."""
         chunk = (latents.shape[1] - 1) // times.shape[1]
-        cache = self.begin(latents[:, 0])
+        context = latents if context is None else context
+        cache = self.begin(context[:, 0])
         errors = []
         for j in range(times.shape[1]):
             lo, hi = 1 + j * chunk, 1 + (j + 1) * chunk
@@ -289,7 +298,21 @@ class ChunkDenoiser(nn.Module):
             t = times[:, j]
             t5 = t[:, None, None, None, None]
             noisy = (1.0 - t5) * clean + t5 * noise[:, lo - 1:hi - 1]
-            errors.append(F.mse_loss(self(noisy, t, acts, cache)[0], clean))
+            squared = (self(noisy, t, acts, cache)[0] - clean) ** 2
+            if change_weight > 0:
+                squared = squared * change_weights(clean, latents[:, lo - 1], change_weight)
+            errors.append(squared.mean())
             if j + 1 < times.shape[1]:
-                self.commit(cache, clean, acts)
+                self.commit(cache, context[:, lo:hi], acts)
         return torch.stack(errors).mean()
+
+
+def change_weights(clean: Tensor, reference: Tensor, strength: float, threshold: float = 0.03) -> Tensor:
+    """Per-cell loss weights (B, F, 1, h, w) of a chunk: 1 + strength where the cell changed.
+
+    A cell changed where its squared distance from the reference frame (B, z, h, w), averaged
+    over channels, exceeds `threshold` (latents are normalised to unit scale, so the threshold
+    means the same for any tokenizer). A bounded weight on purpose: weighting by the size of the
+    change let the largest movers dominate and the static cells, unweighted, drift."""
+    change = ((clean - reference[:, None]) ** 2).mean(dim=2, keepdim=True)
+    return 1.0 + strength * (change > threshold).to(clean.dtype)

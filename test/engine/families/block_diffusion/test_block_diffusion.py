@@ -356,3 +356,33 @@ def test_each_token_is_told_its_frame_action_and_its_own_grid_position() -> None
     assert torch.equal(joined[0, :6, 2:], joined[0, 6:, 2:])  # the same grid in every frame
     assert joined[0, 0, 2:].tolist() == [-1.0, -1.0] and joined[0, 5, 2:].tolist() == [1.0, 1.0]
     assert joined[0, 1, 2:].tolist() == [-1.0, 0.0]  # (y, x) of the token in row 0, column 1
+
+
+def test_changed_cells_weigh_more_and_static_ones_weigh_one() -> None:
+    from dream_engine_ros.engine.families.block_diffusion.dynamics import change_weights
+
+    reference = torch.zeros(1, 2, 3, 3)
+    clean = torch.zeros(1, 2, 2, 3, 3)
+    clean[0, 1, :, 1, 2] = 1.0  # one cell of the second frame moved
+    weights = change_weights(clean, reference, strength=9.0)
+    assert weights.shape == (1, 2, 1, 3, 3)
+    assert weights[0, 1, 0, 1, 2] == 10.0 and float(weights.sum()) == 2 * 9 + 9.0
+
+
+def test_the_loss_conditions_on_the_context_it_is_given() -> None:
+    """Same clip, same noise: a corrupted context changes the loss (the cache and reference are built
+    from it), the clean context equals the default, and the change weight only adds."""
+    config = BlockDiffusionConfig(action_dim=2, channels=(8, 16), latent_channels=4, patch=2, width=32, depth=1,
+                                  heads=2, action_embed=16)
+    torch.manual_seed(0)
+    model = cast(ChunkDenoiser, _random(ChunkDenoiser(config)))
+    gen = torch.Generator().manual_seed(1)
+    latents = torch.randn(2, 5, 4, 4, 4, generator=gen)
+    actions, times = torch.randn(2, 4, 2, generator=gen), torch.rand(2, 2, generator=gen)
+    noise = torch.randn(2, 4, 4, 4, 4, generator=gen)
+    with torch.no_grad():
+        plain = model.loss(latents, actions, times, noise)
+        assert torch.equal(model.loss(latents, actions, times, noise, context=latents), plain)
+        noisy = latents + 0.5 * torch.randn(latents.shape, generator=gen)
+        assert not torch.isclose(model.loss(latents, actions, times, noise, context=noisy), plain)
+        assert model.loss(latents, actions, times, noise, change_weight=9.0) > plain
