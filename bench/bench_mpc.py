@@ -7,7 +7,10 @@
        state); success = agent and block within 20 units and block angle within pi/9 of the
        goal state at any step; a method whose model cannot read the scene any more (the T
        pushed out of the picture) fails its task;
-    3. methods: CEM and random shooting over the Dream Engine's decode-free scene-state rollout
+    3. methods: CEM over any model's decode-free rollout scored by the generic `latent-goal` cost
+       against the goal image, starting from the last action held (`cem-latent`: nothing about
+       PushT on the planner's path; the scene-state settings); CEM and random shooting over the
+       Dream Engine's decode-free scene-state rollout
        (`-state`: what the shipped planner uses) and over its predicted frames with the objects
        read from the pixels (`-dream`), CEM with the simulator itself as the model (the
        scene-state planner's upper bound: same settings, budget and cost), driving the agent
@@ -57,12 +60,26 @@ from dream_engine_ros.envs.pusht.planning.scorers import (  # noqa: E402
 )
 from dream_engine_ros.envs.pusht.planning.tasks import reach_tasks  # noqa: E402
 from dream_engine_ros.planning.cem import CEMConfig, CrossEntropyPlanner  # noqa: E402
+from dream_engine_ros.planning.goal_scorer import GoalImageScorer  # noqa: E402
 
-METHODS = ("cem-state", "rs-state", "cem-dream", "rs-dream", "cem-sim", "drive-to-goal", "do-nothing")
+METHODS = ("cem-state", "rs-state", "cem-dream", "rs-dream", "cem-sim", "drive-to-goal", "do-nothing", "cem-latent")
+
+
+class GenericPlanningController(PlanningController):
+    """The same receding-horizon CEM with nothing about PushT: the search starts from the last
+    executed action held (the middle of the spec's bounds before the first), not from the agent
+    read off the frame by its colour."""
+
+    def act(self, observation: Observation) -> np.ndarray:
+        if self.warm is None:
+            low, high = self.planner.low, self.planner.high
+            last = observation.history_actions[-1] if len(observation.history_actions) else (low + high) / 2.0
+            self.warm = self.planner.initial_mean(np.asarray(last, np.float64))
+        return super().act(observation)
 
 
 def make_controller(method: str, goal: SceneGoal, engine: DreamEngine | None, args: argparse.Namespace,
-                    seed: int) -> Controller:
+                    seed: int, goal_image: np.ndarray | None = None) -> Controller:
     spec = get_spec(args.spec)
     low, high = np.asarray(spec.action_low), np.asarray(spec.action_high)
     cem = CEMConfig(horizon=args.horizon, hold=args.hold, samples=args.samples, elites=args.elites,
@@ -77,6 +94,10 @@ def make_controller(method: str, goal: SceneGoal, engine: DreamEngine | None, ar
         config = state_cem if method == "cem-state" else state_shooting
         return PlanningController(method, CrossEntropyPlanner(config, low, high), SceneStateScorer(engine, goal),
                                   args.execute, seed)
+    if method == "cem-latent":  # generic: any model that rolls out decode-free, the goal as an image only
+        assert engine is not None and goal_image is not None
+        return GenericPlanningController(method, CrossEntropyPlanner(state_cem, low, high),
+                                         GoalImageScorer(engine, goal_image), args.execute, seed)
     if method == "cem-dream":
         assert engine is not None
         return PlanningController(method, CrossEntropyPlanner(cem, low, high), DreamScorer(engine, goal, seed=seed),
@@ -181,7 +202,7 @@ def main() -> int:
 
     tasks = reach_tasks(args.tasks, args.seed)
     engine = None
-    if any(m.endswith(("-dream", "-state")) for m in methods):
+    if any(m.endswith(("-dream", "-state", "-latent")) for m in methods):
         engine = DreamEngine.load(args.spec, weights=args.weights, device="cpu")
     args.jsonl.parent.mkdir(parents=True, exist_ok=True)
     settings = {key: getattr(args, key) for key in ("spec", "weights", "seed", "budget", "horizon", "hold", "samples",
@@ -202,8 +223,10 @@ def main() -> int:
                 if (method, i) in done:
                     results[method].append(done[(method, i)])
                     continue
-                goal = SceneGoal.from_image(robot.reset(task.goal))
-                controller = make_controller(method, goal, engine, args, seed=args.seed + i + args.planner_seed_offset)
+                goal_image = robot.reset(task.goal)
+                goal = SceneGoal.from_image(goal_image)
+                controller = make_controller(method, goal, engine, args, seed=args.seed + i + args.planner_seed_offset,
+                                             goal_image=goal_image)
                 try:
                     outcome = run_episode(robot, controller, task.start, task.goal, budget=args.budget)
                     row = {"success": outcome.success, "steps": outcome.steps,
@@ -233,7 +256,8 @@ def main() -> int:
     print("| method | model | success | mean steps to success | s per replan (median) |")
     print("| --- | --- | --- | --- | --- |")
     model_of = {"cem-dream": args.spec, "rs-dream": args.spec, "cem-state": f"{args.spec} scene states",
-                "rs-state": f"{args.spec} scene states", "cem-sim": "simulator (upper bound)"}
+                "rs-state": f"{args.spec} scene states", "cem-sim": "simulator (upper bound)",
+                "cem-latent": f"{args.spec} decode-free, cost latent-goal"}
     for method in methods:
         s = summarise(results[method])
         steps = f"{s['mean_steps_to_success']:.1f}" if s["mean_steps_to_success"] is not None else "-"

@@ -71,3 +71,4 @@ def test_a_request_without_a_cost_gets_the_models_default() -> None:
     assert resolve_cost("last-frame", decode_free=True, needs_frames=False).name == DEFAULT_COST  # a name wins
     with pytest.raises(InputError, match="is not one of"):
         resolve_cost("psnr", decode_free=True, needs_frames=False)
+
