@@ -61,9 +61,9 @@ def cmd_evaluate_policy(args: argparse.Namespace) -> int:
         spec = get_spec(args.spec)
     except KeyError as exc:
         raise CliError(f"--spec: {exc.args[0]}", EXIT_BAD_INPUT) from None
-    if spec.frame_model is None:  # the frame-by-frame rollout is the causal-video family's
-        raise CliError(f"--spec: {spec.name} ({spec.family}) has no frame-by-frame rollout; use a causal-video "
-                       "spec such as pusht-structured", EXIT_BAD_INPUT)
+    if spec.action_dim != 2:  # the policies command PushT's 2-D targets
+        raise CliError(f"--spec: {spec.name} takes {spec.action_dim}-D actions; the PushT policies command 2-D "
+                       "targets (a model trained on PushT recordings, or pusht-structured)", EXIT_BAD_INPUT)
     if args.horizon % spec.chunk_size:
         raise CliError(f"--horizon: {args.horizon} is not a multiple of the chunk size {spec.chunk_size}",
                        EXIT_BAD_INPUT)
@@ -134,7 +134,7 @@ def add_policy_subcommands(subparsers: argparse._SubParsersAction[argparse.Argum
     evaluate.add_argument("--horizon", type=_positive, default=96,
                           help="control steps per episode (a multiple of the spec's chunk size)")
     evaluate.add_argument("--spec", default=DEFAULT_SPEC,
-                          help=f"a spec with frame-by-frame rollout, i.e. not latent (default {DEFAULT_SPEC})")
+                          help=f"a catalog name or model folder whose actions are PushT's 2-D targets (default {DEFAULT_SPEC})")
     evaluate.add_argument("--weights", default=None, help="weights directory (default: the spec's)")
     evaluate.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     evaluate.add_argument("--batch", type=_positive, default=64, help="episodes per network call")

@@ -34,6 +34,12 @@ def _train_command(args: argparse.Namespace) -> dict[str, Any]:
             raise CliError(f"--{name.replace('_', '-')}: {getattr(args, name)} must be >= 1", EXIT_BAD_INPUT)
     if not args.fps > 0 or not args.time_budget_min > 0:
         raise CliError("--fps and --time-budget-min must be positive", EXIT_BAD_INPUT)
+    recipe = {name: getattr(args, name) for name in ("change_weight", "context_noise", "ema")
+              if getattr(args, name) is not None}  # what is not given keeps TrainSettings' default
+    for name, value in recipe.items():
+        if not (value >= 0 and (name != "ema" or value < 1)):
+            raise CliError(f"--{name.replace('_', '-')}: {value} must be >= 0" + (" and < 1" if name == "ema" else ""),
+                           EXIT_BAD_INPUT)
     settings = TrainSettings(
         inputs=tuple(args.input), out=out,
         options=RecordingOptions(args.camera_topic, args.action_topic, args.action_fields, args.stamps),
@@ -41,7 +47,7 @@ def _train_command(args: argparse.Namespace) -> dict[str, Any]:
         time_budget_s=args.time_budget_min * 60.0 if math.isfinite(args.time_budget_min) else math.inf,
         tokenizer_steps=args.tokenizer_steps, dynamics_steps=args.dynamics_steps, batch=args.batch,
         held_out=args.held_out, seed=args.seed, resume=args.resume, log_every=args.log_every,
-        eval_every=args.eval_every)
+        eval_every=args.eval_every, **recipe)
     device = resolve_device(args.device)
     process = join_process_group(device)
     try:
@@ -91,5 +97,14 @@ def add_train_subcommands(subparsers: argparse._SubParsersAction[argparse.Argume
                    help="held-out figures and a checkpoint every N steps (default 500)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoints")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda (bf16 autocast on CUDA)")
+    p.add_argument("--change-weight", type=float, default=None,
+                   help="dynamics loss: a latent cell that changed from the chunk's reference weighs 1 + this "
+                        "(default: the recipe's, TrainSettings; 0 = unweighted)")
+    p.add_argument("--context-noise", type=float, default=None,
+                   help="dynamics: Gaussian noise of std up to this on the latents it conditions on (default: the "
+                        "recipe's)")
+    p.add_argument("--ema", type=float, default=None,
+                   help="decay of the weights' moving average that is judged and saved (default: the recipe's; "
+                        "0 = the live weights)")
     p.add_argument("--out", required=True, help="the model folder to create")
     p.set_defaults(handler=_train_command)

@@ -17,7 +17,7 @@ from dream_engine_ros.cli.exit_codes import EXIT_BAD_INPUT, EXIT_OK
     (["--policy", "no_such_module_xyz:act"], "cannot load"),
     (["--policy", "teleport"], "neither module:callable"),
     (["--policy", "dream_engine_ros.envs.pusht.evaluation.policies:POLICIES"], "not callable"),
-    (["--policy", "pusher", "--spec", "pusht-tiny"], "no frame-by-frame rollout"),
+    (["--policy", "pusher", "--spec", "dreamdojo-gr1-2b"], "the PushT policies command 2-D targets"),
     (["--policy", "pusher", "--json", "/no/such/dir/out.json"], "does not exist"),
 ])
 def test_bad_input_exits_2_with_the_reason(argv: list[str], message: str, capsys) -> None:

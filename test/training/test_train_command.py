@@ -40,7 +40,7 @@ def train_cli(bags: list[Path], out: Path, *extra: str) -> subprocess.CompletedP
 @pytest.fixture(scope="module")
 def trained(bags: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("runs") / "squares-model"
-    proc = train_cli(bags, out)
+    proc = train_cli(bags, out, "--context-noise", "0.1")  # the recipe's other defaults
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads(proc.stdout)
     assert summary["spec"] == "squares-model" and set(summary["stages"]) == {"tokenizer", "dynamics"}
@@ -59,6 +59,9 @@ def test_the_folder_is_a_model_with_its_record(trained: Path) -> None:
     report = json.loads((trained / "report.json").read_text())
     assert report["stages"]["tokenizer"]["steps_done"] == 12 and report["data"]["action_dim"] == 2
     assert report["throughput_frames_per_s"] > 0 and 0 < report["peak_rss_mib"] < 8 * 1024
+    recipe = {key: report["settings"][key] for key in ("change_weight", "context_noise", "ema")}
+    assert recipe == {"change_weight": 9.0, "context_noise": 0.1, "ema": 0.999}
+    assert "weighted_loss" in report["stages"]["dynamics"]["held_out"]
     split = json.loads((trained / "split.json").read_text())
     assert len(split["train"]) == 3 and len(split["held_out"]) == 1
 
@@ -111,6 +114,12 @@ def test_resume_continues_and_an_unfinished_run_asks_for_it(bags: list[Path], tm
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     stages = json.loads(resumed.stdout)["stages"]
     assert stages["tokenizer"]["steps"] == 12 and stages["dynamics"]["steps"] == 12
+
+
+def test_a_recipe_value_out_of_range_is_refused_before_reading(bags: list[Path], tmp_path: Path) -> None:
+    proc = train_cli(bags, tmp_path / "never", "--ema", "1.5")
+    assert proc.returncode == 2 and "--ema: 1.5 must be >= 0 and < 1" in proc.stderr
+    assert not (tmp_path / "never").exists()
 
 
 def test_bad_input_names_file_and_topic(bags: list[Path], tmp_path: Path) -> None:

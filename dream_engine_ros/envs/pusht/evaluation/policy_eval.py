@@ -137,8 +137,8 @@ def run_dream(engine: Any, policy: Policy, start_frames: np.ndarray, seed: int, 
     from dream_engine_ros.engine.preprocess import fit_frame
 
     spec = engine.spec
-    if spec.frame_model is None:  # the frame-by-frame rollout is the causal-video family's
-        raise ValueError(f"spec {spec.name!r} ({spec.family}): dream evaluation needs the causal-video family")
+    if spec.frame_model is None:  # any other family: through the engine's own predict
+        return run_dream_any(engine, policy, start_frames, seed, chunks, keep_frames)
     tic = time.perf_counter()
     rollout = engine.pipeline.sampler()  # the causal-video pipeline's frame rollout
     chunk = spec.chunk_size
@@ -164,6 +164,40 @@ def run_dream(engine: Any, policy: Policy, start_frames: np.ndarray, seed: int, 
             kept.append(video)
     return Episodes(np.concatenate(pixel), None, time.perf_counter() - tic,
                     np.concatenate(kept) if keep_frames else None)
+
+
+def run_dream_any(engine: Any, policy: Policy, start_frames: np.ndarray, seed: int, chunks: int,
+                  keep_frames: bool = False) -> Episodes:
+    """The policy closed-loop inside any world model, through `engine.predict` chunk by chunk.
+
+    Each chunk is one prediction from the last dreamed frame, with the frames and actions before
+    it as history where the model reads history; a model that reads none (the block-diffusion
+    family) starts each chunk afresh from that frame, so what it knew beyond it is lost between
+    chunks. Episode e's chunk c uses seed (seed * 1000 + e + c * chunk) as `run_dream` does."""
+    from dream_engine_ros.engine.family import family_of
+    from dream_engine_ros.engine.preprocess import fit_frame
+
+    spec = engine.spec
+    reads_history = bool(family_of(spec).reads_history)
+    chunk = spec.chunk_size
+    tic = time.perf_counter()
+    pixel, kept = [], []
+    for e, start in enumerate(start_frames):
+        rng = episode_generator(seed, e)
+        video = fit_frame(start, spec.height, spec.width)[None]
+        actions = np.empty((0, 2), np.float32)
+        for c in range(chunks):
+            plan = _chunk_of(policy, video[-POLICY_FRAMES:], chunk, rng)
+            past = min(HISTORY, len(actions)) if reads_history else 0
+            history = (video[-1 - past:-1], actions[len(actions) - past:]) if past else (None, None)
+            frames = engine.predict_batch(video[-1], plan[None], seeds=[(int(seed) * 1000 + e + c * chunk) % 2**32],
+                                          history_frames=history[0], history_actions=history[1]).frames[0]
+            video = np.concatenate([video, frames[1:]])
+            actions = np.concatenate([actions, plan])
+        pixel.append(coverage(video))
+        if keep_frames:
+            kept.append(video)
+    return Episodes(np.stack(pixel), None, time.perf_counter() - tic, np.stack(kept) if keep_frames else None)
 
 
 @dataclass

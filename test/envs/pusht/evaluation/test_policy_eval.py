@@ -55,6 +55,27 @@ def test_chunked_closed_loop_equals_one_long_rollout(engine: DreamEngine, starts
     np.testing.assert_allclose(dream.pixel_coverage, coverage(dream.frames))
 
 
+def test_any_other_family_dreams_chunk_by_chunk_through_predict(block_model_folder, starts) -> None:
+    """A model without the causal-video frame rollout (a trained block-diffusion folder): each chunk
+    is the engine's own prediction from the last dreamed frame with the chunk's seed, and the
+    policy sees the dreamed frames."""
+    _, frames = starts
+    model = DreamEngine.load(str(block_model_folder()), device="cpu")
+    plans = np.random.default_rng(1).uniform(0.0, 10.0, (3, 4, 2)).astype(np.float32)
+    chunks = iter(plans.reshape(6, 2, 2))  # episodes run one after the other here, chunk by chunk
+
+    def scripted(frames: np.ndarray, chunk: int, rng: np.random.Generator) -> np.ndarray:
+        return next(chunks)
+
+    dream = pe.run_dream(model, scripted, frames, seed=7, chunks=2, keep_frames=True)
+    assert dream.frames is not None and dream.frames.shape == (3, 5, 32, 32, 3) and dream.sim_coverage is None
+    for e in range(3):
+        first = model.predict_batch(dream.frames[e, 0], plans[e, :2][None], seeds=[7000 + e]).frames[0]
+        second = model.predict_batch(first[-1], plans[e, 2:][None], seeds=[7000 + e + 2]).frames[0]
+        np.testing.assert_array_equal(dream.frames[e], np.concatenate([first, second[1:]]))
+    np.testing.assert_allclose(dream.pixel_coverage, coverage(dream.frames))
+
+
 def test_per_row_starts_equal_separate_calls_and_the_shared_path(engine: DreamEngine, starts) -> None:
     _, frames = starts
     rollout = engine.pipeline.sampler()
