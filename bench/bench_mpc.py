@@ -8,10 +8,9 @@
        goal state at any step; a method whose model cannot read the scene any more (the T
        pushed out of the picture) fails its task;
     3. methods: CEM over any model's decode-free rollout scored by the generic `latent-goal` cost
-       against the goal image, starting from the last action held (`cem-latent`: nothing about
-       PushT on the planner's path; the scene-state settings); CEM and random shooting over the
-       Dream Engine's decode-free scene-state rollout
-       (`-state`: what the shipped planner uses) and over its predicted frames with the objects
+       against the goal image (`cem-latent`: `planning/receding_horizon.py`, nothing about PushT on
+       the planner's path; the scene-state settings, the spread 0.15 of the action box); CEM and
+       random shooting over the Dream Engine's decode-free scene-state rollout (`-state`: what the shipped planner uses) and over its predicted frames with the objects
        read from the pixels (`-dream`), CEM with the simulator itself as the model (the
        scene-state planner's upper bound: same settings, budget and cost), driving the agent
        straight to the goal's agent position, and doing nothing;
@@ -61,21 +60,9 @@ from dream_engine_ros.envs.pusht.planning.scorers import (  # noqa: E402
 from dream_engine_ros.envs.pusht.planning.tasks import reach_tasks  # noqa: E402
 from dream_engine_ros.planning.cem import CEMConfig, CrossEntropyPlanner  # noqa: E402
 from dream_engine_ros.planning.goal_scorer import GoalImageScorer  # noqa: E402
+from dream_engine_ros.planning.receding_horizon import RecedingHorizonController, cem_for_bounds  # noqa: E402
 
 METHODS = ("cem-state", "rs-state", "cem-dream", "rs-dream", "cem-sim", "drive-to-goal", "do-nothing", "cem-latent")
-
-
-class GenericPlanningController(PlanningController):
-    """The same receding-horizon CEM with nothing about PushT: the search starts from the last
-    executed action held (the middle of the spec's bounds before the first), not from the agent
-    read off the frame by its colour."""
-
-    def act(self, observation: Observation) -> np.ndarray:
-        if self.warm is None:
-            low, high = self.planner.low, self.planner.high
-            last = observation.history_actions[-1] if len(observation.history_actions) else (low + high) / 2.0
-            self.warm = self.planner.initial_mean(np.asarray(last, np.float64))
-        return super().act(observation)
 
 
 def make_controller(method: str, goal: SceneGoal, engine: DreamEngine | None, args: argparse.Namespace,
@@ -96,8 +83,9 @@ def make_controller(method: str, goal: SceneGoal, engine: DreamEngine | None, ar
                                   args.execute, seed)
     if method == "cem-latent":  # generic: any model that rolls out decode-free, the goal as an image only
         assert engine is not None and goal_image is not None
-        return GenericPlanningController(method, CrossEntropyPlanner(state_cem, low, high),
-                                         GoalImageScorer(engine, goal_image), args.execute, seed)
+        planner = cem_for_bounds(low, high, args.state_horizon, args.state_hold, args.state_samples,
+                                 args.state_elites, args.state_iterations)
+        return RecedingHorizonController(method, planner, GoalImageScorer(engine, goal_image), args.execute, seed)
     if method == "cem-dream":
         assert engine is not None
         return PlanningController(method, CrossEntropyPlanner(cem, low, high), DreamScorer(engine, goal, seed=seed),
