@@ -54,7 +54,8 @@ setup(
             "dream_engine_node = dream_engine_ros.ros.node_main:main",
             "planner_example = dream_engine_ros.ros.planner_example:main",
             "pusht_sim = dream_engine_ros.envs.pusht.ros.sim_node:main",
-            "mpc_planner = dream_engine_ros.envs.pusht.ros.mpc_planner_node:main",
+            "mpc_planner = dream_engine_ros.ros.mpc_planner:main",
+            "pusht_mpc_planner = dream_engine_ros.envs.pusht.ros.mpc_planner_node:main",
         ],
     },
 )

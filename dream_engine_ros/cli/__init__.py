@@ -6,7 +6,7 @@
 - `evaluate_policy`: evaluate-policy
 - `serve`: serve (the 'http' extra)
 - `train`: train (a world model from recordings into a model folder)
-- `ros`: node, demo, demo-mpc, pusht-sim, mpc-planner (when the ROS adapter imports)
+- `ros`: node, demo, demo-mpc, pusht-sim, mpc-planner, pusht-mpc-planner (when the ROS adapter imports)
 
 Only this package imports these modules; they import the library (engine/, augment/, evaluation/,
 http/, ros/ ...), never the other way round. Heavy modules (torch, rclpy, uvicorn ...) are imported

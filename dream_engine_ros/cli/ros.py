@@ -1,5 +1,5 @@
-"""``dream-engine node | demo | demo-mpc | pusht-sim | mpc-planner``: the ROS 2 adapter from the console
-script (rclpy and the nodes are imported inside the commands, so the parser builds without them).
+"""``dream-engine node | demo | demo-mpc | pusht-sim | mpc-planner | pusht-mpc-planner``: the ROS 2 adapter
+from the console script (rclpy and the nodes are imported inside the commands, so the parser builds without them).
 
 Each command returns the process exit code (0 ok, 1 a failure, 2 bad input: ``exit_codes.py``).
 """
@@ -14,6 +14,7 @@ from dream_engine_ros.envs.pusht.ros.node_args import add_planner_arguments, add
 from dream_engine_ros.ros.node_args import (
     NODE_DESCRIPTION,
     NODE_HELP,
+    add_mpc_planner_arguments,
     add_node_arguments,
 )
 
@@ -51,13 +52,19 @@ def _pusht_sim_command(args: argparse.Namespace) -> int:
 
 
 def _mpc_planner_command(args: argparse.Namespace) -> int:
+    from dream_engine_ros.ros.mpc_planner import run_planner_with_args
+
+    return run_planner_with_args(args)
+
+
+def _pusht_mpc_planner_command(args: argparse.Namespace) -> int:
     from dream_engine_ros.envs.pusht.ros.mpc_planner_node import run_planner_with_args
 
     return run_planner_with_args(args)
 
 
 def add_ros_subcommands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register ``node``, ``demo``, ``demo-mpc``, ``pusht-sim`` and ``mpc-planner``."""
+    """Register ``node``, ``demo``, ``demo-mpc``, ``pusht-sim``, ``mpc-planner`` and ``pusht-mpc-planner``."""
     node = subparsers.add_parser("node", help=NODE_HELP, description=NODE_DESCRIPTION)
     add_node_arguments(node)
     node.set_defaults(handler=_node_command)
@@ -99,7 +106,12 @@ def add_ros_subcommands(subparsers: argparse._SubParsersAction[argparse.Argument
     sim = subparsers.add_parser("pusht-sim", help=text, description=text)
     add_pusht_sim_arguments(sim)
     sim.set_defaults(handler=_pusht_sim_command)
-    text = "the MPC planner node (~/reach_goal) over the engine's rollout_batch"
+    text = ("the generic MPC planner node (~/reach_goal) for any robot and model over the engine's rollout_batch "
+            "(parameters: --params-file config/mpc_planner.yaml)")
     planner = subparsers.add_parser("mpc-planner", help=text, description=text)
-    add_planner_arguments(planner)
+    add_mpc_planner_arguments(planner)
     planner.set_defaults(handler=_mpc_planner_command)
+    text = "the PushT MPC planner node (~/reach_goal: PushTState, cmd_target, PushT costs)"
+    pusht_planner = subparsers.add_parser("pusht-mpc-planner", help=text, description=text)
+    add_planner_arguments(pusht_planner)
+    pusht_planner.set_defaults(handler=_pusht_mpc_planner_command)

@@ -30,7 +30,8 @@ SEARCH_SEEDS = 2**31  # a search's seed is below this (a RolloutBatch seed + K m
 @dataclass(frozen=True)
 class CEMConfig:
     """The defaults are the shipped PushT planner's (docs/planning.md): 24 steps ahead in 6 knots
-    of 4, 64 samples, 8 elites, 4 iterations (the `mpc_planner` node and `bench_mpc` read them)."""
+    of 4, 64 samples, 8 elites, 4 iterations (`pusht_mpc_planner` and `bench_mpc` read them; the
+    generic `mpc_planner` starts from them but scales its spreads to the spec's action box)."""
 
     horizon: int = 24
     hold: int = 4

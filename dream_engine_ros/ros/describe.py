@@ -12,12 +12,15 @@ from rclpy.node import Node
 
 from dream_engine_msgs.msg import ModelSpec
 from dream_engine_msgs.srv import DescribeModel
+from dream_engine_ros.engine.family import family_of
 from dream_engine_ros.ros.engine_protocol import WorldModelEngine
 from dream_engine_ros.ros.goal_validation import WorkLimits, work_limits_as_set
 from dream_engine_ros.ros.params import EngineParams
 
 
 def spec_to_msg(spec: Any, device: str) -> ModelSpec:
+    """The spec as a planner needs it: geometry, timing, the action box it may search and
+    whether a goal may carry history (a generic planner reads these instead of constants)."""
     msg = ModelSpec()
     msg.name = str(spec.name)
     msg.family = str(spec.family)
@@ -30,6 +33,9 @@ def spec_to_msg(spec: Any, device: str) -> ModelSpec:
     msg.guidance = float(spec.guidance)
     msg.device = str(device)
     msg.dtype = str(spec.dtype)
+    msg.action_low = [float(value) for value in spec.action_low]
+    msg.action_high = [float(value) for value in spec.action_high]
+    msg.reads_history = bool(family_of(spec).reads_history)
     return msg
 
 

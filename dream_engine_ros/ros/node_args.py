@@ -30,6 +30,12 @@ def add_common_node_arguments(parser: argparse.ArgumentParser, default_name: str
     )
 
 
+def add_mpc_planner_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of the generic ``mpc_planner`` (``dream-engine mpc-planner``): its parameters come
+    from --params-file (e.g. config/mpc_planner.yaml) and -p overrides after --ros-args."""
+    add_common_node_arguments(parser, "mpc_planner")
+
+
 def add_node_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the node's options to ``parser`` (a subcommand's parser or a whole program's)."""
     parser.add_argument("--spec", default=None, help="override the spec parameter")

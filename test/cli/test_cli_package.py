@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 PACKAGE = REPO / "dream_engine_ros"
 CLI = PACKAGE / "cli"
 SUBCOMMANDS = {"predict", "specs", "eval", "gate", "evaluate-policy", "serve", "augment", "node", "demo", "demo-mpc",
-               "pusht-sim", "mpc-planner", "train"}
+               "pusht-sim", "mpc-planner", "pusht-mpc-planner", "train"}
 
 
 def _module_name(path: Path) -> str:

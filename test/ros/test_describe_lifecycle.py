@@ -9,6 +9,7 @@ from lifecycle_msgs.srv import ChangeState, GetState
 from ros_helpers import STATUS, make_goal, pusht_actions, sample_frame, wait_until_running
 
 from dream_engine_msgs.action import Rollout
+from dream_engine_ros.engine.family import family_of
 from dream_engine_ros.engine.spec import get_spec
 from dream_engine_ros.ros.frame_stamps import ns_to_time
 from dream_engine_ros.ros.image_conversion import rgb_to_image_msg
@@ -48,6 +49,10 @@ def test_describe_returns_the_spec(shared_engine):
     assert (got.chunk_size, got.action_dim, got.num_steps) == (spec.chunk_size, spec.action_dim, spec.num_steps)
     assert got.fps == pytest.approx(spec.fps) and got.guidance == pytest.approx(spec.guidance)
     assert got.device == "cpu" and got.dtype == spec.dtype
+    # what a generic planner reads instead of constants: the action box and whether goals carry history
+    assert list(got.action_low) == pytest.approx(spec.action_low) and len(got.action_low) == spec.action_dim
+    assert list(got.action_high) == pytest.approx(spec.action_high)
+    assert got.reads_history is family_of(spec).reads_history
     # the node's work limits (parameter defaults)
     assert (response.max_candidates, response.max_horizon, response.max_num_steps) == (64, 480, 100)
 

@@ -47,6 +47,9 @@ def test_launch_file_declares_the_documented_arguments_and_runs_the_entry_point(
     setup = (REPO / "setup.py").read_text()
     assert "dream_engine_node = dream_engine_ros.ros.node_main:main" in setup
     assert "dream-engine = dream_engine_ros.cli:main" in setup
+    # the generic planner is `mpc_planner`; the PushT one `pusht_mpc_planner`
+    assert "mpc_planner = dream_engine_ros.ros.mpc_planner:main" in setup
+    assert "pusht_mpc_planner = dream_engine_ros.envs.pusht.ros.mpc_planner_node:main" in setup
 
 
 def test_rviz_config_shows_camera_and_predicted_stream():

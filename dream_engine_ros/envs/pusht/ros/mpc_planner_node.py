@@ -1,4 +1,7 @@
-"""Node ``mpc_planner``: model-predictive control of a robot through the Dream Engine node.
+"""Node ``pusht_mpc_planner``: model-predictive control of the PushT robot through the Dream Engine node.
+
+Its node name stays ``mpc_planner`` (the demo's, the docs' and rviz/mpc.rviz's topics). Any other
+robot or model: the generic ``mpc_planner`` entry point (ros/mpc_planner.py).
 
     camera (image) ──┐                       ┌──► cmd_target (geometry_msgs/PointStamped)
     goal_image ──────┼─► ~/reach_goal ──► CEM ──► dream_engine/rollout_batch (search mode: the plan)
@@ -311,7 +314,7 @@ def run_planner_with_args(args: argparse.Namespace) -> int:
     try:
         cli_args = node_cli_args(args.params_file, None, args.ros_args or [])
     except FileNotFoundError as error:
-        print(f"mpc_planner: {error}", file=sys.stderr)
+        print(f"pusht_mpc_planner: {error}", file=sys.stderr)
         return 2
     signals = init_with_shutdown_signals()
     node = MpcPlannerNode(args.name, namespace=args.namespace or None, cli_args=cli_args)
@@ -322,12 +325,12 @@ def run_planner_with_args(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point ``mpc_planner`` (``ros2 run dream_engine_ros mpc_planner``)."""
+    """Entry point ``pusht_mpc_planner`` (``ros2 run dream_engine_ros pusht_mpc_planner``)."""
     import sys
 
     from dream_engine_ros.envs.pusht.ros.node_args import add_planner_arguments
 
-    parser = argparse.ArgumentParser(prog="mpc_planner", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="pusht_mpc_planner", description=__doc__.splitlines()[0])
     add_planner_arguments(parser)
     return run_planner_with_args(parser.parse_args(sys.argv[1:] if argv is None else argv))
 

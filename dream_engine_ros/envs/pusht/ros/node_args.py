@@ -1,5 +1,5 @@
-"""The options of the PushT nodes ``pusht_sim`` and ``mpc_planner``, defined once for their entry
-points and the ``dream-engine pusht-sim`` / ``mpc-planner`` subcommands (no rclpy: the CLI starts fast)."""
+"""The options of the PushT nodes ``pusht_sim`` and ``pusht_mpc_planner``, defined once for their entry
+points and the ``dream-engine pusht-sim`` / ``pusht-mpc-planner`` subcommands (no rclpy: the CLI starts fast)."""
 
 from __future__ import annotations
 
@@ -18,5 +18,6 @@ def add_pusht_sim_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_planner_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``dream-engine mpc-planner``."""
+    """The options of ``dream-engine pusht-mpc-planner`` (its node keeps the name ``mpc_planner``:
+    the topics of the demo, the docs and rviz/mpc.rviz stay as they were)."""
     add_common_node_arguments(parser, "mpc_planner")

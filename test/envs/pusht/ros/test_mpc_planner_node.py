@@ -1,4 +1,4 @@
-"""``mpc_planner``: a short closed loop over real DDS — the simulated robot, the engine node
+"""``pusht_mpc_planner``: a short closed loop over real DDS — the simulated robot, the engine node
 (pusht-structured, search mode) and the planner — ends with a result; bad planner goals get
 clear error codes and the planner keeps serving."""
 
@@ -154,10 +154,10 @@ def test_one_goal_per_iteration_plans_as_one_goal_per_replan(loop: Loop) -> None
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_planner_process_exits_cleanly_on_a_signal(ros_context, tmp_path, signum: int) -> None:
-    """``dream-engine mpc-planner`` as a real process: serves ~/reach_goal, a signal ends it with 0."""
+    """``dream-engine pusht-mpc-planner`` as a real process: serves ~/reach_goal, a signal ends it with 0."""
     namespace = f"/planner_{os.getpid()}_{int(signum)}"
     env = dict(os.environ, PYTHONUNBUFFERED="1", ROS_LOG_DIR=str(tmp_path / "log"))
-    command = [sys.executable, "-m", "dream_engine_ros.cli", "mpc-planner", "--namespace", namespace,
+    command = [sys.executable, "-m", "dream_engine_ros.cli", "pusht-mpc-planner", "--namespace", namespace,
                "--ros-args", "-p", "samples:=8"]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     client = rclpy.create_node(f"planner_probe_{os.getpid()}_{int(signum)}", context=ros_context)
