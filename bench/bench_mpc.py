@@ -10,8 +10,9 @@
     3. methods: CEM over any model's decode-free rollout scored by the generic `latent-goal` cost
        against the goal image (`cem-latent`: `planning/receding_horizon.py`, nothing about PushT on
        the planner's path; the scene-state settings, the spread 0.15 of the action box); CEM and
-       random shooting over the Dream Engine's decode-free scene-state rollout (`-state`: what the shipped planner uses) and over its predicted frames with the objects
-       read from the pixels (`-dream`), CEM with the simulator itself as the model (the
+       random shooting over the Dream Engine's decode-free scene-state rollout (`-state`: what
+       the shipped planner uses) and over its predicted frames with the objects read from the
+       pixels (`-dream`), CEM with the simulator itself as the model (the
        scene-state planner's upper bound: same settings, budget and cost), driving the agent
        straight to the goal's agent position, and doing nothing;
     4. one JSON line per finished episode (resumable partial results), then a markdown table;
