@@ -134,7 +134,8 @@ def add_policy_subcommands(subparsers: argparse._SubParsersAction[argparse.Argum
     evaluate.add_argument("--horizon", type=_positive, default=96,
                           help="control steps per episode (a multiple of the spec's chunk size)")
     evaluate.add_argument("--spec", default=DEFAULT_SPEC,
-                          help=f"a catalog name or model folder whose actions are PushT's 2-D targets (default {DEFAULT_SPEC})")
+                          help="a catalog name or model folder whose actions are PushT's 2-D targets "
+                               f"(default {DEFAULT_SPEC})")
     evaluate.add_argument("--weights", default=None, help="weights directory (default: the spec's)")
     evaluate.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     evaluate.add_argument("--batch", type=_positive, default=64, help="episodes per network call")
