@@ -4,7 +4,7 @@ VENV ?= $(CURDIR)/.venv
 PY := $(VENV)/bin/python
 export DREAM_ENGINE_VENV := $(VENV)
 
-.PHONY: train-pusht-generic train-panda-generic bootstrap demo demo-mpc test test-ros lint bench bench-ros bench-http bench-mpc bench-augment demo-augment train-contact train-contact-planner train-agent eval-physics eval-policy gate contact-sheet
+.PHONY: train-pusht-generic train-pusht-generic-more train-panda-generic bootstrap demo demo-mpc test test-ros lint bench bench-ros bench-http bench-mpc bench-augment demo-augment train-contact train-contact-planner train-agent eval-physics eval-policy gate contact-sheet
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -99,6 +99,13 @@ train-pusht-generic: bootstrap
 	@SDL_VIDEODRIVER=dummy $(PY) scripts/record_pusht_bags.py --episodes 240 --steps 64 --seed 0 --out data/pusht_bags
 	@SDL_VIDEODRIVER=dummy $(VENV)/bin/dream-engine train --input data/pusht_bags/teleop_* --camera-topic /camera/image_raw \
 		--action-topic /teleop/target --time-budget-min 45 --out runs/pusht-block
+
+# Train that model further, a session at a time (resumable: the dynamics continues from its checkpoint for another
+# MINUTES, the tokenizer stays as the dynamics learned it). Run after train-pusht-generic, as often as wanted.
+MINUTES ?= 60
+train-pusht-generic-more: bootstrap
+	@SDL_VIDEODRIVER=dummy $(VENV)/bin/dream-engine train --input data/pusht_bags/teleop_* --camera-topic /camera/image_raw \
+		--action-topic /teleop/target --time-budget-min $(MINUTES) --resume --out runs/pusht-block
 
 # The same generic model and the same `dream-engine train` command on a second, 3-D scene (docs/envs/panda_push.md):
 # 200 scripted Panda pushing episodes (PyBullet, CPU renderer) recorded as rosbag2 MCAP with Twist commands on

@@ -14,7 +14,9 @@
        split, the action statistics, `report.json` and `loss_curve.png`.
 
 Both stages run in the shared loop (`training/loop.py`): seeded, resumable from their own
-checkpoint (`DIR/train/<stage>/checkpoint.pt`), time-boxed, data-parallel under torchrun.
+checkpoint (`DIR/train/<stage>/checkpoint.pt`), time-boxed, data-parallel under torchrun. Once
+the dynamics stage has a checkpoint, a resumed run leaves the tokenizer as it is (the dynamics
+learned its latents), so `--resume` with a new budget only trains the dynamics further.
 Only frames and actions are read: the model learns nothing else.
 """
 
@@ -42,7 +44,7 @@ from dream_engine_ros.engine.model_dir import write_spec_file
 from dream_engine_ros.engine.spec import ModelSpec, WeightsLocation
 from dream_engine_ros.engine.weights import save_module_weights
 from dream_engine_ros.training.data import TrainingData
-from dream_engine_ros.training.loop import LoopConfig, LoopResult, Process, Progress, train
+from dream_engine_ros.training.loop import LoopConfig, LoopResult, Process, Progress, load_checkpoint, train
 from dream_engine_ros.training.report import plot_loss_curve, write_report
 
 FAMILY = "block-diffusion"
@@ -340,6 +342,9 @@ def train_block_diffusion(settings: TrainSettings, device: torch.device, process
                       time_budget_s=budget * settings.tokenizer_share, log_every=settings.log_every,
                       eval_every=settings.eval_every, checkpoint_every=settings.eval_every, ema=settings.ema)
     resume = settings.resume and (stage_dir / "checkpoint.pt").is_file()
+    if resume and (folder / "train" / "dynamics" / "checkpoint.pt").is_file():
+        # the dynamics has trained on this tokenizer's latents: it stays as it is
+        loop = dataclasses.replace(loop, steps=int(load_checkpoint(stage_dir)["step"]))
     result = train(TokenizerStage(data, tokenizer, device, held_out), loop, stage_dir, device, resume, process, log,
                    Progress(loop.steps))
     _load_best(tokenizer, result, "tokenizer")
