@@ -9,6 +9,7 @@ executed. The scorer says how good a plan is (e.g. `GoalImageScorer`: decode-fre
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -23,15 +24,18 @@ class PlanScorer(Protocol):
     def __call__(self, actions: np.ndarray) -> np.ndarray: ...
 
 
+def spread_for_box(config: CEMConfig, low: np.ndarray, high: np.ndarray, spread: float = 0.15,
+                   floor: float = 0.01) -> CEMConfig:
+    """`config` with its first spread `spread` of the box's mean width and its floor `floor` of it."""
+    width = float(np.mean(np.asarray(high, np.float64) - np.asarray(low, np.float64)))
+    return dataclasses.replace(config, init_std=spread * width, min_std=floor * width)
+
+
 def cem_for_bounds(low: np.ndarray, high: np.ndarray, horizon: int, hold: int, samples: int, elites: int,
                    iterations: int, spread: float = 0.15, floor: float = 0.01) -> CrossEntropyPlanner:
-    """A CEM planner over the box [low, high] whose first spread is `spread` of the box's mean width
-    and whose spread never falls below `floor` of it."""
-    low, high = np.asarray(low, np.float64), np.asarray(high, np.float64)
-    width = float(np.mean(high - low))
-    config = CEMConfig(horizon=horizon, hold=hold, samples=samples, elites=elites, iterations=iterations,
-                       init_std=spread * width, min_std=floor * width)
-    return CrossEntropyPlanner(config, low, high)
+    """A CEM planner over the box [low, high] with its spread scaled to the box (`spread_for_box`)."""
+    config = CEMConfig(horizon=horizon, hold=hold, samples=samples, elites=elites, iterations=iterations)
+    return CrossEntropyPlanner(spread_for_box(config, low, high, spread, floor), low, high)
 
 
 @dataclass

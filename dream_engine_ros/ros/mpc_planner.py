@@ -55,7 +55,8 @@ from std_msgs.msg import Bool
 
 from dream_engine_msgs.action import ReachGoal, RolloutBatch
 from dream_engine_msgs.srv import DescribeModel
-from dream_engine_ros.planning.cem import SEARCH_SEEDS, CEMConfig, CrossEntropyPlanner
+from dream_engine_ros.planning.cem import SEARCH_SEEDS, CrossEntropyPlanner
+from dream_engine_ros.planning.receding_horizon import spread_for_box
 from dream_engine_ros.ros.command_stepping import FrameStepper, RateStepper, StepTimeout
 from dream_engine_ros.ros.engine_search import (
     EngineCallError,
@@ -267,10 +268,7 @@ class GenericMpcPlannerNode(Node):
                             f"{facts.action_dim}")
         if problems:
             raise PlannerFailure(Codes.INVALID_GOAL, "; ".join(problems))
-        width = float(np.mean(high - low))
-        cem = CEMConfig(horizon=config.horizon, hold=config.hold, samples=config.samples, elites=config.elites,
-                        iterations=config.iterations, init_std=params.init_std_fraction * width,
-                        min_std=params.min_std_fraction * width)
+        cem = spread_for_box(config, low, high, params.init_std_fraction, params.min_std_fraction)
         search = SearchSettings(cem, low, high, cost=params.cost, num_steps=params.num_steps,
                                 draw_plan=params.display_plan)
         return GoalPlan(facts, search, np.clip(initial, low, high), budget, execute)
