@@ -64,8 +64,12 @@ def cmd_evaluate_policy(args: argparse.Namespace) -> int:
     if spec.action_dim != 2:  # the policies command PushT's 2-D targets
         raise CliError(f"--spec: {spec.name} takes {spec.action_dim}-D actions; the PushT policies command 2-D "
                        "targets (a model trained on PushT recordings, or pusht-structured)", EXIT_BAD_INPUT)
-    if args.horizon % spec.chunk_size:
-        raise CliError(f"--horizon: {args.horizon} is not a multiple of the chunk size {spec.chunk_size}",
+    policy_chunk = args.policy_chunk or spec.chunk_size
+    if policy_chunk % spec.chunk_size or (spec.frame_model is not None and policy_chunk != spec.chunk_size):
+        raise CliError(f"--policy-chunk: {policy_chunk} must be a multiple of the chunk size {spec.chunk_size} "
+                       "(equal to it for a causal-video spec)", EXIT_BAD_INPUT)
+    if args.horizon % policy_chunk:
+        raise CliError(f"--horizon: {args.horizon} is not a multiple of the chunk size {policy_chunk}",
                        EXIT_BAD_INPUT)
     for flag, out in (("--json", args.json), ("--plot", args.plot)):
         if out is not None and not Path(out).parent.is_dir():
@@ -80,8 +84,9 @@ def cmd_evaluate_policy(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     try:
         engine = DreamEngine.load(spec, weights=args.weights, device=args.device)
-        report = evaluate(engine, policies, args.episodes, args.seed, args.horizon // spec.chunk_size,
-                          fused=not args.exact, batch=args.batch, log=lambda line: print(line, file=sys.stderr))
+        report = evaluate(engine, policies, args.episodes, args.seed, args.horizon // policy_chunk,
+                          fused=not args.exact, batch=args.batch, log=lambda line: print(line, file=sys.stderr),
+                          policy_chunk=policy_chunk)
     finally:
         torch.set_num_threads(threads)  # main() may run inside another program (the tests)
     data = report.to_dict()
@@ -137,6 +142,9 @@ def add_policy_subcommands(subparsers: argparse._SubParsersAction[argparse.Argum
                           help="a catalog name or model folder whose actions are PushT's 2-D targets "
                                f"(default {DEFAULT_SPEC})")
     evaluate.add_argument("--weights", default=None, help="weights directory (default: the spec's)")
+    evaluate.add_argument("--policy-chunk", type=_positive, default=None,
+                          help="targets a policy gives per call (default the spec's chunk size; a multiple of it, "
+                               "e.g. 12 as pusht-structured asks, for a model that dreams through predict)")
     evaluate.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     evaluate.add_argument("--batch", type=_positive, default=64, help="episodes per network call")
     evaluate.add_argument("--threads", type=_positive, default=None,

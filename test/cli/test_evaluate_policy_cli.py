@@ -19,6 +19,7 @@ from dream_engine_ros.cli.exit_codes import EXIT_BAD_INPUT, EXIT_OK
     (["--policy", "dream_engine_ros.envs.pusht.evaluation.policies:POLICIES"], "not callable"),
     (["--policy", "pusher", "--spec", "dreamdojo-gr1-2b"], "the PushT policies command 2-D targets"),
     (["--policy", "pusher", "--json", "/no/such/dir/out.json"], "does not exist"),
+    (["--policy", "pusher", "--policy-chunk", "24"], "equal to it for a causal-video spec"),
 ])
 def test_bad_input_exits_2_with_the_reason(argv: list[str], message: str, capsys) -> None:
     assert main(["evaluate-policy", *argv]) == EXIT_BAD_INPUT

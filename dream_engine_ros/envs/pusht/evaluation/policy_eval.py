@@ -128,7 +128,7 @@ def render_starts(starts: np.ndarray) -> np.ndarray:
 
 
 def run_dream(engine: Any, policy: Policy, start_frames: np.ndarray, seed: int, chunks: int,
-              fused: bool = True, batch: int = 64, keep_frames: bool = False) -> Episodes:
+              fused: bool = True, batch: int = 64, keep_frames: bool = False, chunk: int | None = None) -> Episodes:
     """The policy closed-loop inside a causal-video world model from real start frames.
 
     Episode e's frame k draws its noise from seed * 1000 + e + k (so chunk c continues the noise
@@ -138,7 +138,9 @@ def run_dream(engine: Any, policy: Policy, start_frames: np.ndarray, seed: int, 
 
     spec = engine.spec
     if spec.frame_model is None:  # any other family: through the engine's own predict
-        return run_dream_any(engine, policy, start_frames, seed, chunks, keep_frames)
+        return run_dream_any(engine, policy, start_frames, seed, chunks, keep_frames, chunk)
+    if chunk not in (None, spec.chunk_size):
+        raise ValueError(f"the causal-video rollout asks a policy once per spec chunk ({spec.chunk_size}), not {chunk}")
     tic = time.perf_counter()
     rollout = engine.pipeline.sampler()  # the causal-video pipeline's frame rollout
     chunk = spec.chunk_size
@@ -167,19 +169,20 @@ def run_dream(engine: Any, policy: Policy, start_frames: np.ndarray, seed: int, 
 
 
 def run_dream_any(engine: Any, policy: Policy, start_frames: np.ndarray, seed: int, chunks: int,
-                  keep_frames: bool = False) -> Episodes:
+                  keep_frames: bool = False, chunk: int | None = None) -> Episodes:
     """The policy closed-loop inside any world model, through `engine.predict` chunk by chunk.
 
     Each chunk is one prediction from the last dreamed frame, with the frames and actions before
     it as history where the model reads history; a model that reads none (the block-diffusion
     family) starts each chunk afresh from that frame, so what it knew beyond it is lost between
-    chunks. Episode e's chunk c uses seed (seed * 1000 + e + c * chunk) as `run_dream` does."""
+    chunks. A policy chunk (`chunk`, default the spec's) is a multiple of the spec's chunk size.
+    Episode e's chunk c uses seed (seed * 1000 + e + c * chunk) as `run_dream` does."""
     from dream_engine_ros.engine.family import family_of
     from dream_engine_ros.engine.preprocess import fit_frame
 
     spec = engine.spec
     reads_history = bool(family_of(spec).reads_history)
-    chunk = spec.chunk_size
+    chunk = chunk or spec.chunk_size
     tic = time.perf_counter()
     pixel, kept = [], []
     for e, start in enumerate(start_frames):
@@ -312,16 +315,19 @@ class EvaluationReport:
 
 
 def evaluate(engine: Any, policies: dict[str, Policy], episodes: int, seed: int, chunks: int,
-             fused: bool = True, batch: int = 64, log: Callable[[str], None] | None = None) -> EvaluationReport:
-    """Every policy from the same `episodes` seeded starts, in the dream and in gym-pusht."""
+             fused: bool = True, batch: int = 64, log: Callable[[str], None] | None = None,
+             policy_chunk: int | None = None) -> EvaluationReport:
+    """Every policy from the same `episodes` seeded starts, in the dream and in gym-pusht; a policy
+    is asked for `policy_chunk` targets at a time (default the spec's chunk size; any other value
+    needs a family that dreams through `predict`, and a multiple of the spec's chunk size)."""
     starts = start_states(episodes, seed)
     frames = render_starts(starts)
-    chunk = engine.spec.chunk_size
+    chunk = policy_chunk or engine.spec.chunk_size
     scores = []
     real_s = dream_s = 0.0
     for name, policy in policies.items():
         real = run_real(policy, starts, seed, chunk, chunks)
-        dream = run_dream(engine, policy, frames, seed, chunks, fused, batch)
+        dream = run_dream(engine, policy, frames, seed, chunks, fused, batch, chunk=chunk)
         score = score_policy(name, real, dream)
         scores.append(score)
         real_s, dream_s = real_s + real.seconds, dream_s + dream.seconds
