@@ -60,10 +60,13 @@ class RecedingHorizonController:
         self.warm, self.last_plan = None, None
         self.rng = np.random.default_rng(self.seed)
 
+    def start_action(self, observation: Any) -> np.ndarray:
+        """The action the first search holds: the middle of the box (a scene may know better)."""
+        return (self.planner.low + self.planner.high) / 2.0
+
     def act(self, observation: Any) -> np.ndarray:
         self.scorer.observe(observation)
-        mean = self.warm if self.warm is not None else self.planner.initial_mean(
-            (self.planner.low + self.planner.high) / 2.0)
+        mean = self.warm if self.warm is not None else self.planner.initial_mean(self.start_action(observation))
         plan = self.planner.plan(self.scorer, mean, self.rng)
         self.warm = self.planner.shift(plan.knots, self.execute)
         self.last_plan = plan

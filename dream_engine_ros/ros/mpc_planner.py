@@ -333,34 +333,10 @@ class GenericMpcPlannerNode(Node):
 def run_planner_with_args(args: argparse.Namespace) -> int:
     """Spin the planner until SIGINT/SIGTERM (a running goal is stopped first). Exit 0 after a
     signal, 2 for a missing params file or a parameter the planner cannot run with."""
-    import sys
+    from dream_engine_ros.ros.node_main import run_until_signal
 
-    import rclpy
-
-    from dream_engine_ros.ros.node_main import node_cli_args
-    from dream_engine_ros.ros.shutdown import (
-        init_with_shutdown_signals,
-        main_thread_executor,
-        spin_until,
-        spin_until_signal,
-    )
-
-    try:
-        cli_args = node_cli_args(args.params_file, None, args.ros_args or [])
-    except FileNotFoundError as error:
-        print(f"mpc_planner: {error}", file=sys.stderr)
-        return 2
-    signals = init_with_shutdown_signals()
-    try:
-        node = GenericMpcPlannerNode(args.name, namespace=args.namespace or None, cli_args=cli_args)
-    except ValueError as error:
-        print(f"mpc_planner: {error}", file=sys.stderr)
-        rclpy.try_shutdown()
-        return 2
-    with main_thread_executor(node) as executor:
-        spin_until_signal(executor, node, signals)
-        spin_until(executor, lambda: node.shutdown(timeout_s=0.0), 10.0)  # the loop stops; its result leaves
-    return 0
+    return run_until_signal(args, lambda cli_args: GenericMpcPlannerNode(
+        args.name, namespace=args.namespace or None, cli_args=cli_args), "mpc_planner")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,8 +12,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol, cast
 
+from rclpy.node import Node
 from rclpy.parameter import Parameter
 
 from dream_engine_ros.ros.node_args import NODE_DESCRIPTION, add_node_arguments
@@ -111,6 +114,37 @@ def run_node_with_args(args: argparse.Namespace) -> int:
         namespace=args.namespace,
         extra_ros_args=args.ros_args,
     )
+
+
+class StoppableNode(Protocol):
+    """A node whose running work `shutdown` stops (True once it has)."""
+
+    def shutdown(self, timeout_s: float = 10.0) -> bool: ...
+
+
+def run_until_signal(args: argparse.Namespace, build: Callable[[list[str]], Node], prog: str) -> int:
+    """Spin the node `build(cli_args)` makes until SIGINT/SIGTERM, then stop its running work
+    (a goal in flight ends) before it goes. Exit 0 after a signal; 2 for a missing params file or
+    a node that refuses its parameters (ValueError), with the reason on stderr."""
+    import rclpy
+
+    try:
+        cli_args = node_cli_args(args.params_file, None, args.ros_args or [])
+    except FileNotFoundError as error:
+        print(f"{prog}: {error}", file=sys.stderr)
+        return 2
+    signals = init_with_shutdown_signals()
+    try:
+        node = build(cli_args)
+    except ValueError as error:
+        print(f"{prog}: {error}", file=sys.stderr)
+        rclpy.try_shutdown()
+        return 2
+    stoppable = cast(StoppableNode, node)
+    with main_thread_executor(node) as executor:
+        spin_until_signal(executor, node, signals)
+        spin_until(executor, lambda: stoppable.shutdown(timeout_s=0.0), 10.0)  # the work stops; its result leaves
+    return 0
 
 
 def node_parser() -> argparse.ArgumentParser:

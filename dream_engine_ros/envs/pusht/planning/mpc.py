@@ -14,15 +14,15 @@ does nothing (holds the agent where it is).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
 from dream_engine_ros.envs.pusht.evaluation.reader import read_scenes
 from dream_engine_ros.envs.pusht.planning.robot import PushTRobot, reached
-from dream_engine_ros.envs.pusht.planning.scorers import Observation, Scorer
-from dream_engine_ros.planning.cem import CrossEntropyPlanner, PlanResult
+from dream_engine_ros.envs.pusht.planning.scorers import Observation
+from dream_engine_ros.planning.receding_horizon import RecedingHorizonController
 
 ACTION_DIM = 2  # PushT: the agent's target (x, y)
 
@@ -42,32 +42,12 @@ def agent_position(frame: np.ndarray) -> np.ndarray:
 
 
 @dataclass
-class PlanningController:
-    """Sampling-based MPC: plan over the horizon, execute the first `execute` actions."""
+class PlanningController(RecedingHorizonController):
+    """Sampling-based MPC (`planning/receding_horizon.py`) whose first search holds the agent where
+    the camera shows it (PushT's actions are agent targets: holding it = standing still)."""
 
-    name: str
-    planner: CrossEntropyPlanner
-    scorer: Scorer
-    execute: int = 4
-    seed: int = 0
-    warm: np.ndarray | None = None
-    last_plan: PlanResult | None = None
-    rng: np.random.Generator = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.rng = np.random.default_rng(self.seed)
-
-    def reset(self) -> None:
-        self.warm, self.last_plan = None, None
-        self.rng = np.random.default_rng(self.seed)
-
-    def act(self, observation: Observation) -> np.ndarray:
-        self.scorer.observe(observation)
-        mean = self.warm if self.warm is not None else self.planner.initial_mean(agent_position(observation.frame))
-        plan = self.planner.plan(self.scorer, mean, self.rng)
-        self.warm = self.planner.shift(plan.knots, self.execute)
-        self.last_plan = plan
-        return plan.actions[:self.execute]
+    def start_action(self, observation: Observation) -> np.ndarray:
+        return agent_position(observation.frame)
 
 
 @dataclass

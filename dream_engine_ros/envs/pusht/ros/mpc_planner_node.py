@@ -296,32 +296,13 @@ class MpcPlannerNode(Node):
         return self._workers.join(timeout_s)
 
 
-
-
 def run_planner_with_args(args: argparse.Namespace) -> int:
     """Spin the planner until SIGINT/SIGTERM; a running ReachGoal loop is stopped (its goal
     ends) before the node goes. Exit 0 after a signal, 2 for a missing params file."""
-    import sys
+    from dream_engine_ros.ros.node_main import run_until_signal
 
-    from dream_engine_ros.ros.node_main import node_cli_args
-    from dream_engine_ros.ros.shutdown import (
-        init_with_shutdown_signals,
-        main_thread_executor,
-        spin_until,
-        spin_until_signal,
-    )
-
-    try:
-        cli_args = node_cli_args(args.params_file, None, args.ros_args or [])
-    except FileNotFoundError as error:
-        print(f"pusht_mpc_planner: {error}", file=sys.stderr)
-        return 2
-    signals = init_with_shutdown_signals()
-    node = MpcPlannerNode(args.name, namespace=args.namespace or None, cli_args=cli_args)
-    with main_thread_executor(node) as executor:
-        spin_until_signal(executor, node, signals)
-        spin_until(executor, lambda: node.shutdown(timeout_s=0.0), 10.0)  # the loop stops; its result leaves
-    return 0
+    return run_until_signal(args, lambda cli_args: MpcPlannerNode(
+        args.name, namespace=args.namespace or None, cli_args=cli_args), "pusht_mpc_planner")
 
 
 def main(argv: list[str] | None = None) -> int:
