@@ -1,3 +1,3 @@
-"""Model-predictive control over the Dream Engine (no ROS import): sampling planners (CEM,
-random shooting), the PushT goal cost read from pixels, the simulator as a robot and as a
-model, and the receding-horizon loop."""
+"""Model-predictive control with any world model (no ROS import, no scene): sampling planners (CEM,
+random shooting), the goal-cost registry, a goal-image scorer and the receding-horizon loop.
+Scene-specific costs, robots and tasks live in their environment plug-ins (`envs/<scene>/planning/`)."""
