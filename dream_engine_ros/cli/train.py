@@ -22,7 +22,7 @@ def _train_command(args: argparse.Namespace) -> dict[str, Any]:
     from dream_engine_ros.augment.recording import RecordingOptions
     from dream_engine_ros.engine.runner import resolve_device
     from dream_engine_ros.training.block_diffusion import TrainSettings, train_block_diffusion
-    from dream_engine_ros.training.loop import join_process_group
+    from dream_engine_ros.training.loop import join_process_group, leave_process_group
 
     out = Path(args.out).expanduser()
     if (out / "spec.json").exists() and not args.resume:
@@ -56,6 +56,7 @@ def _train_command(args: argparse.Namespace) -> dict[str, Any]:
         raise CliError(str(exc), EXIT_BAD_INPUT) from exc
     except (FileNotFoundError, ValueError) as exc:  # --resume without a readable checkpoint
         raise CliError(str(exc), EXIT_BAD_INPUT) from exc
+    leave_process_group()
     return {"model": str(outcome.folder), "spec": outcome.spec.name, "seconds": round(outcome.seconds, 1),
             "stages": {name: {"steps": r.steps_done, "stopped_by": r.stopped_by, "best_step": r.best_step,
                               "held_out_loss": r.evals[-1][1].get("loss") if r.evals else None}

@@ -122,6 +122,16 @@ def join_process_group(device: torch.device) -> Process:
     return Process(dist.get_rank(), dist.get_world_size())
 
 
+def leave_process_group() -> None:
+    """Wait for every process, then close the group torchrun started (nothing when alone).
+
+    Why: a process that exits with the group still open leaves gloo's threads running into the
+    interpreter's teardown, which can abort it (SIGABRT) after the work is done."""
+    if dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def _average_gradients(modules: Mapping[str, nn.Module], world: int) -> None:
     if world == 1:
         return

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from dream_engine_ros.training.loop import LoopConfig, Process, join_process_group, train
+from dream_engine_ros.training.loop import LoopConfig, Process, join_process_group, leave_process_group, train
 
 TRUE_WEIGHTS = np.array([[1.5, -2.0, 0.5, 3.0]], dtype=np.float32)
 
@@ -56,3 +56,4 @@ if __name__ == "__main__":  # torchrun --nproc_per_node N toy_trainable.py FOLDE
     out = run(Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1", process)
     if process.leads:
         Path(sys.argv[4]).write_text(json.dumps(out))
+    leave_process_group()
